@@ -1,0 +1,266 @@
+//! What the user typed: clap derive only. Every command resolves these raw arguments into a
+//! [`crate::config::Config`] (flags override the environment, which overrides the file).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::backend::BackendKind;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hpcluster",
+    version,
+    about = "Run a bag of tasks on SLURM, SGE, PBS or LSF without wasting walltime",
+    long_about = "hpcluster runs a bag of tasks in worker batch jobs. Each worker knows its \
+                  deadline and starts a task only if the task can finish before the batch \
+                  system's walltime; retired workers are replaced while work remains.",
+    after_help = "Examples:\n  hpcluster plan --walltime 5h --task-time 4h\n  hpcluster up --dry-run --backend slurm --jobs 2\n  hpcluster up --walltime 5h --task-time 4h --tasks tasks.txt\n  hpcluster status"
+)]
+pub struct Cli {
+    /// Configuration file (default: $HPCLUSTER_CONFIG, ./hpcluster.toml, then
+    /// $XDG_CONFIG_HOME/hpcluster/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compute max_tasks per worker from walltime, task time and buffer.
+    #[command(after_help = "Examples:\n  hpcluster plan --walltime 5h --task-time 4h\n  hpcluster plan --walltime 5h --task-time 1h --buffer 0\n  hpcluster plan --walltime 12:00:00 --task-time 50m --slots 4 --json")]
+    Plan(PlanArgs),
+    /// Print the batch job script hpcluster would submit.
+    #[command(after_help = "Examples:\n  hpcluster render --backend slurm\n  hpcluster render --backend sge --config examples/sge.toml")]
+    Render(RenderArgs),
+    /// Start the server, submit worker batch jobs and run tasks.
+    #[command(after_help = "Examples:\n  hpcluster up --walltime 5h --task-time 4h --tasks tasks.txt\n  hpcluster up --dry-run --backend slurm --jobs 4\n  seq 100 | sed 's/^/echo /' | hpcluster up --tasks - --task-time 1s")]
+    Up(UpArgs),
+    /// Add tasks to a running cluster.
+    #[command(after_help = "Examples:\n  hpcluster submit -- ./simulate --seed 7\n  hpcluster submit --tasks more-tasks.txt\n  hpcluster submit --time 2h --name big -- ./train.sh")]
+    Submit(SubmitArgs),
+    /// Show batch jobs, workers and tasks of a cluster.
+    #[command(after_help = "Examples:\n  hpcluster status\n  hpcluster status --json")]
+    Status(StatusArgs),
+    /// Cancel every batch job of a cluster.
+    #[command(after_help = "Examples:\n  hpcluster down\n  hpcluster down --name mycluster")]
+    Down(DownArgs),
+    /// Run a worker (what a batch job script runs; not for interactive use).
+    #[command(after_help = "Example (from a rendered script):\n  hpcluster worker --cluster-dir /scratch/me/.hpcluster/hpcluster --walltime 5h --slots 1")]
+    Worker(WorkerArgs),
+    /// Show or inspect the resolved configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print shell completions.
+    #[command(after_help = "Example:\n  hpcluster completions bash > ~/.local/share/bash-completion/completions/hpcluster")]
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    /// Supervise one local batch job (used by the local backend).
+    #[command(hide = true)]
+    LocalJob(LocalJobArgs),
+}
+
+/// Options that override configuration keys (highest priority).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigFlags {
+    /// Batch system: slurm, sge, pbs, lsf or local.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
+    /// Cluster name (job name prefix and cluster directory).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Walltime per batch job: 5h, 90m, 04:00:00, 1-00:00:00 ...
+    #[arg(long)]
+    pub walltime: Option<String>,
+    /// Expected time of one task.
+    #[arg(long)]
+    pub task_time: Option<String>,
+    /// Safety buffer before the walltime: a time (15m) or a share of the walltime (10%).
+    #[arg(long)]
+    pub buffer: Option<String>,
+    /// Time from batch job start to the first task.
+    #[arg(long)]
+    pub startup: Option<String>,
+    /// Tasks a worker runs at once.
+    #[arg(long)]
+    pub slots: Option<String>,
+    /// Cores per batch job.
+    #[arg(long)]
+    pub cores: Option<String>,
+    /// Memory per batch job (e.g. 4GiB, 100GB).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Queue or partition.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Account (SLURM, PBS).
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Project (SGE, LSF).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// At most this many batch jobs queued or running.
+    #[arg(long)]
+    pub max_jobs: Option<String>,
+    /// Hard cap on tasks per worker slot.
+    #[arg(long)]
+    pub max_tasks: Option<String>,
+}
+
+impl ConfigFlags {
+    /// The flags given, as (config key, value) pairs.
+    pub fn overrides(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(b) = self.backend {
+            out.push(("backend", b.name().to_string()));
+        }
+        let pairs: [(&'static str, &Option<String>); 13] = [
+            ("name", &self.name),
+            ("walltime", &self.walltime),
+            ("task_time", &self.task_time),
+            ("buffer", &self.buffer),
+            ("startup", &self.startup),
+            ("slots", &self.slots),
+            ("cores", &self.cores),
+            ("memory", &self.memory),
+            ("queue", &self.queue),
+            ("account", &self.account),
+            ("project", &self.project),
+            ("max_jobs", &self.max_jobs),
+            ("max_tasks", &self.max_tasks),
+        ];
+        for (key, value) in pairs {
+            if let Some(v) = value {
+                out.push((key, v.clone()));
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub flags: ConfigFlags,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub flags: ConfigFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub flags: ConfigFlags,
+    /// Show every script and submit command; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Tasks: one shell command per line (`-` for stdin), or a .toml / .jsonl file.
+    #[arg(long, value_name = "FILE")]
+    pub tasks: Option<PathBuf>,
+    /// Batch jobs to start now (default: as many as the tasks need, up to max_jobs).
+    #[arg(long)]
+    pub jobs: Option<u32>,
+    /// Start tasks without the deadline check (for comparison only: tasks may be killed).
+    #[arg(long)]
+    pub no_admission: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Cluster name (default from config).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Tasks file (one command per line, `-` for stdin, .toml or .jsonl).
+    #[arg(long, value_name = "FILE", conflicts_with = "command")]
+    pub tasks: Option<PathBuf>,
+    /// Expected time of this task.
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Name of this task.
+    #[arg(long = "task-name")]
+    pub task_name: Option<String>,
+    /// The command to run (after `--`).
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Cluster name (default from config).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Cluster name (default from config).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The cluster directory (holds the secret and the server's address).
+    #[arg(long, value_name = "DIR")]
+    pub cluster_dir: PathBuf,
+    /// Server address (HOST:PORT); default: the one in the cluster directory.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// The batch job's walltime.
+    #[arg(long)]
+    pub walltime: String,
+    /// Tasks run at once.
+    #[arg(long, default_value_t = 1)]
+    pub slots: u32,
+    /// Safety buffer (time or % of walltime).
+    #[arg(long)]
+    pub buffer: Option<String>,
+    /// Hard cap on tasks per slot.
+    #[arg(long)]
+    pub max_tasks: Option<u32>,
+    /// Start tasks without the deadline check (comparison only).
+    #[arg(long)]
+    pub no_admission: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the resolved configuration and where each value came from.
+    #[command(after_help = "Examples:\n  hpcluster config show\n  HPCLUSTER_WALLTIME=2h hpcluster config show --json")]
+    Show {
+        #[command(flatten)]
+        flags: ConfigFlags,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LocalJobArgs {
+    /// Directory for this local batch job's state files.
+    #[arg(long)]
+    pub state_dir: PathBuf,
+    /// Walltime to enforce.
+    #[arg(long)]
+    pub walltime: String,
+    /// The script to run.
+    pub script: PathBuf,
+}

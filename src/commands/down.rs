@@ -1,0 +1,4 @@
+//! `hpcluster down`.
+pub fn run(_c: &crate::config::Config) -> anyhow::Result<i32> {
+    anyhow::bail!("`down` is being built")
+}

@@ -1,0 +1,9 @@
+//! One module per user command; each takes the resolved configuration and its own arguments.
+
+pub mod config_show;
+pub mod down;
+pub mod plan;
+pub mod render;
+pub mod status;
+pub mod submit;
+pub mod up;

@@ -1,0 +1,57 @@
+//! `hpcluster plan`: the walltime arithmetic for the configured batch jobs, as text or JSON.
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::duration::format_human as h;
+use crate::plan::{plan, PlanInput};
+
+/// The plan input of a configuration: the walltime the backend really grants.
+pub fn plan_input(config: &Config) -> anyhow::Result<PlanInput> {
+    let task_time = config.task_time.context(
+        "`task_time` is not set: give `--task-time 4h` or `task_time = \"4h\"` in the config",
+    )?;
+    Ok(PlanInput {
+        walltime: crate::template::granted_walltime(config.backend, config.walltime),
+        task_time,
+        buffer: config.buffer,
+        startup: config.startup,
+        slots: config.slots,
+    })
+}
+
+pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
+    let p = plan(plan_input(config)?)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&p)?);
+        return Ok(0);
+    }
+    println!("walltime          {}", h(p.walltime));
+    println!("task time         {}", h(p.task_time));
+    println!("startup           {}", h(p.startup));
+    println!("buffer            {} ({})", h(p.buffer), config.buffer);
+    println!("usable            {}", h(p.usable));
+    println!("max_tasks         {} per worker slot", p.max_tasks);
+    println!(
+        "tasks per job     {} ({} slot{})",
+        p.tasks_per_job,
+        p.slots,
+        if p.slots == 1 { "" } else { "s" }
+    );
+    println!(
+        "idle tail         {} per batch job (returned to the cluster: the worker retires)",
+        h(p.idle_tail)
+    );
+    println!("allocation used   {:.1}%", p.used_share * 100.0);
+    println!(
+        "smallest walltime {} still fits {} task{} per slot",
+        h(p.smallest_walltime),
+        p.max_tasks,
+        if p.max_tasks == 1 { "" } else { "s" }
+    );
+    println!(
+        "one more task     needs a walltime of {}",
+        h(p.walltime_for_one_more)
+    );
+    Ok(0)
+}

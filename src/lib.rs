@@ -15,3 +15,8 @@ pub mod plan;
 pub mod run;
 pub mod template;
 pub mod worker;
+pub mod auth;
+pub mod estimate;
+pub mod protocol;
+pub mod server;
+pub mod tasks;

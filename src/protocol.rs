@@ -1,0 +1,198 @@
+//! The wire between workers, clients and the server: length-prefixed JSON frames.
+//!
+//! Each frame is a 4-byte big-endian length and that many bytes of JSON. Frames larger than
+//! [`MAX_FRAME`] are refused before any allocation, so a hostile peer cannot make the server
+//! allocate more than that per connection. Every connection starts with the challenge-response
+//! of [`crate::auth`]; nothing else is read before it succeeds.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::backend::JobId;
+
+/// Largest frame accepted (1 MiB): a task command or a batch of tasks fits; more is refused.
+pub const MAX_FRAME: usize = 1 << 20;
+
+/// Protocol version, checked in the handshake.
+pub const VERSION: u32 = 1;
+
+/// One task as the user described it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TaskSpec {
+    /// Shell command, run with `/bin/sh -c`.
+    pub cmd: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The task's own time estimate in seconds (overrides the cluster's `task_time`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Retries after a lost worker (overrides the cluster's `retries`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+}
+
+/// Who is connecting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Worker,
+    Client,
+}
+
+/// How a task run ended, as the worker saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunEnd {
+    /// The command exited (any code).
+    Exited { code: i32 },
+    /// The command was killed by a signal it did not expect.
+    Signaled { signal: i32 },
+    /// The worker stopped it: SIGTERM from the batch system, or its deadline.
+    Interrupted { walltime: bool },
+}
+
+/// Messages a worker or client sends after the handshake.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// First message of a worker.
+    WorkerHello {
+        job: Option<JobId>,
+        slots: u32,
+        /// Deadline, seconds since the Unix epoch.
+        deadline: f64,
+        host: String,
+        pid: u32,
+        max_tasks: Option<u32>,
+        admission: bool,
+    },
+    /// A free slot asks for a task.
+    Ask { slot: u32 },
+    /// A task ended.
+    TaskEnded {
+        task: u64,
+        end: RunEnd,
+        /// Wall time the task ran, seconds.
+        secs: f64,
+    },
+    Heartbeat,
+    /// The worker is leaving (retired or stopped); nothing of it runs anymore.
+    Goodbye,
+    /// A client adds tasks.
+    AddTasks { tasks: Vec<TaskSpec> },
+    /// A client asks for a summary.
+    Status,
+}
+
+/// The server's answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply {
+    /// Run this task in `slot`.
+    Run {
+        slot: u32,
+        task: u64,
+        spec: TaskSpec,
+        /// The estimate the server admitted it with, seconds.
+        estimate: f64,
+        /// The buffer the server admitted it with, seconds.
+        buffer: f64,
+    },
+    /// Pending tasks exist but none can finish before this worker's deadline: retire the slot.
+    Retire { slot: u32, reason: String },
+    /// No more work will come: stop the slot.
+    Stop { slot: u32 },
+    /// A task end is on disk.
+    Ack { task: u64 },
+    /// Tasks added, with their IDs.
+    Added { first: u64, count: u64 },
+    /// Summary for a client.
+    Summary { json: serde_json::Value },
+    /// The request was refused.
+    Refused { reason: String },
+}
+
+/// Writes one frame.
+pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(w: &mut W, msg: &T) -> anyhow::Result<()> {
+    let body = serde_json::to_vec(msg)?;
+    if body.len() > MAX_FRAME {
+        bail!("message of {} bytes is larger than the {} byte limit", body.len(), MAX_FRAME);
+    }
+    let mut buf = Vec::with_capacity(4 + body.len());
+    buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    buf.extend_from_slice(&body);
+    w.write_all(&buf).await?;
+    Ok(())
+}
+
+/// Reads one frame; `Ok(None)` on a clean end of stream before a frame starts.
+pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
+    r: &mut R,
+) -> anyhow::Result<Option<T>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        bail!("frame of {len} bytes exceeds the {MAX_FRAME} byte limit");
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).await.context("connection closed inside a frame")?;
+    let msg = serde_json::from_slice(&body).context("malformed message")?;
+    Ok(Some(msg))
+}
+
+/// Reads one frame within `limit`; a silent or slow peer is an error.
+pub async fn read_frame_within<R: AsyncRead + Unpin, T: DeserializeOwned>(
+    r: &mut R,
+    limit: Duration,
+) -> anyhow::Result<T> {
+    match tokio::time::timeout(limit, read_frame(r)).await {
+        Ok(Ok(Some(m))) => Ok(m),
+        Ok(Ok(None)) => bail!("connection closed"),
+        Ok(Err(e)) => Err(e),
+        Err(_) => bail!("no message within {}", crate::duration::format_human(limit)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_round_trip() {
+        let (mut a, mut b) = tokio::io::duplex(4096);
+        let msg = Request::Ask { slot: 3 };
+        write_frame(&mut a, &msg).await.unwrap();
+        let got: Request = read_frame(&mut b).await.unwrap().unwrap();
+        assert_eq!(got, msg);
+    }
+
+    #[tokio::test]
+    async fn oversized_frame_is_refused_without_allocating() {
+        let (mut a, mut b) = tokio::io::duplex(64);
+        a.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+        let e = read_frame::<_, Request>(&mut b).await.unwrap_err();
+        assert!(e.to_string().contains("exceeds the 1048576 byte limit"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn garbage_is_a_malformed_message() {
+        let (mut a, mut b) = tokio::io::duplex(64);
+        a.write_all(&5u32.to_be_bytes()).await.unwrap();
+        a.write_all(b"{{{{{").await.unwrap();
+        let e = read_frame::<_, Request>(&mut b).await.unwrap_err();
+        assert!(e.to_string().contains("malformed message"), "{e}");
+    }
+}

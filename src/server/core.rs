@@ -1,0 +1,536 @@
+//! The server's scheduling core: synchronous, no sockets, no clock.
+//!
+//! Every input is an `on_*` event with the time passed in (seconds since an epoch the caller
+//! chooses, as a `Duration`); every decision comes back as a value. The tokio shell in
+//! [`super::shell`] feeds it from sockets and timers, and the benchmark simulator feeds it
+//! from simulated batch jobs: both run this same code.
+//!
+//! Dispatch is by pull: a free worker slot asks, and the core answers with the oldest pending
+//! task that can finish before that worker's deadline ([`crate::plan::may_start`]), tells the
+//! slot to retire when pending tasks exist but none fits, or parks it while the queue is empty.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::backend::JobId;
+use crate::estimate::Estimator;
+use crate::plan::{may_start, Admission, Buffer};
+use crate::protocol::{RunEnd, TaskSpec};
+
+pub type TaskId = u64;
+pub type WorkerId = u64;
+
+/// How far into the scan of timed tasks a dispatch looks for one that fits.
+const TIMED_SCAN_LIMIT: usize = 4096;
+/// A worker lost this close to its deadline was killed by the walltime.
+const WALLTIME_SLACK: Duration = Duration::from_secs(3);
+
+/// Settings of the core.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    pub task_time: Option<Duration>,
+    pub buffer: Buffer,
+    /// Walltime of the batch jobs (for the buffer and job planning).
+    pub walltime: Duration,
+    pub startup: Duration,
+    pub slots: u32,
+    /// Retries after a lost or interrupted run.
+    pub retries: u32,
+    /// Parked slots retire after this long without work.
+    pub idle_timeout: Duration,
+    /// Workers silent this long are lost.
+    pub heartbeat_timeout: Duration,
+}
+
+/// The state of one task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum TaskState {
+    Pending,
+    Running { worker: WorkerId, slot: u32 },
+    Done,
+    Failed { reason: String },
+}
+
+#[derive(Debug, Clone)]
+struct Task {
+    spec: TaskSpec,
+    state: TaskState,
+    /// Runs that ended without a result (lost worker, interruption, walltime kill).
+    lost_runs: u32,
+}
+
+/// What a worker said of itself in its hello.
+#[derive(Debug, Clone)]
+pub struct WorkerHello {
+    pub job: Option<JobId>,
+    pub slots: u32,
+    pub deadline: Duration,
+    pub host: String,
+    pub max_tasks: Option<u32>,
+    pub admission: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Worker {
+    hello: WorkerHello,
+    started_per_slot: Vec<u32>,
+    running: Vec<(TaskId, u32)>,
+    parked: Vec<(u32, Duration)>,
+    retired_slots: u32,
+    last_seen: Duration,
+    tasks_done: u64,
+}
+
+/// The answer to a slot's request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dispatch {
+    Run { task: TaskId, spec: TaskSpec, estimate: Duration, buffer: Duration },
+    /// Pending tasks exist but none can finish before the deadline (or max_tasks reached).
+    Retire { reason: String },
+    /// No task pending now; ask again when told.
+    Park,
+    /// Every task has ended and no more will come.
+    Stop,
+}
+
+/// How a task ended, as the journal records it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Outcome {
+    Done,
+    Failed { reason: String },
+    /// Back in the queue after a lost, interrupted or walltime-killed run.
+    Requeued { reason: String, walltime: bool },
+}
+
+/// One task-level event for the journal and the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskEvent {
+    pub task: TaskId,
+    pub outcome: Outcome,
+    pub secs: f64,
+}
+
+/// Counters for the summary.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    pub pending: usize,
+    pub running: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub requeued: u64,
+    pub walltime_kills: u64,
+    pub task_seconds: f64,
+}
+
+/// The scheduling core.
+#[derive(Debug)]
+pub struct Core {
+    cfg: CoreConfig,
+    tasks: Vec<Task>,
+    pending_default: VecDeque<TaskId>,
+    pending_timed: VecDeque<TaskId>,
+    workers: HashMap<WorkerId, Worker>,
+    estimator: Estimator,
+    counts: Counts,
+    /// No more tasks will be added (a `--tasks` run).
+    input_closed: bool,
+}
+
+impl Core {
+    pub fn new(cfg: CoreConfig) -> Core {
+        Core {
+            estimator: Estimator::new(cfg.task_time),
+            cfg,
+            tasks: Vec::new(),
+            pending_default: VecDeque::new(),
+            pending_timed: VecDeque::new(),
+            workers: HashMap::new(),
+            counts: Counts::default(),
+            input_closed: false,
+        }
+    }
+
+    /// Adds tasks; returns the ID of the first.
+    pub fn on_tasks_added(&mut self, specs: Vec<TaskSpec>) -> TaskId {
+        let first = self.tasks.len() as TaskId;
+        for spec in specs {
+            let id = self.tasks.len() as TaskId;
+            self.enqueue(id, spec.time.is_some(), false);
+            self.tasks.push(Task { spec, state: TaskState::Pending, lost_runs: 0 });
+            self.counts.pending += 1;
+        }
+        first
+    }
+
+    /// Restores a task from the journal in its final or pending state.
+    pub fn restore_task(&mut self, spec: TaskSpec, state: TaskState, lost_runs: u32) {
+        let id = self.tasks.len() as TaskId;
+        match &state {
+            TaskState::Pending | TaskState::Running { .. } => {
+                self.enqueue(id, spec.time.is_some(), false);
+                self.counts.pending += 1;
+            }
+            TaskState::Done => self.counts.done += 1,
+            TaskState::Failed { .. } => self.counts.failed += 1,
+        }
+        let state = match state {
+            TaskState::Running { .. } => TaskState::Pending,
+            s => s,
+        };
+        self.tasks.push(Task { spec, state, lost_runs });
+    }
+
+    /// A duration from the journal's history teaches the estimate.
+    pub fn learn(&mut self, secs: f64) {
+        self.estimator.observe(secs);
+    }
+
+    /// No more tasks will be added: workers stop once the queue drains.
+    pub fn close_input(&mut self) {
+        self.input_closed = true;
+    }
+
+    fn enqueue(&mut self, id: TaskId, timed: bool, front: bool) {
+        let q = if timed { &mut self.pending_timed } else { &mut self.pending_default };
+        if front {
+            q.push_front(id)
+        } else {
+            q.push_back(id)
+        }
+    }
+
+    pub fn on_worker_hello(&mut self, id: WorkerId, hello: WorkerHello, now: Duration) {
+        let slots = hello.slots.max(1) as usize;
+        self.workers.insert(
+            id,
+            Worker {
+                hello,
+                started_per_slot: vec![0; slots],
+                running: Vec::new(),
+                parked: Vec::new(),
+                retired_slots: 0,
+                last_seen: now,
+                tasks_done: 0,
+            },
+        );
+    }
+
+    /// Any message from a worker proves it is alive.
+    pub fn on_heartbeat(&mut self, id: WorkerId, now: Duration) {
+        if let Some(w) = self.workers.get_mut(&id) {
+            w.last_seen = now;
+        }
+    }
+
+    /// A free slot asks for work.
+    pub fn on_ask(&mut self, id: WorkerId, slot: u32, now: Duration) -> Dispatch {
+        self.on_heartbeat(id, now);
+        let Some(worker) = self.workers.get(&id) else {
+            return Dispatch::Stop;
+        };
+        let slot_ix = (slot as usize).min(worker.started_per_slot.len().saturating_sub(1));
+        let started = worker.started_per_slot.get(slot_ix).copied().unwrap_or(0);
+        let (deadline, max_tasks, admission) = (worker.hello.deadline, worker.hello.max_tasks, worker.hello.admission);
+        if self.pending_default.is_empty() && self.pending_timed.is_empty() {
+            if self.is_finished() {
+                self.retire_slot(id);
+                return Dispatch::Stop;
+            }
+            if let Some(w) = self.workers.get_mut(&id) {
+                w.parked.push((slot, now));
+            }
+            return Dispatch::Park;
+        }
+        let buffer = self.cfg.buffer.resolve(self.cfg.walltime);
+        let mut refusal = None;
+        let default_est = self.estimator.default_estimate();
+        let mut pick: Option<(TaskId, bool)> = None;
+        if let Some(&front) = self.pending_default.front() {
+            match self.admit(now, deadline, default_est, buffer, started, max_tasks, admission) {
+                Admission::Start => pick = Some((front, false)),
+                other => refusal = Some(other),
+            }
+        }
+        let default_id = pick.map(|(t, _)| t);
+        for (pos, &t) in self.pending_timed.iter().take(TIMED_SCAN_LIMIT).enumerate() {
+            if default_id.is_some_and(|d| d < t) {
+                break;
+            }
+            let est = self.estimator.estimate(self.tasks[t as usize].spec.time);
+            match self.admit(now, deadline, est, buffer, started, max_tasks, admission) {
+                Admission::Start => {
+                    pick = Some((pos as TaskId, true));
+                    break;
+                }
+                other => {
+                    if refusal.is_none() {
+                        refusal = Some(other)
+                    }
+                }
+            }
+        }
+        match pick {
+            Some((task_or_pos, timed)) => {
+                let task = if timed {
+                    self.pending_timed.remove(task_or_pos as usize).expect("position from the scan")
+                } else {
+                    self.pending_default.pop_front().expect("front from the check")
+                };
+                self.start(id, slot_ix as u32, task, now, buffer)
+            }
+            None => {
+                self.retire_slot(id);
+                Dispatch::Retire { reason: describe_refusal(refusal) }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn admit(
+        &self,
+        now: Duration,
+        deadline: Duration,
+        estimate: Duration,
+        buffer: Duration,
+        started: u32,
+        max_tasks: Option<u32>,
+        admission: bool,
+    ) -> Admission {
+        if !admission {
+            // Comparison mode: only the cap applies, as with a greedy worker.
+            return may_start(Duration::ZERO, Duration::MAX, Duration::ZERO, Duration::ZERO, started, max_tasks);
+        }
+        may_start(now, deadline, estimate, buffer, started, max_tasks)
+    }
+
+    fn start(&mut self, id: WorkerId, slot: u32, task: TaskId, _now: Duration, buffer: Duration) -> Dispatch {
+        let t = &mut self.tasks[task as usize];
+        t.state = TaskState::Running { worker: id, slot };
+        let estimate = self.estimator.estimate(t.spec.time);
+        let spec = t.spec.clone();
+        let w = self.workers.get_mut(&id).expect("worker checked by on_ask");
+        if let Some(n) = w.started_per_slot.get_mut(slot as usize) {
+            *n += 1;
+        }
+        w.running.push((task, slot));
+        self.counts.pending -= 1;
+        self.counts.running += 1;
+        Dispatch::Run { task, spec, estimate, buffer }
+    }
+
+    fn retire_slot(&mut self, id: WorkerId) {
+        if let Some(w) = self.workers.get_mut(&id) {
+            w.retired_slots = (w.retired_slots + 1).min(w.hello.slots);
+        }
+    }
+
+    /// Parked slots that can be served now: after tasks arrive, or to stop or retire them.
+    pub fn on_wake(&mut self, now: Duration) -> Vec<(WorkerId, u32, Dispatch)> {
+        let mut out = Vec::new();
+        let has_pending = !(self.pending_default.is_empty() && self.pending_timed.is_empty());
+        let finished = self.is_finished();
+        let idle_timeout = self.cfg.idle_timeout;
+        let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
+        for id in ids {
+            let parked = std::mem::take(&mut self.workers.get_mut(&id).expect("id from keys").parked);
+            let mut keep = Vec::new();
+            for (slot, since) in parked {
+                if has_pending || finished {
+                    let d = self.on_ask(id, slot, now);
+                    if d != Dispatch::Park {
+                        out.push((id, slot, d));
+                    }
+                } else if now.saturating_sub(since) >= idle_timeout {
+                    self.retire_slot(id);
+                    out.push((id, slot, Dispatch::Retire { reason: "no work arrived within the idle timeout".into() }));
+                } else {
+                    keep.push((slot, since));
+                }
+            }
+            if let Some(w) = self.workers.get_mut(&id) {
+                w.parked.extend(keep);
+            }
+        }
+        out
+    }
+
+    /// A task ended on a worker.
+    pub fn on_task_ended(&mut self, id: WorkerId, task: TaskId, end: RunEnd, secs: f64, now: Duration) -> Option<TaskEvent> {
+        self.on_heartbeat(id, now);
+        let w = self.workers.get_mut(&id)?;
+        let pos = w.running.iter().position(|(t, _)| *t == task)?;
+        w.running.swap_remove(pos);
+        let deadline = w.hello.deadline;
+        self.counts.running -= 1;
+        let outcome = match end {
+            RunEnd::Exited { code: 0 } => {
+                w.tasks_done += 1;
+                self.estimator.observe(secs);
+                Outcome::Done
+            }
+            RunEnd::Exited { code } => Outcome::Failed { reason: format!("exit status {code}") },
+            RunEnd::Signaled { signal } => {
+                let near = now.saturating_add(WALLTIME_SLACK) >= deadline;
+                if near {
+                    return Some(self.requeue(task, secs, "killed by the walltime".into(), true));
+                }
+                Outcome::Failed { reason: format!("killed by signal {signal}") }
+            }
+            RunEnd::Interrupted { walltime } => {
+                let reason = if walltime { "killed by the walltime" } else { "interrupted (the batch job was stopped)" };
+                return Some(self.requeue(task, secs, reason.into(), walltime));
+            }
+        };
+        self.finish(task, outcome.clone());
+        self.counts.task_seconds += secs;
+        Some(TaskEvent { task, outcome, secs })
+    }
+
+    fn finish(&mut self, task: TaskId, outcome: Outcome) {
+        let t = &mut self.tasks[task as usize];
+        match outcome {
+            Outcome::Done => {
+                t.state = TaskState::Done;
+                self.counts.done += 1;
+            }
+            Outcome::Failed { reason } => {
+                t.state = TaskState::Failed { reason };
+                self.counts.failed += 1;
+            }
+            Outcome::Requeued { .. } => unreachable!("requeue has its own path"),
+        }
+    }
+
+    fn requeue(&mut self, task: TaskId, secs: f64, reason: String, walltime: bool) -> TaskEvent {
+        if walltime {
+            self.counts.walltime_kills += 1;
+        }
+        let retries = self.tasks[task as usize].spec.retries.unwrap_or(self.cfg.retries);
+        let t = &mut self.tasks[task as usize];
+        t.lost_runs += 1;
+        if t.lost_runs > retries {
+            let reason = format!("{reason}, {} times (retries = {retries})", t.lost_runs);
+            let outcome = Outcome::Failed { reason };
+            self.finish(task, outcome.clone());
+            return TaskEvent { task, outcome, secs };
+        }
+        t.state = TaskState::Pending;
+        let timed = t.spec.time.is_some();
+        self.enqueue(task, timed, true);
+        self.counts.pending += 1;
+        self.counts.requeued += 1;
+        TaskEvent { task, outcome: Outcome::Requeued { reason, walltime }, secs }
+    }
+
+    /// The worker left cleanly; anything it still held is requeued.
+    pub fn on_goodbye(&mut self, id: WorkerId, now: Duration) -> Vec<TaskEvent> {
+        self.on_worker_lost(id, "worker left while running it", now)
+    }
+
+    /// The worker is gone (connection lost, batch job ended, heartbeat timeout).
+    pub fn on_worker_lost(&mut self, id: WorkerId, why: &str, now: Duration) -> Vec<TaskEvent> {
+        let Some(w) = self.workers.remove(&id) else {
+            return Vec::new();
+        };
+        let walltime = now.saturating_add(WALLTIME_SLACK) >= w.hello.deadline;
+        let mut events = Vec::new();
+        for (task, _) in w.running {
+            self.counts.running -= 1;
+            let reason = if walltime { "killed by the walltime".to_string() } else { why.to_string() };
+            events.push(self.requeue(task, 0.0, reason, walltime));
+        }
+        events
+    }
+
+    /// Workers silent past the heartbeat timeout.
+    pub fn silent_workers(&self, now: Duration) -> Vec<WorkerId> {
+        self.workers
+            .iter()
+            .filter(|(_, w)| now.saturating_sub(w.last_seen) > self.cfg.heartbeat_timeout)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// The worker running in this batch job, if connected.
+    pub fn worker_of_job(&self, job: &JobId) -> Option<WorkerId> {
+        self.workers.iter().find(|(_, w)| w.hello.job.as_ref() == Some(job)).map(|(id, _)| *id)
+    }
+
+    /// Every task has ended and no more will come.
+    pub fn is_finished(&self) -> bool {
+        self.input_closed && self.counts.pending == 0 && self.counts.running == 0
+    }
+
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    pub fn task_state(&self, task: TaskId) -> Option<&TaskState> {
+        self.tasks.get(task as usize).map(|t| &t.state)
+    }
+
+    pub fn task_spec(&self, task: TaskId) -> Option<&TaskSpec> {
+        self.tasks.get(task as usize).map(|t| &t.spec)
+    }
+
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn default_estimate(&self) -> Duration {
+        self.estimator.default_estimate()
+    }
+
+    /// Connected workers: (id, job, host, running tasks, tasks done, deadline).
+    pub fn workers(&self) -> impl Iterator<Item = (WorkerId, Option<&JobId>, &str, usize, u64, Duration)> {
+        self.workers.iter().map(|(id, w)| (*id, w.hello.job.as_ref(), w.hello.host.as_str(), w.running.len(), w.tasks_done, w.hello.deadline))
+    }
+
+    /// How many new batch jobs to submit: enough for the pending tasks that the queued batch
+    /// jobs and the connected workers cannot take, within `max_jobs`, never more than the
+    /// pending work can use, none once the queue is empty.
+    pub fn jobs_wanted(&self, queued_jobs: u32, active_jobs: u32, max_jobs: u32, now: Duration) -> u32 {
+        let pending = self.counts.pending as f64;
+        if pending == 0.0 {
+            return 0;
+        }
+        let est = self.estimator.default_estimate().max(Duration::from_millis(1));
+        let walltime = self.cfg.walltime;
+        let usable = walltime
+            .saturating_sub(self.cfg.startup)
+            .saturating_sub(self.cfg.buffer.resolve(walltime));
+        let per_slot = (usable.as_secs_f64() / est.as_secs_f64()).floor().max(1.0);
+        let per_job = per_slot * self.cfg.slots.max(1) as f64;
+        let mut supply = queued_jobs as f64 * per_job;
+        for w in self.workers.values() {
+            let active = w.hello.slots.saturating_sub(w.retired_slots) as f64;
+            let left = w.hello.deadline.saturating_sub(now).saturating_sub(self.cfg.buffer.resolve(walltime));
+            supply += active * (left.as_secs_f64() / est.as_secs_f64()).floor();
+        }
+        let short = pending - supply;
+        if short <= 0.0 {
+            return 0;
+        }
+        let need = (short / per_job).ceil() as u32;
+        need.min(max_jobs.saturating_sub(active_jobs))
+    }
+}
+
+fn describe_refusal(refusal: Option<Admission>) -> String {
+    match refusal {
+        Some(Admission::MaxTasksReached { max_tasks }) => format!("max_tasks ({max_tasks}) reached"),
+        Some(Admission::NoTime { remaining, needed }) => format!(
+            "no pending task fits: {} left before the deadline, the next task needs {} with the buffer",
+            crate::duration::format_human(remaining),
+            crate::duration::format_human(needed)
+        ),
+        _ => "no pending task fits".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

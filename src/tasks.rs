@@ -1,0 +1,205 @@
+//! Tasks files: what `up --tasks` and `submit --tasks` read.
+//!
+//! Three forms, chosen by the file name: plain text (one shell command per line, `#` comments
+//! and blank lines skipped), `.jsonl` (one JSON object per line) and `.toml` (`[[task]]`
+//! tables). Structured tasks have `cmd` and optionally `name`, `time` (a duration such as
+//! `"2h"`, or seconds), `cwd`, `env` and `retries`. Parsing is pure; errors name the file,
+//! the line and what was expected.
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, bail, Context};
+use serde::Deserialize;
+
+use crate::protocol::TaskSpec;
+
+/// The form of a tasks file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TasksFormat {
+    Lines,
+    JsonLines,
+    Toml,
+}
+
+impl TasksFormat {
+    /// The form a file name implies (`-`, stdin, is plain lines).
+    pub fn for_path(path: &std::path::Path) -> TasksFormat {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("jsonl") | Some("ndjson") => TasksFormat::JsonLines,
+            Some("toml") => TasksFormat::Toml,
+            _ => TasksFormat::Lines,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTask {
+    cmd: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    time: Option<RawTime>,
+    #[serde(default)]
+    cwd: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    retries: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawTime {
+    Seconds(f64),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TomlTasks {
+    task: Vec<RawTask>,
+}
+
+/// Parses a tasks file's text; `origin` names it in errors.
+pub fn parse_tasks(text: &str, format: TasksFormat, origin: &str) -> anyhow::Result<Vec<TaskSpec>> {
+    let tasks = match format {
+        TasksFormat::Lines => parse_lines(text, origin)?,
+        TasksFormat::JsonLines => parse_json_lines(text, origin)?,
+        TasksFormat::Toml => {
+            let raw: TomlTasks = toml::from_str(text).map_err(|e| {
+                anyhow!(
+                    "invalid tasks file `{origin}`: {}expected `[[task]]` tables with `cmd = \"...\"` and optional name, time, cwd, env, retries",
+                    e
+                )
+            })?;
+            raw.task
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| convert(t, &format!("`{origin}` task {}", i + 1)))
+                .collect::<anyhow::Result<_>>()?
+        }
+    };
+    Ok(tasks)
+}
+
+fn parse_lines(text: &str, origin: &str) -> anyhow::Result<Vec<TaskSpec>> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let cmd = line.trim();
+        if cmd.is_empty() || cmd.starts_with('#') {
+            continue;
+        }
+        if cmd.contains('\0') {
+            bail!("invalid tasks file `{origin}` line {}: the command contains a NUL byte", n + 1);
+        }
+        out.push(TaskSpec { cmd: cmd.to_string(), ..TaskSpec::default() });
+    }
+    Ok(out)
+}
+
+fn parse_json_lines(text: &str, origin: &str) -> anyhow::Result<Vec<TaskSpec>> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let raw: RawTask = serde_json::from_str(line).map_err(|e| {
+            anyhow!(
+                "invalid tasks file `{origin}` line {}: {e}; expected an object like {{\"cmd\": \"./run 1\", \"time\": \"2h\"}}",
+                n + 1
+            )
+        })?;
+        out.push(convert(raw, &format!("`{origin}` line {}", n + 1))?);
+    }
+    Ok(out)
+}
+
+fn convert(raw: RawTask, at: &str) -> anyhow::Result<TaskSpec> {
+    if raw.cmd.trim().is_empty() {
+        bail!("invalid task at {at}: `cmd` is empty; give the shell command to run");
+    }
+    let time = match raw.time {
+        None => None,
+        Some(RawTime::Seconds(s)) if s.is_finite() && s > 0.0 => Some(s),
+        Some(RawTime::Seconds(s)) => bail!("invalid task at {at}: `time` {s} must be a positive number of seconds"),
+        Some(RawTime::Text(t)) => {
+            let d = crate::duration::parse_duration(&t).with_context(|| format!("invalid task at {at}: `time`"))?;
+            Some(d.as_secs_f64())
+        }
+    };
+    Ok(TaskSpec {
+        cmd: raw.cmd,
+        name: raw.name,
+        time,
+        cwd: raw.cwd,
+        env: raw.env,
+        retries: raw.retries,
+    })
+}
+
+/// Reads a tasks file (`-` is stdin).
+pub fn read_tasks(path: &std::path::Path) -> anyhow::Result<Vec<TaskSpec>> {
+    let text = if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("failed to read tasks from stdin")?
+    } else {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read tasks file `{}`", path.display()))?
+    };
+    let origin = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
+    parse_tasks(&text, TasksFormat::for_path(path), &origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_lines_skip_comments_and_blanks() {
+        let t = parse_tasks("# header\n\n./a 1\n  ./b 2  \n#x\n", TasksFormat::Lines, "t.txt").unwrap();
+        let cmds: Vec<_> = t.iter().map(|t| t.cmd.as_str()).collect();
+        assert_eq!(cmds, ["./a 1", "./b 2"]);
+    }
+
+    #[test]
+    fn json_lines_take_time_as_text_or_seconds() {
+        let t = parse_tasks(
+            "{\"cmd\":\"a\",\"time\":\"2h\",\"name\":\"x\"}\n{\"cmd\":\"b\",\"time\":30,\"env\":{\"K\":\"V\"}}\n",
+            TasksFormat::JsonLines,
+            "t.jsonl",
+        )
+        .unwrap();
+        assert_eq!(t[0].time, Some(7200.0));
+        assert_eq!(t[0].name.as_deref(), Some("x"));
+        assert_eq!(t[1].time, Some(30.0));
+        assert_eq!(t[1].env["K"], "V");
+    }
+
+    #[test]
+    fn toml_tasks() {
+        let t = parse_tasks(
+            "[[task]]\ncmd = \"a\"\ntime = \"90m\"\nretries = 1\n[[task]]\ncmd = \"b\"\ncwd = \"/tmp\"\n",
+            TasksFormat::Toml,
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].time, Some(5400.0));
+        assert_eq!(t[0].retries, Some(1));
+        assert_eq!(t[1].cwd.as_deref(), Some("/tmp"));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_expectation() {
+        let e = parse_tasks("{\"cmd\":\"a\"}\n{\"cmnd\":\"b\"}\n", TasksFormat::JsonLines, "t.jsonl").unwrap_err();
+        let e = format!("{e:#}");
+        assert!(e.contains("`t.jsonl` line 2") && e.contains("unknown field `cmnd`"), "{e}");
+        let e = format!("{:#}", parse_tasks("{\"cmd\":\"a\",\"time\":\"soon\"}", TasksFormat::JsonLines, "t.jsonl").unwrap_err());
+        assert!(e.contains("line 1") && e.contains("expected one of 5h"), "{e}");
+        let e = format!("{:#}", parse_tasks("{\"cmd\":\"  \"}", TasksFormat::JsonLines, "t.jsonl").unwrap_err());
+        assert!(e.contains("`cmd` is empty"), "{e}");
+        let e = format!("{:#}", parse_tasks("[[task]]\nname = 1\n", TasksFormat::Toml, "t.toml").unwrap_err());
+        assert!(e.contains("`t.toml`") && e.contains("[[task]]"), "{e}");
+    }
+}

@@ -63,7 +63,10 @@ impl Secret {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("failed to read the cluster secret `{}`", path.display()))?;
         let bytes = hex::decode(text.trim()).with_context(|| {
-            format!("the cluster secret `{}` is not hex: delete it and restart `hpcluster up`", path.display())
+            format!(
+                "the cluster secret `{}` is not hex: delete it and restart `hpcluster up`",
+                path.display()
+            )
         })?;
         if bytes.len() < 16 {
             bail!("the cluster secret `{}` is too short", path.display());
@@ -146,22 +149,51 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     secret: &Secret,
 ) -> anyhow::Result<Role> {
     let challenge = nonce()?;
-    write_frame(stream, &Challenge { version: VERSION, nonce: challenge.clone() }).await?;
+    write_frame(
+        stream,
+        &Challenge {
+            version: VERSION,
+            nonce: challenge.clone(),
+        },
+    )
+    .await?;
     let resp: Response = read_frame_within(stream, HANDSHAKE_TIMEOUT).await?;
     let tag = hex::decode(&resp.tag).unwrap_or_default();
     let ok = resp.version == VERSION
-        && secret.verify(&[b"hpcluster-v1 client", role_bytes(resp.role), challenge.as_bytes()], &tag);
+        && secret.verify(
+            &[
+                b"hpcluster-v1 client",
+                role_bytes(resp.role),
+                challenge.as_bytes(),
+            ],
+            &tag,
+        );
     if !ok {
         let reason = if resp.version != VERSION {
-            format!("protocol version {} is not {VERSION}: use the same hpcluster on both sides", resp.version)
+            format!(
+                "protocol version {} is not {VERSION}: use the same hpcluster on both sides",
+                resp.version
+            )
         } else {
             "authentication failed: wrong cluster secret".to_string()
         };
-        let _ = write_frame(stream, &Verdict::Refused { reason: reason.clone() }).await;
+        let _ = write_frame(
+            stream,
+            &Verdict::Refused {
+                reason: reason.clone(),
+            },
+        )
+        .await;
         bail!(reason);
     }
     let tag = secret.mac(&[b"hpcluster-v1 server", resp.nonce.as_bytes()]);
-    write_frame(stream, &Verdict::Welcome { tag: hex::encode(tag) }).await?;
+    write_frame(
+        stream,
+        &Verdict::Welcome {
+            tag: hex::encode(tag),
+        },
+    )
+    .await?;
     Ok(resp.role)
 }
 
@@ -173,10 +205,19 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> anyhow::Result<()> {
     let ch: Challenge = read_frame_within(stream, HANDSHAKE_TIMEOUT).await?;
     let mine = nonce()?;
-    let tag = secret.mac(&[b"hpcluster-v1 client", role_bytes(role), ch.nonce.as_bytes()]);
+    let tag = secret.mac(&[
+        b"hpcluster-v1 client",
+        role_bytes(role),
+        ch.nonce.as_bytes(),
+    ]);
     write_frame(
         stream,
-        &Response { version: VERSION, role, tag: hex::encode(tag), nonce: mine.clone() },
+        &Response {
+            version: VERSION,
+            role,
+            tag: hex::encode(tag),
+            nonce: mine.clone(),
+        },
     )
     .await?;
     match read_frame_within::<_, Verdict>(stream, HANDSHAKE_TIMEOUT).await? {
@@ -222,7 +263,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("secret");
         Secret::load_or_create(&p).unwrap();
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = Secret::load(&p).unwrap_err().to_string();
         assert!(e.contains("chmod 600"), "{e}");

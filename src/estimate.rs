@@ -30,7 +30,13 @@ pub struct Estimator {
 
 impl Estimator {
     pub fn new(task_time: Option<Duration>) -> Estimator {
-        Estimator { task_time, samples: Vec::new(), next: 0, learned: None, since_update: 0 }
+        Estimator {
+            task_time,
+            samples: Vec::new(),
+            next: 0,
+            learned: None,
+            since_update: 0,
+        }
     }
 
     /// Records one finished task's duration.
@@ -46,8 +52,12 @@ impl Estimator {
         }
         self.since_update += 1;
         // Recompute at most every 16 samples once warm: dispatch stays O(1).
-        if self.samples.len() >= MIN_SAMPLES && (self.learned.is_none() || self.since_update >= 16 || self.samples.len() < 64) {
-            self.learned = Some(Duration::from_secs_f64(quantile(&self.samples, QUANTILE) * MARGIN));
+        if self.samples.len() >= MIN_SAMPLES
+            && (self.learned.is_none() || self.since_update >= 16 || self.samples.len() < 64)
+        {
+            self.learned = Some(Duration::from_secs_f64(
+                quantile(&self.samples, QUANTILE) * MARGIN,
+            ));
             self.since_update = 0;
         }
     }

@@ -5,18 +5,19 @@
 //! (job scripts) -> [`backend`] (submit, status, cancel) -> [`worker`] (tasks).
 //! [`duration`] parses and formats walltimes for all of them; [`run`] ties a command to its work.
 
+pub mod auth;
 pub mod backend;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod duration;
+pub mod estimate;
+pub mod journal;
 pub mod log;
 pub mod plan;
-pub mod run;
-pub mod template;
-pub mod worker;
-pub mod auth;
-pub mod estimate;
 pub mod protocol;
+pub mod run;
 pub mod server;
 pub mod tasks;
+pub mod template;
+pub mod worker;

@@ -75,7 +75,9 @@ pub enum Request {
         admission: bool,
     },
     /// A free slot asks for a task.
-    Ask { slot: u32 },
+    Ask {
+        slot: u32,
+    },
     /// A task ended.
     TaskEnded {
         task: u64,
@@ -87,7 +89,9 @@ pub enum Request {
     /// The worker is leaving (retired or stopped); nothing of it runs anymore.
     Goodbye,
     /// A client adds tasks.
-    AddTasks { tasks: Vec<TaskSpec> },
+    AddTasks {
+        tasks: Vec<TaskSpec>,
+    },
     /// A client asks for a summary.
     Status,
 }
@@ -121,10 +125,17 @@ pub enum Reply {
 }
 
 /// Writes one frame.
-pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(w: &mut W, msg: &T) -> anyhow::Result<()> {
+pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
+    w: &mut W,
+    msg: &T,
+) -> anyhow::Result<()> {
     let body = serde_json::to_vec(msg)?;
     if body.len() > MAX_FRAME {
-        bail!("message of {} bytes is larger than the {} byte limit", body.len(), MAX_FRAME);
+        bail!(
+            "message of {} bytes is larger than the {} byte limit",
+            body.len(),
+            MAX_FRAME
+        );
     }
     let mut buf = Vec::with_capacity(4 + body.len());
     buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
@@ -148,7 +159,9 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
         bail!("frame of {len} bytes exceeds the {MAX_FRAME} byte limit");
     }
     let mut body = vec![0u8; len];
-    r.read_exact(&mut body).await.context("connection closed inside a frame")?;
+    r.read_exact(&mut body)
+        .await
+        .context("connection closed inside a frame")?;
     let msg = serde_json::from_slice(&body).context("malformed message")?;
     Ok(Some(msg))
 }
@@ -184,7 +197,10 @@ mod tests {
         let (mut a, mut b) = tokio::io::duplex(64);
         a.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
         let e = read_frame::<_, Request>(&mut b).await.unwrap_err();
-        assert!(e.to_string().contains("exceeds the 1048576 byte limit"), "{e}");
+        assert!(
+            e.to_string().contains("exceeds the 1048576 byte limit"),
+            "{e}"
+        );
     }
 
     #[tokio::test]

@@ -91,9 +91,15 @@ fn parse_lines(text: &str, origin: &str) -> anyhow::Result<Vec<TaskSpec>> {
             continue;
         }
         if cmd.contains('\0') {
-            bail!("invalid tasks file `{origin}` line {}: the command contains a NUL byte", n + 1);
+            bail!(
+                "invalid tasks file `{origin}` line {}: the command contains a NUL byte",
+                n + 1
+            );
         }
-        out.push(TaskSpec { cmd: cmd.to_string(), ..TaskSpec::default() });
+        out.push(TaskSpec {
+            cmd: cmd.to_string(),
+            ..TaskSpec::default()
+        });
     }
     Ok(out)
 }
@@ -123,9 +129,12 @@ fn convert(raw: RawTask, at: &str) -> anyhow::Result<TaskSpec> {
     let time = match raw.time {
         None => None,
         Some(RawTime::Seconds(s)) if s.is_finite() && s > 0.0 => Some(s),
-        Some(RawTime::Seconds(s)) => bail!("invalid task at {at}: `time` {s} must be a positive number of seconds"),
+        Some(RawTime::Seconds(s)) => {
+            bail!("invalid task at {at}: `time` {s} must be a positive number of seconds")
+        }
         Some(RawTime::Text(t)) => {
-            let d = crate::duration::parse_duration(&t).with_context(|| format!("invalid task at {at}: `time`"))?;
+            let d = crate::duration::parse_duration(&t)
+                .with_context(|| format!("invalid task at {at}: `time`"))?;
             Some(d.as_secs_f64())
         }
     };
@@ -147,7 +156,11 @@ pub fn read_tasks(path: &std::path::Path) -> anyhow::Result<Vec<TaskSpec>> {
         std::fs::read_to_string(path)
             .with_context(|| format!("failed to read tasks file `{}`", path.display()))?
     };
-    let origin = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
+    let origin = if path.as_os_str() == "-" {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    };
     parse_tasks(&text, TasksFormat::for_path(path), &origin)
 }
 
@@ -157,7 +170,12 @@ mod tests {
 
     #[test]
     fn plain_lines_skip_comments_and_blanks() {
-        let t = parse_tasks("# header\n\n./a 1\n  ./b 2  \n#x\n", TasksFormat::Lines, "t.txt").unwrap();
+        let t = parse_tasks(
+            "# header\n\n./a 1\n  ./b 2  \n#x\n",
+            TasksFormat::Lines,
+            "t.txt",
+        )
+        .unwrap();
         let cmds: Vec<_> = t.iter().map(|t| t.cmd.as_str()).collect();
         assert_eq!(cmds, ["./a 1", "./b 2"]);
     }
@@ -192,14 +210,39 @@ mod tests {
 
     #[test]
     fn errors_name_file_line_and_expectation() {
-        let e = parse_tasks("{\"cmd\":\"a\"}\n{\"cmnd\":\"b\"}\n", TasksFormat::JsonLines, "t.jsonl").unwrap_err();
+        let e = parse_tasks(
+            "{\"cmd\":\"a\"}\n{\"cmnd\":\"b\"}\n",
+            TasksFormat::JsonLines,
+            "t.jsonl",
+        )
+        .unwrap_err();
         let e = format!("{e:#}");
-        assert!(e.contains("`t.jsonl` line 2") && e.contains("unknown field `cmnd`"), "{e}");
-        let e = format!("{:#}", parse_tasks("{\"cmd\":\"a\",\"time\":\"soon\"}", TasksFormat::JsonLines, "t.jsonl").unwrap_err());
-        assert!(e.contains("line 1") && e.contains("expected one of 5h"), "{e}");
-        let e = format!("{:#}", parse_tasks("{\"cmd\":\"  \"}", TasksFormat::JsonLines, "t.jsonl").unwrap_err());
+        assert!(
+            e.contains("`t.jsonl` line 2") && e.contains("unknown field `cmnd`"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            parse_tasks(
+                "{\"cmd\":\"a\",\"time\":\"soon\"}",
+                TasksFormat::JsonLines,
+                "t.jsonl"
+            )
+            .unwrap_err()
+        );
+        assert!(
+            e.contains("line 1") && e.contains("expected one of 5h"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            parse_tasks("{\"cmd\":\"  \"}", TasksFormat::JsonLines, "t.jsonl").unwrap_err()
+        );
         assert!(e.contains("`cmd` is empty"), "{e}");
-        let e = format!("{:#}", parse_tasks("[[task]]\nname = 1\n", TasksFormat::Toml, "t.toml").unwrap_err());
+        let e = format!(
+            "{:#}",
+            parse_tasks("[[task]]\nname = 1\n", TasksFormat::Toml, "t.toml").unwrap_err()
+        );
         assert!(e.contains("`t.toml`") && e.contains("[[task]]"), "{e}");
     }
 }

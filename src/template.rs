@@ -27,10 +27,7 @@ pub struct JobContext {
 
 /// Renders the job script for a configuration (placeholder: shebang, prologue, worker,
 /// epilogue; directives come with the template work).
-pub fn render_script(
-    config: &crate::config::Config,
-    job: &JobContext,
-) -> anyhow::Result<String> {
+pub fn render_script(config: &crate::config::Config, job: &JobContext) -> anyhow::Result<String> {
     let mut out = format!("{}\n\n", config.shebang);
     for line in &config.job_script_prologue {
         out.push_str(line);

@@ -1,8 +1,31 @@
-//! The worker (being built): what each batch job runs.
+//! The worker: what each batch job runs. Ask, run, report; retire when nothing fits.
+//!
+//! A worker knows its deadline: its start plus the walltime, or earlier where the batch system
+//! says so (SLURM's end time from `squeue`, the local backend's `HPCLUSTER_JOB_DEADLINE`).
+//! Each of its slots asks the server for a task; the server answers with one that can finish
+//! before the deadline ([`crate::plan::may_start`]) or tells the slot to retire. Once every slot
+//! has retired the worker says goodbye and exits 0, so its batch job ends and frees the
+//! allocation. On SIGTERM (the batch system stopping the job) or one second before the
+//! deadline it stops its tasks and reports them interrupted, so the server requeues them.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use anyhow::{bail, Context};
+use tokio::process::Command as TokioCommand;
+use tokio::sync::mpsc;
+
+use crate::auth::Secret;
+use crate::backend::JobId;
+use crate::cli::WorkerArgs;
 use crate::config::Config;
+use crate::duration::{format_human, parse_duration};
+use crate::protocol::{read_frame, write_frame, Reply, Request, Role, RunEnd, TaskSpec};
+use crate::server::shell::unix_now;
+
+/// Interval between heartbeats.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// The command line a job script runs to start a worker for this configuration.
 pub fn command_line(config: &Config, cluster_dir: &Path, program: &Path) -> Vec<String> {
@@ -13,7 +36,7 @@ pub fn command_line(config: &Config, cluster_dir: &Path, program: &Path) -> Vec<
         "--cluster-dir".to_string(),
         cluster_dir.display().to_string(),
         "--walltime".to_string(),
-        crate::duration::format_human(walltime),
+        format_human(walltime),
         "--slots".to_string(),
         config.slots.to_string(),
         "--buffer".to_string(),
@@ -26,6 +49,518 @@ pub fn command_line(config: &Config, cluster_dir: &Path, program: &Path) -> Vec<
     cmd
 }
 
-pub fn run(_a: crate::cli::WorkerArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("`worker` is being built")
+/// Address file the server writes into the cluster directory.
+pub fn read_server_address(cluster_dir: &Path) -> anyhow::Result<String> {
+    let path = cluster_dir.join("server.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "failed to read `{}`: is `hpcluster up` running for this cluster?",
+            path.display()
+        )
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("`{}` is not valid JSON", path.display()))?;
+    v["address"]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("`{}` has no `address`", path.display()))
+}
+
+/// This batch job's ID, from the variables the batch system sets.
+pub fn job_from_env(env: &HashMap<String, String>) -> Option<JobId> {
+    let get = |k: &str| {
+        env.get(k)
+            .filter(|v| !v.is_empty() && v.as_str() != "undefined")
+            .cloned()
+    };
+    if let Some(id) = get("HPCLUSTER_LOCAL_JOB_ID") {
+        return Some(JobId::new(id));
+    }
+    if let (Some(a), Some(t)) = (get("SLURM_ARRAY_JOB_ID"), get("SLURM_ARRAY_TASK_ID")) {
+        return Some(JobId {
+            id: format!("{a}_{t}"),
+            cluster: get("SLURM_CLUSTER_NAME").filter(|_| false),
+        });
+    }
+    if let Some(id) = get("SLURM_JOB_ID") {
+        return Some(JobId::new(id));
+    }
+    if let Some(id) =
+        get("JOB_ID").filter(|_| env.contains_key("SGE_ROOT") || env.contains_key("SGE_TASK_ID"))
+    {
+        return Some(JobId::new(match get("SGE_TASK_ID") {
+            Some(t) => format!("{id}.{t}"),
+            None => id,
+        }));
+    }
+    if let Some(id) = get("PBS_JOBID") {
+        return Some(JobId::new(id));
+    }
+    if let Some(id) = get("LSB_JOBID") {
+        return Some(JobId::new(match get("LSB_JOBINDEX").filter(|i| i != "0") {
+            Some(i) => format!("{id}[{i}]"),
+            None => id,
+        }));
+    }
+    None
+}
+
+/// The earliest of the deadlines known: start + walltime, and what the batch system says.
+pub fn deadline(started: Duration, walltime: Duration, env: &HashMap<String, String>) -> Duration {
+    let mut d = started.saturating_add(walltime);
+    if let Some(local) = env
+        .get("HPCLUSTER_JOB_DEADLINE")
+        .and_then(|v| v.parse::<f64>().ok())
+    {
+        d = d.min(Duration::from_secs_f64(local.max(0.0)));
+    }
+    if let Some(id) = env.get("SLURM_JOB_ID") {
+        if let Some(end) = slurm_end_time(id) {
+            d = d.min(end);
+        }
+    }
+    d
+}
+
+fn slurm_end_time(job: &str) -> Option<Duration> {
+    let out = std::process::Command::new("squeue")
+        .args(["-h", "-j", job, "-o", "%e"])
+        .output()
+        .ok()?;
+    parse_local_time(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// `2026-11-26T10:55:00` in the local time zone, as seconds since the Unix epoch.
+pub fn parse_local_time(s: &str) -> Option<Duration> {
+    let (date, time) = s.split_once('T')?;
+    let d: Vec<i32> = date
+        .split('-')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let t: Vec<i32> = time
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    if d.len() != 3 || t.len() != 3 {
+        return None;
+    }
+    // SAFETY: `tm` is plain data; mktime reads it and normalises it in place.
+    let secs = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        tm.tm_year = d[0] - 1900;
+        tm.tm_mon = d[1] - 1;
+        tm.tm_mday = d[2];
+        tm.tm_hour = t[0];
+        tm.tm_min = t[1];
+        tm.tm_sec = t[2];
+        tm.tm_isdst = -1;
+        libc::mktime(&mut tm)
+    };
+    (secs > 0).then(|| Duration::from_secs(secs as u64))
+}
+
+/// Runs a worker until it retires; returns the exit status.
+pub fn run(args: WorkerArgs) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run_async(args))
+}
+
+struct Running {
+    pgid: i32,
+    started: Instant,
+    slot: u32,
+}
+
+async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
+    let started_at = unix_now();
+    let walltime = parse_duration(&args.walltime).context("invalid `--walltime`")?;
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let deadline = deadline(started_at, walltime, &env);
+    let cluster_dir = args.cluster_dir.clone();
+    let secret = Secret::load(&cluster_dir.join("secret"))?;
+    let address = match &args.server {
+        Some(a) => a.clone(),
+        None => read_server_address(&cluster_dir)?,
+    };
+    let mut stream = connect_with_retry(&address).await?;
+    crate::auth::connect(&mut stream, &secret, Role::Worker).await?;
+    let job = job_from_env(&env);
+    crate::log::info(format!(
+        "worker of batch job {} connected to {address}; deadline in {}",
+        job.as_ref()
+            .map(|j| j.to_string())
+            .unwrap_or_else(|| "?".into()),
+        format_human(deadline.saturating_sub(unix_now()))
+    ));
+    let (mut rd, mut wr) = stream.into_split();
+    write_frame(
+        &mut wr,
+        &Request::WorkerHello {
+            job,
+            slots: args.slots,
+            deadline: deadline.as_secs_f64(),
+            host: hostname(),
+            pid: std::process::id(),
+            max_tasks: args.max_tasks,
+            admission: !args.no_admission,
+        },
+    )
+    .await?;
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Request>();
+    let writer = tokio::spawn(async move {
+        while let Some(m) = out_rx.recv().await {
+            if write_frame(&mut wr, &m).await.is_err() {
+                break;
+            }
+        }
+        wr
+    });
+    for slot in 0..args.slots {
+        out_tx.send(Request::Ask { slot })?;
+    }
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(u64, RunEnd, f64)>();
+    let mut running: HashMap<u64, Running> = HashMap::new();
+    let mut slots_open = args.slots;
+    let mut dirs = TaskDirs::new(cluster_dir.join("tasks"));
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut intr = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let until_deadline = deadline
+        .saturating_sub(unix_now())
+        .saturating_sub(Duration::from_secs(1));
+    let deadline_timer = tokio::time::sleep(until_deadline);
+    tokio::pin!(deadline_timer);
+    let mut unacked = 0usize;
+    let outcome: anyhow::Result<i32> = loop {
+        if slots_open == 0 && running.is_empty() {
+            break Ok(0);
+        }
+        tokio::select! {
+            msg = read_frame::<_, Reply>(&mut rd) => match msg {
+                Ok(Some(Reply::Run { slot, task, spec, .. })) => {
+                    match spawn_task(&spec, task, slot, &mut dirs, &done_tx) {
+                        Ok(r) => { running.insert(task, r); }
+                        Err(e) => {
+                            crate::log::warn(format!("task {task} could not start: {e:#}"));
+                            out_tx.send(Request::TaskEnded { task, end: RunEnd::Exited { code: 127 }, secs: 0.0 })?;
+                            unacked += 1;
+                            out_tx.send(Request::Ask { slot })?;
+                        }
+                    }
+                }
+                Ok(Some(Reply::Retire { slot, reason })) => {
+                    crate::log::info(format!("slot {slot} retires: {reason}"));
+                    slots_open = slots_open.saturating_sub(1);
+                }
+                Ok(Some(Reply::Stop { .. })) => slots_open = slots_open.saturating_sub(1),
+                Ok(Some(Reply::Ack { .. })) => unacked = unacked.saturating_sub(1),
+                Ok(Some(other)) => crate::log::debug(format!("ignored server message {other:?}")),
+                Ok(None) => break Err(anyhow::anyhow!("the server closed the connection")),
+                Err(e) => break Err(e.context("lost the connection to the server")),
+            },
+            Some((task, end, secs)) = done_rx.recv() => {
+                if let Some(r) = running.remove(&task) {
+                    out_tx.send(Request::TaskEnded { task, end, secs })?;
+                    unacked += 1;
+                    out_tx.send(Request::Ask { slot: r.slot })?;
+                }
+            }
+            _ = heartbeat.tick() => { out_tx.send(Request::Heartbeat)?; }
+            _ = term.recv() => break Ok(stop_all(&mut running, &out_tx, deadline, "SIGTERM").await),
+            _ = intr.recv() => break Ok(stop_all(&mut running, &out_tx, deadline, "SIGINT").await),
+            _ = &mut deadline_timer => break Ok(stop_all(&mut running, &out_tx, deadline, "the deadline").await),
+        }
+    };
+    match outcome {
+        Ok(code) => {
+            out_tx.send(Request::Goodbye)?;
+            drop(out_tx);
+            // Wait for the writer to drain, then for acks of the last reports (bounded).
+            if let Ok(Ok(_wr)) = tokio::time::timeout(Duration::from_secs(5), writer).await {
+                let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                    while unacked > 0 {
+                        match read_frame::<_, Reply>(&mut rd).await {
+                            Ok(Some(Reply::Ack { .. })) => unacked -= 1,
+                            Ok(Some(_)) => {}
+                            _ => break,
+                        }
+                    }
+                })
+                .await;
+            }
+            crate::log::info("worker retired");
+            Ok(code)
+        }
+        Err(e) => {
+            for r in running.values() {
+                kill_group(r.pgid, libc::SIGKILL);
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn connect_with_retry(address: &str) -> anyhow::Result<tokio::net::TcpStream> {
+    let mut delay = Duration::from_millis(200);
+    let mut last = None;
+    for _ in 0..8 {
+        match tokio::net::TcpStream::connect(address).await {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+    bail!(
+        "cannot reach the server at `{address}`: {}; is `hpcluster up` running, and can this node reach that host?",
+        last.map(|e| e.to_string()).unwrap_or_default()
+    )
+}
+
+async fn stop_all(
+    running: &mut HashMap<u64, Running>,
+    out: &mpsc::UnboundedSender<Request>,
+    deadline: Duration,
+    why: &str,
+) -> i32 {
+    let walltime = unix_now().saturating_add(Duration::from_secs(3)) >= deadline;
+    if !running.is_empty() {
+        crate::log::info(format!("stopping {} task(s) on {why}", running.len()));
+    }
+    for r in running.values() {
+        kill_group(r.pgid, libc::SIGTERM);
+    }
+    tokio::time::sleep(Duration::from_millis(if running.is_empty() {
+        0
+    } else {
+        500
+    }))
+    .await;
+    for (task, r) in running.drain() {
+        kill_group(r.pgid, libc::SIGKILL);
+        let _ = out.send(Request::TaskEnded {
+            task,
+            end: RunEnd::Interrupted { walltime },
+            secs: r.started.elapsed().as_secs_f64(),
+        });
+    }
+    0
+}
+
+fn kill_group(pgid: i32, sig: i32) {
+    if pgid > 0 {
+        // SAFETY: kill(2) with a negative pid signals the task's own process group only.
+        unsafe {
+            libc::kill(-pgid, sig);
+        }
+    }
+}
+
+/// Per-task output files under `<cluster dir>/tasks/<id / 1000>/`.
+struct TaskDirs {
+    root: PathBuf,
+    made: std::collections::HashSet<u64>,
+}
+
+impl TaskDirs {
+    fn new(root: PathBuf) -> TaskDirs {
+        TaskDirs {
+            root,
+            made: Default::default(),
+        }
+    }
+
+    fn files(&mut self, task: u64) -> anyhow::Result<(PathBuf, PathBuf)> {
+        let dir = self.root.join(format!("{:03}", task / 1000));
+        if self.made.insert(task / 1000) {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("failed to create `{}`", dir.display()))?;
+        }
+        Ok((
+            dir.join(format!("{task}.out")),
+            dir.join(format!("{task}.err")),
+        ))
+    }
+}
+
+/// Where a task's stdout and stderr go.
+pub fn task_output_paths(cluster_dir: &Path, task: u64) -> (PathBuf, PathBuf) {
+    let dir = cluster_dir
+        .join("tasks")
+        .join(format!("{:03}", task / 1000));
+    (
+        dir.join(format!("{task}.out")),
+        dir.join(format!("{task}.err")),
+    )
+}
+
+fn spawn_task(
+    spec: &TaskSpec,
+    task: u64,
+    slot: u32,
+    dirs: &mut TaskDirs,
+    done: &mpsc::UnboundedSender<(u64, RunEnd, f64)>,
+) -> anyhow::Result<Running> {
+    let (out, err) = dirs.files(task)?;
+    let stdout = std::fs::File::create(&out)
+        .with_context(|| format!("failed to create `{}`", out.display()))?;
+    let stderr = std::fs::File::create(&err)
+        .with_context(|| format!("failed to create `{}`", err.display()))?;
+    let mut cmd = TokioCommand::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(&spec.cmd)
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr);
+    cmd.process_group(0);
+    cmd.env("HPCLUSTER_TASK_ID", task.to_string())
+        .env("HPCLUSTER_SLOT", slot.to_string());
+    for (k, v) in &spec.env {
+        cmd.env(k, v);
+    }
+    if let Some(cwd) = &spec.cwd {
+        cmd.current_dir(cwd);
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("failed to start `/bin/sh -c {}`", spec.cmd))?;
+    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+    let started = Instant::now();
+    let done = done.clone();
+    tokio::spawn(async move {
+        let end = match child.wait().await {
+            Ok(status) => {
+                use std::os::unix::process::ExitStatusExt;
+                match (status.code(), status.signal()) {
+                    (Some(code), _) => RunEnd::Exited { code },
+                    (None, Some(sig)) => RunEnd::Signaled { signal: sig },
+                    _ => RunEnd::Exited { code: -1 },
+                }
+            }
+            Err(_) => RunEnd::Exited { code: -1 },
+        };
+        let _ = done.send((task, end, started.elapsed().as_secs_f64()));
+    });
+    Ok(Running {
+        pgid,
+        started,
+        slot,
+    })
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// The host name workers should use to reach a server bound to `interface`.
+pub fn advertised_host(interface: &str) -> String {
+    if interface == "0.0.0.0" || interface == "::" || interface.is_empty() {
+        hostname()
+    } else {
+        interface.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn job_ids_from_each_batch_system() {
+        assert_eq!(
+            job_from_env(&env(&[("SLURM_JOB_ID", "12")])).unwrap().id,
+            "12"
+        );
+        assert_eq!(
+            job_from_env(&env(&[
+                ("SLURM_JOB_ID", "9"),
+                ("SLURM_ARRAY_JOB_ID", "8"),
+                ("SLURM_ARRAY_TASK_ID", "1")
+            ]))
+            .unwrap()
+            .id,
+            "8_1"
+        );
+        assert_eq!(
+            job_from_env(&env(&[
+                ("JOB_ID", "4"),
+                ("SGE_ROOT", "/x"),
+                ("SGE_TASK_ID", "undefined")
+            ]))
+            .unwrap()
+            .id,
+            "4"
+        );
+        assert_eq!(
+            job_from_env(&env(&[("JOB_ID", "4"), ("SGE_TASK_ID", "3")]))
+                .unwrap()
+                .id,
+            "4.3"
+        );
+        assert_eq!(
+            job_from_env(&env(&[("PBS_JOBID", "7[2].srv")])).unwrap().id,
+            "7[2].srv"
+        );
+        assert_eq!(
+            job_from_env(&env(&[("LSB_JOBID", "5"), ("LSB_JOBINDEX", "2")]))
+                .unwrap()
+                .id,
+            "5[2]"
+        );
+        assert_eq!(
+            job_from_env(&env(&[("LSB_JOBID", "5"), ("LSB_JOBINDEX", "0")]))
+                .unwrap()
+                .id,
+            "5"
+        );
+        assert_eq!(
+            job_from_env(&env(&[("HPCLUSTER_LOCAL_JOB_ID", "local-3")]))
+                .unwrap()
+                .id,
+            "local-3"
+        );
+        assert_eq!(job_from_env(&env(&[])), None);
+    }
+
+    #[test]
+    fn deadline_takes_the_earliest() {
+        let s = Duration::from_secs;
+        assert_eq!(deadline(s(100), s(50), &env(&[])), s(150));
+        assert_eq!(
+            deadline(s(100), s(50), &env(&[("HPCLUSTER_JOB_DEADLINE", "140.5")])),
+            Duration::from_secs_f64(140.5)
+        );
+        assert_eq!(
+            deadline(s(100), s(50), &env(&[("HPCLUSTER_JOB_DEADLINE", "900")])),
+            s(150)
+        );
+    }
+
+    #[test]
+    fn local_times_parse() {
+        let a = parse_local_time("2026-11-26T10:55:00").unwrap();
+        let b = parse_local_time("2026-11-26T11:55:30").unwrap();
+        assert_eq!(b - a, Duration::from_secs(3630));
+        assert_eq!(parse_local_time("N/A"), None);
+        assert_eq!(parse_local_time("Unknown"), None);
+    }
 }

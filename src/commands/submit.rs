@@ -1,4 +1,88 @@
-//! `hpcluster submit`.
-pub fn run(_c: &crate::config::Config, _a: &crate::cli::SubmitArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("`submit` is being built")
+//! `hpcluster submit`: add tasks to a running cluster, as a client of its server.
+
+use anyhow::{bail, Context};
+
+use crate::auth::Secret;
+use crate::cli::SubmitArgs;
+use crate::config::Config;
+use crate::protocol::{Reply, Request, TaskSpec};
+
+/// The cluster directory a configuration names.
+pub fn cluster_dir(config: &Config) -> anyhow::Result<std::path::PathBuf> {
+    let root = if config.cluster_root.is_absolute() {
+        config.cluster_root.clone()
+    } else {
+        std::env::current_dir()?.join(&config.cluster_root)
+    };
+    Ok(root.join(&config.name))
+}
+
+pub fn run(config: &Config, args: &SubmitArgs) -> anyhow::Result<i32> {
+    let tasks = match (&args.tasks, args.command.is_empty()) {
+        (Some(path), _) => crate::tasks::read_tasks(path)?,
+        (None, false) => {
+            let time = match &args.time {
+                Some(t) => Some(
+                    crate::duration::parse_duration(t)
+                        .context("invalid `--time`")?
+                        .as_secs_f64(),
+                ),
+                None => None,
+            };
+            vec![TaskSpec {
+                cmd: shell_join(&args.command),
+                name: args.task_name.clone(),
+                time,
+                ..TaskSpec::default()
+            }]
+        }
+        (None, true) => bail!("nothing to submit: give a command after `--` or `--tasks FILE`"),
+    };
+    if tasks.is_empty() {
+        bail!("the tasks file has no tasks (only comments or blank lines)");
+    }
+    let dir = cluster_dir(config)?;
+    let secret = Secret::load(&dir.join("secret")).with_context(|| {
+        format!(
+            "no cluster `{}` here: start one with `hpcluster up`",
+            config.name
+        )
+    })?;
+    let address = crate::worker::read_server_address(&dir)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let reply = rt.block_on(crate::server::shell::client_request(
+        &address,
+        &secret,
+        &Request::AddTasks { tasks },
+    ))?;
+    match reply {
+        Reply::Added { first, count } => {
+            println!(
+                "added {count} task{} (ids {first}..{})",
+                if count == 1 { "" } else { "s" },
+                first + count - 1
+            );
+            Ok(0)
+        }
+        Reply::Refused { reason } => bail!("the server refused the tasks: {reason}"),
+        other => bail!("unexpected answer from the server: {other:?}"),
+    }
+}
+
+/// Joins words into one shell command, quoting where needed.
+fn shell_join(words: &[String]) -> String {
+    if words.len() == 1 {
+        return words[0].clone();
+    }
+    words
+        .iter()
+        .map(|w| {
+            shlex::try_quote(w)
+                .map(|q| q.into_owned())
+                .unwrap_or_else(|_| w.clone())
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

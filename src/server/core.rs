@@ -87,7 +87,12 @@ struct Worker {
 /// The answer to a slot's request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Dispatch {
-    Run { task: TaskId, spec: TaskSpec, estimate: Duration, buffer: Duration },
+    Run {
+        task: TaskId,
+        spec: TaskSpec,
+        estimate: Duration,
+        buffer: Duration,
+    },
     /// Pending tasks exist but none can finish before the deadline (or max_tasks reached).
     Retire { reason: String },
     /// No task pending now; ask again when told.
@@ -101,9 +106,14 @@ pub enum Dispatch {
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum Outcome {
     Done,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     /// Back in the queue after a lost, interrupted or walltime-killed run.
-    Requeued { reason: String, walltime: bool },
+    Requeued {
+        reason: String,
+        walltime: bool,
+    },
 }
 
 /// One task-level event for the journal and the log.
@@ -160,7 +170,11 @@ impl Core {
         for spec in specs {
             let id = self.tasks.len() as TaskId;
             self.enqueue(id, spec.time.is_some(), false);
-            self.tasks.push(Task { spec, state: TaskState::Pending, lost_runs: 0 });
+            self.tasks.push(Task {
+                spec,
+                state: TaskState::Pending,
+                lost_runs: 0,
+            });
             self.counts.pending += 1;
         }
         first
@@ -181,7 +195,11 @@ impl Core {
             TaskState::Running { .. } => TaskState::Pending,
             s => s,
         };
-        self.tasks.push(Task { spec, state, lost_runs });
+        self.tasks.push(Task {
+            spec,
+            state,
+            lost_runs,
+        });
     }
 
     /// A duration from the journal's history teaches the estimate.
@@ -195,7 +213,11 @@ impl Core {
     }
 
     fn enqueue(&mut self, id: TaskId, timed: bool, front: bool) {
-        let q = if timed { &mut self.pending_timed } else { &mut self.pending_default };
+        let q = if timed {
+            &mut self.pending_timed
+        } else {
+            &mut self.pending_default
+        };
         if front {
             q.push_front(id)
         } else {
@@ -234,7 +256,11 @@ impl Core {
         };
         let slot_ix = (slot as usize).min(worker.started_per_slot.len().saturating_sub(1));
         let started = worker.started_per_slot.get(slot_ix).copied().unwrap_or(0);
-        let (deadline, max_tasks, admission) = (worker.hello.deadline, worker.hello.max_tasks, worker.hello.admission);
+        let (deadline, max_tasks, admission) = (
+            worker.hello.deadline,
+            worker.hello.max_tasks,
+            worker.hello.admission,
+        );
         if self.pending_default.is_empty() && self.pending_timed.is_empty() {
             if self.is_finished() {
                 self.retire_slot(id);
@@ -250,7 +276,15 @@ impl Core {
         let default_est = self.estimator.default_estimate();
         let mut pick: Option<(TaskId, bool)> = None;
         if let Some(&front) = self.pending_default.front() {
-            match self.admit(now, deadline, default_est, buffer, started, max_tasks, admission) {
+            match self.admit(
+                now,
+                deadline,
+                default_est,
+                buffer,
+                started,
+                max_tasks,
+                admission,
+            ) {
                 Admission::Start => pick = Some((front, false)),
                 other => refusal = Some(other),
             }
@@ -276,15 +310,21 @@ impl Core {
         match pick {
             Some((task_or_pos, timed)) => {
                 let task = if timed {
-                    self.pending_timed.remove(task_or_pos as usize).expect("position from the scan")
+                    self.pending_timed
+                        .remove(task_or_pos as usize)
+                        .expect("position from the scan")
                 } else {
-                    self.pending_default.pop_front().expect("front from the check")
+                    self.pending_default
+                        .pop_front()
+                        .expect("front from the check")
                 };
                 self.start(id, slot_ix as u32, task, now, buffer)
             }
             None => {
                 self.retire_slot(id);
-                Dispatch::Retire { reason: describe_refusal(refusal) }
+                Dispatch::Retire {
+                    reason: describe_refusal(refusal),
+                }
             }
         }
     }
@@ -302,12 +342,26 @@ impl Core {
     ) -> Admission {
         if !admission {
             // Comparison mode: only the cap applies, as with a greedy worker.
-            return may_start(Duration::ZERO, Duration::MAX, Duration::ZERO, Duration::ZERO, started, max_tasks);
+            return may_start(
+                Duration::ZERO,
+                Duration::MAX,
+                Duration::ZERO,
+                Duration::ZERO,
+                started,
+                max_tasks,
+            );
         }
         may_start(now, deadline, estimate, buffer, started, max_tasks)
     }
 
-    fn start(&mut self, id: WorkerId, slot: u32, task: TaskId, _now: Duration, buffer: Duration) -> Dispatch {
+    fn start(
+        &mut self,
+        id: WorkerId,
+        slot: u32,
+        task: TaskId,
+        _now: Duration,
+        buffer: Duration,
+    ) -> Dispatch {
         let t = &mut self.tasks[task as usize];
         t.state = TaskState::Running { worker: id, slot };
         let estimate = self.estimator.estimate(t.spec.time);
@@ -319,7 +373,12 @@ impl Core {
         w.running.push((task, slot));
         self.counts.pending -= 1;
         self.counts.running += 1;
-        Dispatch::Run { task, spec, estimate, buffer }
+        Dispatch::Run {
+            task,
+            spec,
+            estimate,
+            buffer,
+        }
     }
 
     fn retire_slot(&mut self, id: WorkerId) {
@@ -336,7 +395,8 @@ impl Core {
         let idle_timeout = self.cfg.idle_timeout;
         let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
         for id in ids {
-            let parked = std::mem::take(&mut self.workers.get_mut(&id).expect("id from keys").parked);
+            let parked =
+                std::mem::take(&mut self.workers.get_mut(&id).expect("id from keys").parked);
             let mut keep = Vec::new();
             for (slot, since) in parked {
                 if has_pending || finished {
@@ -346,7 +406,13 @@ impl Core {
                     }
                 } else if now.saturating_sub(since) >= idle_timeout {
                     self.retire_slot(id);
-                    out.push((id, slot, Dispatch::Retire { reason: "no work arrived within the idle timeout".into() }));
+                    out.push((
+                        id,
+                        slot,
+                        Dispatch::Retire {
+                            reason: "no work arrived within the idle timeout".into(),
+                        },
+                    ));
                 } else {
                     keep.push((slot, since));
                 }
@@ -359,7 +425,14 @@ impl Core {
     }
 
     /// A task ended on a worker.
-    pub fn on_task_ended(&mut self, id: WorkerId, task: TaskId, end: RunEnd, secs: f64, now: Duration) -> Option<TaskEvent> {
+    pub fn on_task_ended(
+        &mut self,
+        id: WorkerId,
+        task: TaskId,
+        end: RunEnd,
+        secs: f64,
+        now: Duration,
+    ) -> Option<TaskEvent> {
         self.on_heartbeat(id, now);
         let w = self.workers.get_mut(&id)?;
         let pos = w.running.iter().position(|(t, _)| *t == task)?;
@@ -372,22 +445,34 @@ impl Core {
                 self.estimator.observe(secs);
                 Outcome::Done
             }
-            RunEnd::Exited { code } => Outcome::Failed { reason: format!("exit status {code}") },
+            RunEnd::Exited { code } => Outcome::Failed {
+                reason: format!("exit status {code}"),
+            },
             RunEnd::Signaled { signal } => {
                 let near = now.saturating_add(WALLTIME_SLACK) >= deadline;
                 if near {
                     return Some(self.requeue(task, secs, "killed by the walltime".into(), true));
                 }
-                Outcome::Failed { reason: format!("killed by signal {signal}") }
+                Outcome::Failed {
+                    reason: format!("killed by signal {signal}"),
+                }
             }
             RunEnd::Interrupted { walltime } => {
-                let reason = if walltime { "killed by the walltime" } else { "interrupted (the batch job was stopped)" };
+                let reason = if walltime {
+                    "killed by the walltime"
+                } else {
+                    "interrupted (the batch job was stopped)"
+                };
                 return Some(self.requeue(task, secs, reason.into(), walltime));
             }
         };
         self.finish(task, outcome.clone());
         self.counts.task_seconds += secs;
-        Some(TaskEvent { task, outcome, secs })
+        Some(TaskEvent {
+            task,
+            outcome,
+            secs,
+        })
     }
 
     fn finish(&mut self, task: TaskId, outcome: Outcome) {
@@ -409,21 +494,32 @@ impl Core {
         if walltime {
             self.counts.walltime_kills += 1;
         }
-        let retries = self.tasks[task as usize].spec.retries.unwrap_or(self.cfg.retries);
+        let retries = self.tasks[task as usize]
+            .spec
+            .retries
+            .unwrap_or(self.cfg.retries);
         let t = &mut self.tasks[task as usize];
         t.lost_runs += 1;
         if t.lost_runs > retries {
             let reason = format!("{reason}, {} times (retries = {retries})", t.lost_runs);
             let outcome = Outcome::Failed { reason };
             self.finish(task, outcome.clone());
-            return TaskEvent { task, outcome, secs };
+            return TaskEvent {
+                task,
+                outcome,
+                secs,
+            };
         }
         t.state = TaskState::Pending;
         let timed = t.spec.time.is_some();
         self.enqueue(task, timed, true);
         self.counts.pending += 1;
         self.counts.requeued += 1;
-        TaskEvent { task, outcome: Outcome::Requeued { reason, walltime }, secs }
+        TaskEvent {
+            task,
+            outcome: Outcome::Requeued { reason, walltime },
+            secs,
+        }
     }
 
     /// The worker left cleanly; anything it still held is requeued.
@@ -440,7 +536,11 @@ impl Core {
         let mut events = Vec::new();
         for (task, _) in w.running {
             self.counts.running -= 1;
-            let reason = if walltime { "killed by the walltime".to_string() } else { why.to_string() };
+            let reason = if walltime {
+                "killed by the walltime".to_string()
+            } else {
+                why.to_string()
+            };
             events.push(self.requeue(task, 0.0, reason, walltime));
         }
         events
@@ -457,7 +557,10 @@ impl Core {
 
     /// The worker running in this batch job, if connected.
     pub fn worker_of_job(&self, job: &JobId) -> Option<WorkerId> {
-        self.workers.iter().find(|(_, w)| w.hello.job.as_ref() == Some(job)).map(|(id, _)| *id)
+        self.workers
+            .iter()
+            .find(|(_, w)| w.hello.job.as_ref() == Some(job))
+            .map(|(id, _)| *id)
     }
 
     /// Every task has ended and no more will come.
@@ -486,19 +589,39 @@ impl Core {
     }
 
     /// Connected workers: (id, job, host, running tasks, tasks done, deadline).
-    pub fn workers(&self) -> impl Iterator<Item = (WorkerId, Option<&JobId>, &str, usize, u64, Duration)> {
-        self.workers.iter().map(|(id, w)| (*id, w.hello.job.as_ref(), w.hello.host.as_str(), w.running.len(), w.tasks_done, w.hello.deadline))
+    pub fn workers(
+        &self,
+    ) -> impl Iterator<Item = (WorkerId, Option<&JobId>, &str, usize, u64, Duration)> {
+        self.workers.iter().map(|(id, w)| {
+            (
+                *id,
+                w.hello.job.as_ref(),
+                w.hello.host.as_str(),
+                w.running.len(),
+                w.tasks_done,
+                w.hello.deadline,
+            )
+        })
     }
 
     /// How many new batch jobs to submit: enough for the pending tasks that the queued batch
     /// jobs and the connected workers cannot take, within `max_jobs`, never more than the
     /// pending work can use, none once the queue is empty.
-    pub fn jobs_wanted(&self, queued_jobs: u32, active_jobs: u32, max_jobs: u32, now: Duration) -> u32 {
+    pub fn jobs_wanted(
+        &self,
+        queued_jobs: u32,
+        active_jobs: u32,
+        max_jobs: u32,
+        now: Duration,
+    ) -> u32 {
         let pending = self.counts.pending as f64;
         if pending == 0.0 {
             return 0;
         }
-        let est = self.estimator.default_estimate().max(Duration::from_millis(1));
+        let est = self
+            .estimator
+            .default_estimate()
+            .max(Duration::from_millis(1));
         let walltime = self.cfg.walltime;
         let usable = walltime
             .saturating_sub(self.cfg.startup)
@@ -508,7 +631,11 @@ impl Core {
         let mut supply = queued_jobs as f64 * per_job;
         for w in self.workers.values() {
             let active = w.hello.slots.saturating_sub(w.retired_slots) as f64;
-            let left = w.hello.deadline.saturating_sub(now).saturating_sub(self.cfg.buffer.resolve(walltime));
+            let left = w
+                .hello
+                .deadline
+                .saturating_sub(now)
+                .saturating_sub(self.cfg.buffer.resolve(walltime));
             supply += active * (left.as_secs_f64() / est.as_secs_f64()).floor();
         }
         let short = pending - supply;

@@ -22,11 +22,21 @@ fn core(task_time: u64, walltime: u64) -> Core {
 }
 
 fn hello(deadline: u64) -> WorkerHello {
-    WorkerHello { job: None, slots: 1, deadline: s(deadline), host: "n1".into(), max_tasks: None, admission: true }
+    WorkerHello {
+        job: None,
+        slots: 1,
+        deadline: s(deadline),
+        host: "n1".into(),
+        max_tasks: None,
+        admission: true,
+    }
 }
 
 fn task(cmd: &str) -> TaskSpec {
-    TaskSpec { cmd: cmd.into(), ..TaskSpec::default() }
+    TaskSpec {
+        cmd: cmd.into(),
+        ..TaskSpec::default()
+    }
 }
 
 fn run_id(d: &Dispatch) -> TaskId {
@@ -44,7 +54,9 @@ fn seed_scenario_second_four_hour_task_is_not_started() {
     c.on_worker_hello(1, hello(5 * H), s(0));
     let t = run_id(&c.on_ask(1, 0, s(0)));
     assert_eq!(t, 0);
-    let ev = c.on_task_ended(1, t, RunEnd::Exited { code: 0 }, (4 * H) as f64, s(4 * H)).unwrap();
+    let ev = c
+        .on_task_ended(1, t, RunEnd::Exited { code: 0 }, (4 * H) as f64, s(4 * H))
+        .unwrap();
     assert_eq!(ev.outcome, Outcome::Done);
     match c.on_ask(1, 0, s(4 * H)) {
         Dispatch::Retire { reason } => assert!(reason.contains("1h left"), "{reason}"),
@@ -101,10 +113,18 @@ fn a_lost_worker_requeues_its_task_until_retries_run_out() {
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0].task, t);
         if w < 3 {
-            assert!(matches!(ev[0].outcome, Outcome::Requeued { walltime: false, .. }));
+            assert!(matches!(
+                ev[0].outcome,
+                Outcome::Requeued {
+                    walltime: false,
+                    ..
+                }
+            ));
         } else {
             match &ev[0].outcome {
-                Outcome::Failed { reason } => assert!(reason.contains("3 times (retries = 2)"), "{reason}"),
+                Outcome::Failed { reason } => {
+                    assert!(reason.contains("3 times (retries = 2)"), "{reason}")
+                }
                 other => panic!("{other:?}"),
             }
         }
@@ -120,7 +140,10 @@ fn a_worker_lost_at_its_deadline_counts_a_walltime_kill() {
     c.on_worker_hello(1, hello(100), s(0));
     run_id(&c.on_ask(1, 0, s(80)));
     let ev = c.on_worker_lost(1, "connection lost", s(100));
-    assert!(matches!(ev[0].outcome, Outcome::Requeued { walltime: true, .. }));
+    assert!(matches!(
+        ev[0].outcome,
+        Outcome::Requeued { walltime: true, .. }
+    ));
     assert_eq!(c.counts().walltime_kills, 1);
 }
 
@@ -145,7 +168,9 @@ fn max_tasks_caps_each_slot() {
     c.on_worker_hello(1, h, s(0));
     let t = run_id(&c.on_ask(1, 0, s(0)));
     c.on_task_ended(1, t, RunEnd::Exited { code: 0 }, 1.0, s(1));
-    assert!(matches!(c.on_ask(1, 0, s(1)), Dispatch::Retire { reason } if reason.contains("max_tasks (1)")));
+    assert!(
+        matches!(c.on_ask(1, 0, s(1)), Dispatch::Retire { reason } if reason.contains("max_tasks (1)"))
+    );
 }
 
 #[test]
@@ -174,8 +199,15 @@ fn failed_exit_is_final_and_not_retried() {
     c.close_input();
     c.on_worker_hello(1, hello(100), s(0));
     let t = run_id(&c.on_ask(1, 0, s(0)));
-    let ev = c.on_task_ended(1, t, RunEnd::Exited { code: 3 }, 0.1, s(1)).unwrap();
-    assert_eq!(ev.outcome, Outcome::Failed { reason: "exit status 3".into() });
+    let ev = c
+        .on_task_ended(1, t, RunEnd::Exited { code: 3 }, 0.1, s(1))
+        .unwrap();
+    assert_eq!(
+        ev.outcome,
+        Outcome::Failed {
+            reason: "exit status 3".into()
+        }
+    );
     assert!(c.is_finished());
 }
 
@@ -200,7 +232,9 @@ fn interrupted_tasks_go_back_to_the_front() {
     c.on_tasks_added(vec![task("a"), task("b")]);
     c.on_worker_hello(1, hello(100), s(0));
     let t = run_id(&c.on_ask(1, 0, s(0)));
-    let ev = c.on_task_ended(1, t, RunEnd::Interrupted { walltime: false }, 0.5, s(1)).unwrap();
+    let ev = c
+        .on_task_ended(1, t, RunEnd::Interrupted { walltime: false }, 0.5, s(1))
+        .unwrap();
     assert!(matches!(ev.outcome, Outcome::Requeued { .. }));
     assert_eq!(run_id(&c.on_ask(1, 0, s(1))), t);
 }

@@ -1,0 +1,216 @@
+//! The server's view of its batch jobs, and the thread that runs batch-system commands.
+//!
+//! Submitting, polling and cancelling run external commands that may block for seconds; they
+//! run on one dedicated thread behind [`JobControl`], so the server's event loop never waits
+//! on sbatch or qstat. The loop keeps a [`JobBook`] of what each batch job is doing.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::backend::{JobId, JobState};
+use crate::server::core::WorkerId;
+
+/// What the server needs from a batch system (implemented over [`crate::backend`]).
+pub trait JobControl: Send + 'static {
+    /// Submits `n` worker batch jobs (one array where the backend can).
+    fn submit(&mut self, n: u32) -> anyhow::Result<Vec<JobId>>;
+    /// The state of every tracked batch job, with one status command per cycle.
+    fn poll(&mut self) -> anyhow::Result<Vec<(JobId, JobState)>>;
+    /// Cancels these batch jobs.
+    fn cancel(&mut self, ids: &[JobId]) -> anyhow::Result<()>;
+}
+
+/// A request to the batch-system thread.
+#[derive(Debug)]
+pub enum JobCmd {
+    Submit(u32),
+    Poll,
+    Cancel(Vec<JobId>),
+}
+
+/// The batch-system thread's answers.
+#[derive(Debug)]
+pub enum JobEvent {
+    Submitted(Result<Vec<JobId>, String>),
+    Polled(Result<Vec<(JobId, JobState)>, String>),
+    Cancelled(Result<usize, String>),
+}
+
+/// Starts the batch-system thread; it ends when the command sender is dropped.
+pub fn spawn(
+    mut control: Box<dyn JobControl>,
+    events: mpsc::UnboundedSender<JobEvent>,
+) -> std::sync::mpsc::Sender<JobCmd> {
+    let (tx, rx) = std::sync::mpsc::channel::<JobCmd>();
+    std::thread::Builder::new()
+        .name("batch-jobs".into())
+        .spawn(move || {
+            for cmd in rx {
+                let ev = match cmd {
+                    JobCmd::Submit(n) => {
+                        JobEvent::Submitted(control.submit(n).map_err(|e| format!("{e:#}")))
+                    }
+                    JobCmd::Poll => JobEvent::Polled(control.poll().map_err(|e| format!("{e:#}"))),
+                    JobCmd::Cancel(ids) => {
+                        let n = ids.len();
+                        JobEvent::Cancelled(
+                            control
+                                .cancel(&ids)
+                                .map(|_| n)
+                                .map_err(|e| format!("{e:#}")),
+                        )
+                    }
+                };
+                if events.send(ev).is_err() {
+                    break;
+                }
+            }
+        })
+        .expect("spawning a thread");
+    tx
+}
+
+/// What the server knows of one batch job.
+#[derive(Debug, Clone)]
+pub struct JobView {
+    pub state: JobState,
+    pub worker: Option<WorkerId>,
+    /// Its worker connected at some point.
+    pub connected: bool,
+    /// Its worker left or was lost: it will not take tasks anymore.
+    pub retired: bool,
+    /// hpcluster cancelled it.
+    pub cancelled_by_us: bool,
+}
+
+/// Every batch job the server submitted.
+#[derive(Debug, Default)]
+pub struct JobBook {
+    pub jobs: HashMap<JobId, JobView>,
+    pub submitted: u64,
+    /// Batch jobs that ended in a row without their worker ever connecting.
+    pub failed_starts: u32,
+}
+
+impl JobBook {
+    pub fn add(&mut self, id: JobId) {
+        self.submitted += 1;
+        self.jobs.insert(
+            id,
+            JobView {
+                state: JobState::Pending,
+                worker: None,
+                connected: false,
+                retired: false,
+                cancelled_by_us: false,
+            },
+        );
+    }
+
+    /// Submitted, not ended, and no worker connected yet.
+    pub fn queued(&self) -> u32 {
+        self.jobs
+            .values()
+            .filter(|j| !j.connected && !j.state.is_final() && !j.retired)
+            .count() as u32
+    }
+
+    /// Not ended and not retired: counts against `max_jobs`.
+    pub fn active(&self) -> u32 {
+        self.jobs
+            .values()
+            .filter(|j| !j.state.is_final() && !j.retired)
+            .count() as u32
+    }
+
+    /// (pending, running) batch jobs, for progress output.
+    pub fn pending_running(&self) -> (u32, u32) {
+        let mut p = 0;
+        let mut r = 0;
+        for j in self.jobs.values() {
+            match j.state {
+                JobState::Pending | JobState::Unknown if !j.connected => p += 1,
+                s if !s.is_final() => r += 1,
+                _ => {}
+            }
+        }
+        (p, r)
+    }
+
+    pub fn on_worker(&mut self, job: &JobId, worker: WorkerId) {
+        if let Some(j) = self.jobs.get_mut(job) {
+            j.connected = true;
+            j.worker = Some(worker);
+            self.failed_starts = 0;
+        }
+    }
+
+    pub fn on_worker_gone(&mut self, job: &JobId) {
+        if let Some(j) = self.jobs.get_mut(job) {
+            j.retired = true;
+        }
+    }
+
+    /// Applies polled states; returns jobs that just ended (with their worker, if any).
+    pub fn on_poll(
+        &mut self,
+        states: &[(JobId, JobState)],
+    ) -> Vec<(JobId, JobState, Option<WorkerId>)> {
+        let mut ended = Vec::new();
+        for (id, state) in states {
+            let Some(j) = self.jobs.get_mut(id) else {
+                continue;
+            };
+            if j.state == *state {
+                continue;
+            }
+            j.state = *state;
+            if state.is_final() {
+                if !j.connected && !j.cancelled_by_us && *state != JobState::Cancelled {
+                    self.failed_starts += 1;
+                }
+                ended.push((id.clone(), *state, j.worker));
+            }
+        }
+        ended
+    }
+
+    /// Batch jobs not ended yet.
+    pub fn live(&self) -> Vec<JobId> {
+        self.jobs
+            .iter()
+            .filter(|(_, j)| !j.state.is_final())
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+}
+
+/// Poll interval that doubles while nothing changes, up to a ceiling, and resets on change.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    pub first: Duration,
+    pub max: Duration,
+    current: Duration,
+}
+
+impl Backoff {
+    pub fn new(first: Duration, max: Duration) -> Backoff {
+        Backoff {
+            first,
+            max,
+            current: first,
+        }
+    }
+    pub fn current(&self) -> Duration {
+        self.current
+    }
+    pub fn on_change(&mut self, changed: bool) {
+        self.current = if changed {
+            self.first
+        } else {
+            (self.current * 2).min(self.max)
+        };
+    }
+}

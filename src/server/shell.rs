@@ -1,0 +1,738 @@
+//! The server's async shell: sockets, timers, the journal and the batch-system thread around
+//! the synchronous [`Core`].
+//!
+//! One event loop owns the core, the journal and the job book. Connection tasks authenticate
+//! peers and turn frames into events; the loop answers. Task ends are appended to the journal
+//! and synced once per batch of events before they are acknowledged (group commit).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::auth::{self, Secret};
+use crate::backend::{JobId, JobState};
+use crate::journal::{Entry, Journal};
+use crate::protocol::{read_frame, write_frame, Reply, Request, Role, TaskSpec};
+use crate::server::core::{Core, Dispatch, Outcome, TaskEvent, WorkerHello, WorkerId};
+use crate::server::jobs::{self, Backoff, JobBook, JobCmd, JobControl, JobEvent};
+use crate::server::progress::Progress;
+
+/// Batch jobs that may end in a row without their worker connecting before `up` gives up.
+pub const MAX_FAILED_STARTS: u32 = 3;
+
+/// Settings of a running server.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub max_jobs: u32,
+    pub cores: u32,
+    pub poll_interval: Duration,
+    /// Directory of batch job logs, named in errors.
+    pub log_directory: std::path::PathBuf,
+    /// Exit once every task has ended (a `--tasks` run).
+    pub exit_when_done: bool,
+    pub progress: bool,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Summary {
+    pub done: usize,
+    pub failed: usize,
+    pub pending: usize,
+    pub retried: u64,
+    pub walltime_kills: u64,
+    pub batch_jobs: u64,
+    pub core_seconds_consumed: f64,
+    pub core_seconds_tasks: f64,
+    pub interrupted: bool,
+}
+
+enum Event {
+    Hello {
+        id: WorkerId,
+        hello: WorkerHello,
+        tx: mpsc::UnboundedSender<Reply>,
+    },
+    Msg {
+        id: WorkerId,
+        req: Request,
+    },
+    Closed {
+        id: WorkerId,
+        why: String,
+    },
+    Client {
+        req: Request,
+        reply: oneshot::Sender<Reply>,
+    },
+}
+
+/// Seconds since the Unix epoch, as the core's clock.
+pub fn unix_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// Runs the server until every task ends (with `exit_when_done`) or `shutdown` fires.
+pub async fn run(
+    listener: TcpListener,
+    secret: Secret,
+    mut core: Core,
+    mut journal: Journal,
+    control: Box<dyn JobControl>,
+    opts: ServerOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<Summary> {
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
+    let (job_tx, mut job_rx) = mpsc::unbounded_channel::<JobEvent>();
+    let jobs_cmd = jobs::spawn(control, job_tx);
+    let secret = Arc::new(secret);
+    let next_id = Arc::new(AtomicU64::new(1));
+    let acceptor = tokio::spawn(accept_loop(listener, secret, ev_tx, next_id));
+    let mut st = LoopState::new(opts);
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            Some(ev) = ev_rx.recv() => {
+                st.on_event(&mut core, &mut journal, ev)?;
+                while let Ok(ev) = ev_rx.try_recv() {
+                    st.on_event(&mut core, &mut journal, ev)?;
+                    if st.acks.len() >= 4096 { break; }
+                }
+                st.flush(&mut journal)?;
+            }
+            Some(jev) = job_rx.recv() => st.on_job_event(&mut core, &mut journal, jev)?,
+            _ = tick.tick() => {
+                st.on_tick(&mut core, &mut journal, &jobs_cmd)?;
+                st.flush(&mut journal)?;
+            }
+            _ = &mut shutdown => { interrupted = true; break; }
+        }
+        if st.opts.exit_when_done && core.is_finished() {
+            // Parked slots get Stop; then the batch jobs that are left are cancelled.
+            st.wake(&mut core, &mut journal)?;
+            st.flush(&mut journal)?;
+            break;
+        }
+    }
+    acceptor.abort();
+    journal.sync()?;
+    let live = st.book.live();
+    if !live.is_empty() {
+        for id in &live {
+            if let Some(j) = st.book.jobs.get_mut(id) {
+                j.cancelled_by_us = true;
+            }
+        }
+        let _ = jobs_cmd.send(JobCmd::Cancel(live.clone()));
+        match tokio::time::timeout(Duration::from_secs(120), wait_cancelled(&mut job_rx)).await {
+            Ok(Ok(n)) => crate::log::info(format!(
+                "cancelled {n} batch job{} still queued or running",
+                plural(n)
+            )),
+            Ok(Err(e)) => crate::log::warn(format!(
+                "cancelling batch jobs failed: {e}; run `hpcluster down`"
+            )),
+            Err(_) => crate::log::warn(
+                "cancelling batch jobs did not finish within 2m: run `hpcluster down`",
+            ),
+        }
+    }
+    st.progress.finish();
+    let c = core.counts();
+    Ok(Summary {
+        done: c.done,
+        failed: c.failed,
+        pending: c.pending + c.running,
+        retried: c.requeued,
+        walltime_kills: c.walltime_kills,
+        batch_jobs: st.book.submitted,
+        core_seconds_consumed: st.worker_seconds(unix_now()) * st.opts.cores as f64,
+        core_seconds_tasks: c.task_seconds,
+        interrupted,
+    })
+}
+
+async fn wait_cancelled(rx: &mut mpsc::UnboundedReceiver<JobEvent>) -> Result<usize, String> {
+    while let Some(ev) = rx.recv().await {
+        if let JobEvent::Cancelled(r) = ev {
+            return r;
+        }
+    }
+    Err("the batch-system thread ended".into())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+struct LoopState {
+    opts: ServerOptions,
+    book: JobBook,
+    peers: std::collections::HashMap<WorkerId, Peer>,
+    /// Replies held until the journal is synced.
+    acks: Vec<(WorkerId, Reply)>,
+    submit_in_flight: bool,
+    poll_in_flight: bool,
+    poll: Backoff,
+    next_poll: Duration,
+    submit_failures: u32,
+    next_submit: Duration,
+    worker_seconds_closed: f64,
+    progress: Progress,
+    fatal: Option<String>,
+}
+
+struct Peer {
+    tx: mpsc::UnboundedSender<Reply>,
+    job: Option<JobId>,
+    since: Duration,
+}
+
+impl LoopState {
+    fn new(opts: ServerOptions) -> LoopState {
+        LoopState {
+            poll: Backoff::new(
+                opts.poll_interval,
+                Duration::from_secs(120).max(opts.poll_interval),
+            ),
+            progress: Progress::new(opts.progress),
+            opts,
+            book: JobBook::default(),
+            peers: Default::default(),
+            acks: Vec::new(),
+            submit_in_flight: false,
+            poll_in_flight: false,
+            next_poll: Duration::ZERO,
+            submit_failures: 0,
+            next_submit: Duration::ZERO,
+            worker_seconds_closed: 0.0,
+            fatal: None,
+        }
+    }
+
+    fn worker_seconds(&self, now: Duration) -> f64 {
+        self.worker_seconds_closed
+            + self
+                .peers
+                .values()
+                .map(|p| now.saturating_sub(p.since).as_secs_f64())
+                .sum::<f64>()
+    }
+
+    fn send(&self, id: WorkerId, reply: Reply) {
+        if let Some(p) = self.peers.get(&id) {
+            let _ = p.tx.send(reply);
+        }
+    }
+
+    fn on_event(
+        &mut self,
+        core: &mut Core,
+        journal: &mut Journal,
+        ev: Event,
+    ) -> anyhow::Result<()> {
+        let now = unix_now();
+        match ev {
+            Event::Hello { id, hello, tx } => {
+                if let Some(job) = &hello.job {
+                    self.book.on_worker(job, id);
+                }
+                crate::log::debug(format!(
+                    "worker {id} connected from {} (batch job {})",
+                    hello.host,
+                    hello
+                        .job
+                        .as_ref()
+                        .map(|j| j.to_string())
+                        .unwrap_or_else(|| "?".into())
+                ));
+                self.peers.insert(
+                    id,
+                    Peer {
+                        tx,
+                        job: hello.job.clone(),
+                        since: now,
+                    },
+                );
+                core.on_worker_hello(id, hello, now);
+            }
+            Event::Msg { id, req } => match req {
+                Request::Ask { slot } => {
+                    let d = core.on_ask(id, slot, now);
+                    self.dispatch(journal, id, slot, d, now)?;
+                }
+                Request::TaskEnded { task, end, secs } => {
+                    if let Some(ev) = core.on_task_ended(id, task, end, secs, now) {
+                        self.record(journal, &ev, now)?;
+                    }
+                    self.acks.push((id, Reply::Ack { task }));
+                }
+                Request::Heartbeat => core.on_heartbeat(id, now),
+                Request::Goodbye => {
+                    let evs = core.on_goodbye(id, now);
+                    self.worker_gone(id, now);
+                    for ev in evs {
+                        self.record(journal, &ev, now)?;
+                    }
+                }
+                other => self.send(
+                    id,
+                    Reply::Refused {
+                        reason: format!("unexpected message from a worker: {other:?}"),
+                    },
+                ),
+            },
+            Event::Closed { id, why } => {
+                let evs = core.on_worker_lost(id, &why, now);
+                if !evs.is_empty() {
+                    crate::log::warn(format!(
+                        "worker {id} lost ({why}) while running {} task{}",
+                        evs.len(),
+                        plural(evs.len())
+                    ));
+                }
+                self.worker_gone(id, now);
+                for ev in evs {
+                    self.record(journal, &ev, now)?;
+                }
+                self.wake(core, journal)?;
+            }
+            Event::Client { req, reply } => {
+                let answer = match req {
+                    Request::AddTasks { tasks } => {
+                        let count = tasks.len() as u64;
+                        let first = core.task_count() as u64;
+                        for (i, spec) in tasks.iter().enumerate() {
+                            journal.append(&Entry::Added {
+                                id: first + i as u64,
+                                spec: spec.clone(),
+                            })?;
+                        }
+                        journal.sync()?;
+                        core.on_tasks_added(tasks);
+                        self.wake(core, journal)?;
+                        crate::log::info(format!(
+                            "{count} task{} added by a client",
+                            plural(count as usize)
+                        ));
+                        Reply::Added { first, count }
+                    }
+                    Request::Status => Reply::Summary {
+                        json: self.status_json(core),
+                    },
+                    other => Reply::Refused {
+                        reason: format!("unexpected message from a client: {other:?}"),
+                    },
+                };
+                let _ = reply.send(answer);
+            }
+        }
+        Ok(())
+    }
+
+    fn worker_gone(&mut self, id: WorkerId, now: Duration) {
+        if let Some(p) = self.peers.remove(&id) {
+            self.worker_seconds_closed += now.saturating_sub(p.since).as_secs_f64();
+            if let Some(job) = &p.job {
+                self.book.on_worker_gone(job);
+            }
+        }
+    }
+
+    fn dispatch(
+        &mut self,
+        journal: &mut Journal,
+        id: WorkerId,
+        slot: u32,
+        d: Dispatch,
+        now: Duration,
+    ) -> anyhow::Result<()> {
+        let reply = match d {
+            Dispatch::Run {
+                task,
+                spec,
+                estimate,
+                buffer,
+            } => {
+                let job = self
+                    .peers
+                    .get(&id)
+                    .and_then(|p| p.job.as_ref())
+                    .map(|j| j.to_string());
+                journal.append(&Entry::Started {
+                    id: task,
+                    worker: id,
+                    job,
+                    at: now.as_secs_f64(),
+                })?;
+                Reply::Run {
+                    slot,
+                    task,
+                    spec,
+                    estimate: estimate.as_secs_f64(),
+                    buffer: buffer.as_secs_f64(),
+                }
+            }
+            Dispatch::Retire { reason } => {
+                crate::log::debug(format!("worker {id} slot {slot} retires: {reason}"));
+                Reply::Retire { slot, reason }
+            }
+            Dispatch::Stop => Reply::Stop { slot },
+            Dispatch::Park => return Ok(()),
+        };
+        self.send(id, reply);
+        Ok(())
+    }
+
+    fn record(
+        &mut self,
+        journal: &mut Journal,
+        ev: &TaskEvent,
+        now: Duration,
+    ) -> anyhow::Result<()> {
+        journal.append(&Entry::Ended {
+            id: ev.task,
+            outcome: ev.outcome.clone(),
+            secs: ev.secs,
+            at: now.as_secs_f64(),
+        })?;
+        match &ev.outcome {
+            Outcome::Failed { reason } => crate::log::warn(format!("task {} failed: {reason}", ev.task)),
+            Outcome::Requeued { reason, walltime: true } => crate::log::warn(format!(
+                "task {} was {reason} after {:.0}s: its estimate was too short; raise `task_time` (or the task's `time`)",
+                ev.task, ev.secs
+            )),
+            Outcome::Requeued { reason, .. } => crate::log::info(format!("task {} requeued: {reason}", ev.task)),
+            Outcome::Done => {}
+        }
+        Ok(())
+    }
+
+    fn wake(&mut self, core: &mut Core, journal: &mut Journal) -> anyhow::Result<()> {
+        let now = unix_now();
+        for (id, slot, d) in core.on_wake(now) {
+            self.dispatch(journal, id, slot, d, now)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, journal: &mut Journal) -> anyhow::Result<()> {
+        journal.sync()?;
+        for (id, reply) in std::mem::take(&mut self.acks) {
+            self.send(id, reply);
+        }
+        Ok(())
+    }
+
+    fn on_tick(
+        &mut self,
+        core: &mut Core,
+        journal: &mut Journal,
+        jobs_cmd: &std::sync::mpsc::Sender<JobCmd>,
+    ) -> anyhow::Result<()> {
+        if let Some(f) = self.fatal.take() {
+            anyhow::bail!(f);
+        }
+        let now = unix_now();
+        for id in core.silent_workers(now) {
+            let evs = core.on_worker_lost(id, "no heartbeat", now);
+            self.worker_gone(id, now);
+            for ev in evs {
+                self.record(journal, &ev, now)?;
+            }
+        }
+        self.wake(core, journal)?;
+        if !self.submit_in_flight && now >= self.next_submit {
+            let n = core.jobs_wanted(
+                self.book.queued(),
+                self.book.active(),
+                self.opts.max_jobs,
+                now,
+            );
+            if n > 0 {
+                self.submit_in_flight = true;
+                jobs_cmd
+                    .send(JobCmd::Submit(n))
+                    .context("the batch-system thread ended")?;
+            }
+        }
+        if !self.poll_in_flight && now >= self.next_poll && !self.book.live().is_empty() {
+            self.poll_in_flight = true;
+            jobs_cmd
+                .send(JobCmd::Poll)
+                .context("the batch-system thread ended")?;
+        }
+        let c = core.counts();
+        let (jp, jr) = self.book.pending_running();
+        self.progress
+            .update(c, jp, jr, core.default_estimate(), self.opts.max_jobs);
+        Ok(())
+    }
+
+    fn on_job_event(
+        &mut self,
+        core: &mut Core,
+        journal: &mut Journal,
+        ev: JobEvent,
+    ) -> anyhow::Result<()> {
+        let now = unix_now();
+        match ev {
+            JobEvent::Submitted(Ok(ids)) => {
+                self.submit_in_flight = false;
+                self.submit_failures = 0;
+                crate::log::info(format!(
+                    "submitted {} batch job{}: {}",
+                    ids.len(),
+                    plural(ids.len()),
+                    ids.iter()
+                        .map(|i| i.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ));
+                for id in ids {
+                    self.book.add(id);
+                }
+                self.next_poll = now;
+            }
+            JobEvent::Submitted(Err(e)) => {
+                self.submit_in_flight = false;
+                self.submit_failures += 1;
+                if self.submit_failures >= 3 {
+                    anyhow::bail!("submitting worker batch jobs failed {} times in a row; the last error: {e}", self.submit_failures);
+                }
+                crate::log::warn(format!(
+                    "submitting worker batch jobs failed (will retry in 30s): {e}"
+                ));
+                self.next_submit = now + Duration::from_secs(30);
+            }
+            JobEvent::Polled(Ok(states)) => {
+                self.poll_in_flight = false;
+                let ended = self.book.on_poll(&states);
+                self.poll.on_change(
+                    !ended.is_empty() || states.iter().any(|(_, s)| *s == JobState::Running),
+                );
+                self.next_poll = now + self.poll.current();
+                for (job, state, worker) in ended {
+                    crate::log::debug(format!("batch job {job} ended: {state:?}"));
+                    if let Some(w) = worker.filter(|w| self.peers.contains_key(w)) {
+                        let evs = core.on_worker_lost(
+                            w,
+                            &format!("its batch job ended ({state:?})"),
+                            now,
+                        );
+                        self.worker_gone(w, now);
+                        for ev in evs {
+                            self.record(journal, &ev, now)?;
+                        }
+                    }
+                }
+                if self.book.failed_starts >= MAX_FAILED_STARTS {
+                    anyhow::bail!(
+                        "{} batch jobs in a row ended before their worker connected to the server; \
+                         read their output in `{}` (is `hpcluster` on the compute nodes' PATH, and the \
+                         cluster directory on a shared filesystem?)",
+                        self.book.failed_starts,
+                        self.opts.log_directory.display()
+                    );
+                }
+                journal.sync()?;
+            }
+            JobEvent::Polled(Err(e)) => {
+                // A failing status command never marks batch jobs dead: try again later.
+                self.poll_in_flight = false;
+                self.poll.on_change(false);
+                self.next_poll = now + self.poll.current();
+                crate::log::warn(format!(
+                    "batch job status failed (jobs kept as they were): {e}"
+                ));
+            }
+            JobEvent::Cancelled(r) => {
+                if let Err(e) = r {
+                    crate::log::warn(format!("cancelling batch jobs failed: {e}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn status_json(&self, core: &Core) -> serde_json::Value {
+        let workers: Vec<_> = core
+            .workers()
+            .map(|(id, job, host, running, done, deadline)| {
+                serde_json::json!({
+                    "id": id, "job": job.map(|j| j.to_string()), "host": host,
+                    "running": running, "tasks_done": done,
+                    "seconds_left": deadline.saturating_sub(unix_now()).as_secs_f64(),
+                })
+            })
+            .collect();
+        let (jp, jr) = self.book.pending_running();
+        serde_json::json!({
+            "tasks": core.counts(),
+            "workers": workers,
+            "batch_jobs": {"pending": jp, "running": jr, "submitted": self.book.submitted},
+            "estimate_seconds": core.default_estimate().as_secs_f64(),
+        })
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    secret: Arc<Secret>,
+    ev_tx: mpsc::UnboundedSender<Event>,
+    next_id: Arc<AtomicU64>,
+) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let secret = secret.clone();
+        let ev_tx = ev_tx.clone();
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            if let Err(e) = serve_peer(stream, &secret, ev_tx, id).await {
+                crate::log::debug(format!("connection from {peer} dropped: {e:#}"));
+            }
+        });
+    }
+}
+
+async fn serve_peer(
+    mut stream: TcpStream,
+    secret: &Secret,
+    ev_tx: mpsc::UnboundedSender<Event>,
+    id: WorkerId,
+) -> anyhow::Result<()> {
+    let role = auth::accept(&mut stream, secret).await?;
+    let (mut rd, mut wr) = stream.into_split();
+    match role {
+        Role::Client => {
+            while let Some(req) = read_frame::<_, Request>(&mut rd).await? {
+                let (tx, rx) = oneshot::channel();
+                ev_tx.send(Event::Client { req, reply: tx }).ok();
+                let reply = rx.await.unwrap_or(Reply::Refused {
+                    reason: "the server is stopping".into(),
+                });
+                write_frame(&mut wr, &reply).await?;
+            }
+            Ok(())
+        }
+        Role::Worker => {
+            let first: Option<Request> = read_frame(&mut rd).await?;
+            let Some(Request::WorkerHello {
+                job,
+                slots,
+                deadline,
+                host,
+                max_tasks,
+                admission,
+                ..
+            }) = first
+            else {
+                anyhow::bail!("a worker must say hello first");
+            };
+            let (tx, mut rx) = mpsc::unbounded_channel::<Reply>();
+            let writer = tokio::spawn(async move {
+                while let Some(reply) = rx.recv().await {
+                    if write_frame(&mut wr, &reply).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let hello = WorkerHello {
+                job,
+                slots: slots.clamp(1, 4096),
+                deadline: Duration::from_secs_f64(if deadline.is_finite() {
+                    deadline.clamp(0.0, 1e11)
+                } else {
+                    0.0
+                }),
+                host,
+                max_tasks,
+                admission,
+            };
+            ev_tx.send(Event::Hello { id, hello, tx }).ok();
+            let why = loop {
+                match read_frame::<_, Request>(&mut rd).await {
+                    Ok(Some(Request::Goodbye)) => {
+                        ev_tx
+                            .send(Event::Msg {
+                                id,
+                                req: Request::Goodbye,
+                            })
+                            .ok();
+                        break None;
+                    }
+                    Ok(Some(req)) => {
+                        ev_tx.send(Event::Msg { id, req }).ok();
+                    }
+                    Ok(None) => break Some("connection closed".to_string()),
+                    Err(e) => break Some(format!("connection error: {e:#}")),
+                }
+            };
+            if let Some(why) = why {
+                ev_tx.send(Event::Closed { id, why }).ok();
+            }
+            writer.abort();
+            Ok(())
+        }
+    }
+}
+
+/// Sends tasks to a running server as a client; returns (first id, count).
+pub async fn client_request(
+    address: &str,
+    secret: &Secret,
+    req: &Request,
+) -> anyhow::Result<Reply> {
+    let mut stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(address))
+        .await
+        .with_context(|| format!("connecting to the server at `{address}` timed out"))?
+        .with_context(|| format!("no server answers at `{address}`: is `hpcluster up` running?"))?;
+    auth::connect(&mut stream, secret, Role::Client).await?;
+    write_frame(&mut stream, req).await?;
+    read_frame::<_, Reply>(&mut stream)
+        .await?
+        .context("the server closed the connection without answering")
+}
+
+/// Tasks from the journal's replay and a tasks file, merged for a resumed or new run.
+pub fn seed_tasks(
+    core: &mut Core,
+    journal: &mut Journal,
+    replay: crate::journal::Replay,
+    new: Vec<TaskSpec>,
+) -> anyhow::Result<(usize, usize)> {
+    let resumed = replay.tasks.len();
+    for d in &replay.durations {
+        core.learn(*d);
+    }
+    for t in replay.tasks {
+        core.restore_task(t.spec, t.state, t.lost_runs);
+    }
+    let first = core.task_count() as u64;
+    for (i, spec) in new.iter().enumerate() {
+        journal.append(&Entry::Added {
+            id: first + i as u64,
+            spec: spec.clone(),
+        })?;
+    }
+    journal.sync()?;
+    let added = new.len();
+    core.on_tasks_added(new);
+    Ok((resumed, added))
+}

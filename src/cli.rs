@@ -35,16 +35,24 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compute max_tasks per worker from walltime, task time and buffer.
-    #[command(after_help = "Examples:\n  hpcluster plan --walltime 5h --task-time 4h\n  hpcluster plan --walltime 5h --task-time 1h --buffer 0\n  hpcluster plan --walltime 12:00:00 --task-time 50m --slots 4 --json")]
+    #[command(
+        after_help = "Examples:\n  hpcluster plan --walltime 5h --task-time 4h\n  hpcluster plan --walltime 5h --task-time 1h --buffer 0\n  hpcluster plan --walltime 12:00:00 --task-time 50m --slots 4 --json"
+    )]
     Plan(PlanArgs),
     /// Print the batch job script hpcluster would submit.
-    #[command(after_help = "Examples:\n  hpcluster render --backend slurm\n  hpcluster render --backend sge --config examples/sge.toml")]
+    #[command(
+        after_help = "Examples:\n  hpcluster render --backend slurm\n  hpcluster render --backend sge --config examples/sge.toml"
+    )]
     Render(RenderArgs),
     /// Start the server, submit worker batch jobs and run tasks.
-    #[command(after_help = "Examples:\n  hpcluster up --walltime 5h --task-time 4h --tasks tasks.txt\n  hpcluster up --dry-run --backend slurm --jobs 4\n  seq 100 | sed 's/^/echo /' | hpcluster up --tasks - --task-time 1s")]
+    #[command(
+        after_help = "Examples:\n  hpcluster up --walltime 5h --task-time 4h --tasks tasks.txt\n  hpcluster up --dry-run --backend slurm --jobs 4\n  seq 100 | sed 's/^/echo /' | hpcluster up --tasks - --task-time 1s"
+    )]
     Up(UpArgs),
     /// Add tasks to a running cluster.
-    #[command(after_help = "Examples:\n  hpcluster submit -- ./simulate --seed 7\n  hpcluster submit --tasks more-tasks.txt\n  hpcluster submit --time 2h --name big -- ./train.sh")]
+    #[command(
+        after_help = "Examples:\n  hpcluster submit -- ./simulate --seed 7\n  hpcluster submit --tasks more-tasks.txt\n  hpcluster submit --time 2h --name big -- ./train.sh"
+    )]
     Submit(SubmitArgs),
     /// Show batch jobs, workers and tasks of a cluster.
     #[command(after_help = "Examples:\n  hpcluster status\n  hpcluster status --json")]
@@ -53,16 +61,18 @@ pub enum Command {
     #[command(after_help = "Examples:\n  hpcluster down\n  hpcluster down --name mycluster")]
     Down(DownArgs),
     /// Run a worker (what a batch job script runs; not for interactive use).
-    #[command(after_help = "Example (from a rendered script):\n  hpcluster worker --cluster-dir /scratch/me/.hpcluster/hpcluster --walltime 5h --slots 1")]
+    #[command(
+        after_help = "Example (from a rendered script):\n  hpcluster worker --cluster-dir /scratch/me/.hpcluster/hpcluster --walltime 5h --slots 1"
+    )]
     Worker(WorkerArgs),
     /// Show or inspect the resolved configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Print shell completions.
-    #[command(after_help = "Example:\n  hpcluster completions bash > ~/.local/share/bash-completion/completions/hpcluster")]
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    #[command(
+        after_help = "Example:\n  hpcluster completions bash > ~/.local/share/bash-completion/completions/hpcluster"
+    )]
+    Completions { shell: clap_complete::Shell },
     /// Supervise one local batch job (used by the local backend).
     #[command(hide = true)]
     LocalJob(LocalJobArgs),
@@ -243,7 +253,9 @@ pub struct WorkerArgs {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Print the resolved configuration and where each value came from.
-    #[command(after_help = "Examples:\n  hpcluster config show\n  HPCLUSTER_WALLTIME=2h hpcluster config show --json")]
+    #[command(
+        after_help = "Examples:\n  hpcluster config show\n  HPCLUSTER_WALLTIME=2h hpcluster config show --json"
+    )]
     Show {
         #[command(flatten)]
         flags: ConfigFlags,

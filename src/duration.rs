@@ -116,7 +116,10 @@ fn parse_units(input: &str, s: &str) -> Result<Duration, DurationError> {
             other => return Err(err(input, format!("unknown unit `{other}`"))),
         };
         if last_rank != usize::MAX && rank <= last_rank {
-            return Err(err(input, "units must go from largest to smallest, each once"));
+            return Err(err(
+                input,
+                "units must go from largest to smallest, each once",
+            ));
         }
         last_rank = rank;
         total += number * unit;
@@ -178,7 +181,12 @@ pub fn format_human(d: Duration) -> String {
     }
     let mut out = String::new();
     for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        let n = (s / size) % if unit == "d" { u64::MAX } else { units_above(size) };
+        let n = (s / size)
+            % if unit == "d" {
+                u64::MAX
+            } else {
+                units_above(size)
+            };
         if n > 0 {
             out.push_str(&format!("{n}{unit}"));
         }
@@ -253,7 +261,10 @@ mod tests {
         assert_eq!(format_slurm(Duration::from_secs(86_400 + 61)), "1-00:01:01");
         assert_eq!(format_hms(Duration::from_secs(30 * 3600)), "30:00:00");
         assert_eq!(format_lsf(Duration::from_secs(90 * 60 + 59)), "01:30");
-        assert_eq!(granted_lsf(Duration::from_secs(119)), Duration::from_secs(60));
+        assert_eq!(
+            granted_lsf(Duration::from_secs(119)),
+            Duration::from_secs(60)
+        );
         assert_eq!(format_hms(Duration::from_millis(1500)), "00:00:02");
     }
 

@@ -3,7 +3,8 @@
 //! The stages, in order: [`cli`] (what the user typed) -> [`config`] (one resolved
 //! configuration) -> [`plan`] (walltime arithmetic, the admission rule) -> [`template`]
 //! (job scripts) -> [`backend`] (submit, status, cancel) -> [`worker`] (tasks).
-//! [`duration`] parses and formats walltimes for all of them; [`run`] ties a command to its work.
+//! [`duration`] parses and formats walltimes for all of them, [`memory`] byte sizes, and
+//! [`validate`] refuses values that would break a job script; [`run`] ties a command to its work.
 
 pub mod backend;
 pub mod cli;
@@ -11,7 +12,9 @@ pub mod commands;
 pub mod config;
 pub mod duration;
 pub mod log;
+pub mod memory;
 pub mod plan;
 pub mod run;
 pub mod template;
+pub mod validate;
 pub mod worker;

@@ -205,7 +205,11 @@ pub fn walltime_for(n: u32, input: &PlanInput) -> Duration {
         Buffer::Fixed(b) => need.saturating_add(b),
         Buffer::Percent(p) => need.div_f64(1.0 - p / 100.0),
     };
-    let step = if raw >= Duration::from_secs(3600) { 60 } else { 1 };
+    let step = if raw >= Duration::from_secs(3600) {
+        60
+    } else {
+        1
+    };
     let mut secs = raw.as_secs().div_ceil(step) * step;
     if Duration::from_secs(secs) < raw {
         secs += step;
@@ -290,7 +294,10 @@ mod tests {
         assert_eq!(p.max_tasks, 1);
         assert_eq!(p.idle_tail, Duration::from_secs(H));
         assert_eq!(p.smallest_walltime, Duration::from_secs(4 * H + 13 * 60));
-        assert_eq!(p.walltime_for_one_more, Duration::from_secs(8 * H + 26 * 60));
+        assert_eq!(
+            p.walltime_for_one_more,
+            Duration::from_secs(8 * H + 26 * 60)
+        );
     }
 
     #[test]
@@ -312,7 +319,9 @@ mod tests {
             } => assert_eq!(*smallest_walltime, Duration::from_secs(4 * H + 13 * 60)),
             other => panic!("{other:?}"),
         }
-        assert!(e.to_string().contains("smallest walltime that fits one task is 4h13m"));
+        assert!(e
+            .to_string()
+            .contains("smallest walltime that fits one task is 4h13m"));
     }
 
     #[test]
@@ -359,7 +368,10 @@ mod tests {
             Admission::MaxTasksReached { max_tasks: 3 }
         );
         // exactly fits
-        assert_eq!(may_start(s(10), s(20), s(7), s(3), 0, Some(1)), Admission::Start);
+        assert_eq!(
+            may_start(s(10), s(20), s(7), s(3), 0, Some(1)),
+            Admission::Start
+        );
         // past the deadline already
         assert!(matches!(
             may_start(s(30), s(20), s(1), s(0), 0, None),

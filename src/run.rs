@@ -28,7 +28,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Plan(args) => commands::plan::run(&resolve(&args.flags)?.config, args.json),
         Command::Render(args) => commands::render::run(&resolve(&args.flags)?.config),
         Command::Up(args) => commands::up::run(resolve(&args.flags)?, &args),
-        Command::Submit(args) => commands::submit::run(&resolve_named(config_path, &args.name)?, &args),
+        Command::Submit(args) => {
+            commands::submit::run(&resolve_named(config_path, &args.name)?, &args)
+        }
         Command::Status(args) => {
             commands::status::run(&resolve_named(config_path, &args.name)?, args.json)
         }
@@ -38,7 +40,12 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             commands::config_show::run(&resolve(&flags)?, json)
         }
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "hpcluster", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "hpcluster",
+                &mut std::io::stdout(),
+            );
             Ok(0)
         }
         Command::LocalJob(args) => crate::backend::local::run_supervisor(&args),

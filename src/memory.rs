@@ -46,6 +46,9 @@ pub fn parse_memory(input: &str) -> Result<u64, MemoryError> {
     }
     let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
+    if number.is_empty() {
+        return Err(err(input, "it does not start with a number"));
+    }
     let multiplier =
         unit_multiplier(unit).ok_or_else(|| err(input, format!("`{unit}` is not a unit")))?;
     let n: f64 = number

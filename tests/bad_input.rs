@@ -18,7 +18,10 @@ fn fails(config: &str, env: &[(&str, &str)], args: &[&str], expected: &[&str]) {
     assert!(stdout.is_empty(), "nothing on stdout, got: {stdout}");
     assert!(stderr.starts_with("error: "), "{stderr}");
     for fragment in expected {
-        assert!(stderr.contains(fragment), "missing {fragment:?} in: {stderr}");
+        assert!(
+            stderr.contains(fragment),
+            "missing {fragment:?} in: {stderr}"
+        );
     }
 }
 

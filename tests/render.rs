@@ -143,7 +143,10 @@ fn sge_shell_comes_from_the_shebang() {
 #[test]
 fn user_template_overrides_the_builtin_one() {
     let sandbox = Sandbox::new();
-    let tpl = sandbox.write("my.sh.tera", "{{ shebang }}\n#MY {{ job_name }} {{ walltime }}\n{{ worker_command }}\n");
+    let tpl = sandbox.write(
+        "my.sh.tera",
+        "{{ shebang }}\n#MY {{ job_name }} {{ walltime }}\n{{ worker_command }}\n",
+    );
     sandbox.config(&format!(
         "{FIXED}backend = \"pbs\"\ntemplate = \"{}\"\n",
         tpl.display()
@@ -163,7 +166,12 @@ fn array_script(backend: BackendKind) -> String {
     let job = JobContext {
         job_name: "arr-1".to_string(),
         log_directory: "/logs".into(),
-        worker_command: vec!["hpcluster".into(), "worker".into(), "--x".into(), "a b".into()],
+        worker_command: vec![
+            "hpcluster".into(),
+            "worker".into(),
+            "--x".into(),
+            "a b".into(),
+        ],
         array: Some(7),
     };
     render_script(&config, &job).unwrap()
@@ -173,7 +181,10 @@ fn array_script(backend: BackendKind) -> String {
 fn array_directives_per_backend() {
     let slurm = array_script(BackendKind::Slurm);
     assert!(slurm.contains("#SBATCH --array=1-7\n"), "{slurm}");
-    assert!(slurm.contains("#SBATCH -o /logs/arr-1-%A_%a.out\n"), "{slurm}");
+    assert!(
+        slurm.contains("#SBATCH -o /logs/arr-1-%A_%a.out\n"),
+        "{slurm}"
+    );
     assert!(slurm.contains("hpcluster worker --x 'a b'\n"), "{slurm}");
     assert!(array_script(BackendKind::Sge).contains("#$ -t 1-7\n"));
     assert!(array_script(BackendKind::Pbs).contains("#PBS -J 1-7\n"));

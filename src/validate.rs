@@ -114,6 +114,13 @@ pub fn check_directive(key: &str, value: &str) -> Result<(), UnsafeValue> {
     if let Some(p) = line_problem(value) {
         return Err(unsafe_value(key, value, p));
     }
+    if value.trim().is_empty() {
+        return Err(unsafe_value(
+            key,
+            value,
+            "it is empty (as a skip pattern it would drop every directive); remove it",
+        ));
+    }
     if value.trim_start().starts_with('#') {
         return Err(unsafe_value(
             key,
@@ -225,5 +232,6 @@ mod tests {
         assert!(check_directive("job_extra_directives", "--qos=high").is_ok());
         assert!(check_directive("job_extra_directives", "#SBATCH --qos=high").is_err());
         assert!(check_directive("job_extra_directives", "--qos=high\nrm -rf ~").is_err());
+        assert!(check_directive("job_directives_skip", " ").is_err());
     }
 }

@@ -46,6 +46,9 @@ bad_input! {
     unknown_dask_only_key_points_to_docs:
         "death_timeout = 60\n", &[], SHOW
         => "unknown key `death_timeout` on line 1", "see docs/configuration.md";
+    dask_yaml_sections_are_not_nested:
+        "[jobqueue.slurm]\ncores = 4\n", &[], SHOW
+        => "unknown key `jobqueue` on line 1", "one flat table of keys", "without a `[section]`";
     wrong_type_names_key_line_and_expected:
         "backend = \"slurm\"\n\nwalltime = 5\n", &[], SHOW
         => "invalid `walltime` on line 3 of config",

@@ -15,7 +15,20 @@ struct Entry {
     written: String,
     key: &'static str,
     value: toml::Value,
-    line: usize,
+    line: Line,
+}
+
+/// A 1-based line number; 0 when unknown.
+#[derive(Debug, Clone, Copy)]
+struct Line(usize);
+
+impl std::fmt::Display for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            0 => f.write_str("?"),
+            n => write!(f, "{n}"),
+        }
+    }
 }
 
 /// The 1-based line of a byte offset.
@@ -51,17 +64,33 @@ pub fn apply(
 }
 
 fn parse_entries(text: &str, path: &Path) -> anyhow::Result<Vec<Entry>> {
-    let table: BTreeMap<Spanned<String>, Spanned<toml::Value>> = toml::from_str(text)
+    let mut table: toml::Table = toml::from_str(text)
         .with_context(|| format!("failed to parse config `{}` as TOML", path.display()))?;
-    let mut table: Vec<_> = table.into_iter().collect();
-    table.sort_by_key(|(k, _)| k.span().start);
+    // A second pass for the position of every top-level key (values are not needed here).
+    let spans: BTreeMap<Spanned<String>, serde::de::IgnoredAny> =
+        toml::from_str(text).unwrap_or_default();
+    let mut keys: Vec<(usize, String)> = spans
+        .keys()
+        .map(|k| (line_of(text, k.span().start), k.get_ref().clone()))
+        .collect();
+    keys.sort();
+    for key in table.keys() {
+        if !keys.iter().any(|(_, k)| k == key) {
+            keys.push((0, key.clone())); // no span known: line 0 is shown as "line ?"
+        }
+    }
     let mut seen: BTreeMap<&'static str, String> = BTreeMap::new();
     let mut entries = Vec::new();
-    for (written, value) in table {
-        let line = line_of(text, written.span().start);
-        let written = written.into_inner();
+    for (line, written) in keys {
+        let line = Line(line);
+        let value = table
+            .remove(&written)
+            .unwrap_or(toml::Value::Boolean(false));
         let Some(key) = keys::canonical(&written) else {
             let hint = match keys::suggest(&written) {
+                _ if value.is_table() => "the config is one flat table of keys: \
+                    write them at the top of the file, without a `[section]`"
+                    .to_string(),
                 Some(k) => format!("did you mean `{k}`?"),
                 None => "see docs/configuration.md for every key".to_string(),
             };
@@ -80,7 +109,7 @@ fn parse_entries(text: &str, path: &Path) -> anyhow::Result<Vec<Entry>> {
         entries.push(Entry {
             written,
             key,
-            value: value.into_inner(),
+            value,
             line,
         });
     }

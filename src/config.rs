@@ -4,10 +4,18 @@
 //! `account`, `job_extra_directives`, ...), so its users feel at home. Values come from
 //! defaults, then a TOML file, then `HPCLUSTER_*` environment variables, then flags.
 
-use std::path::PathBuf;
+mod check;
+mod file;
+pub mod keys;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::{anyhow, bail, Context};
 use serde::Serialize;
+
+use keys::Raw;
 
 use crate::backend::BackendKind;
 use crate::plan::Buffer;
@@ -155,31 +163,107 @@ pub struct LoadOptions {
     pub cwd: PathBuf,
 }
 
-/// Resolves the configuration: defaults < file < environment < flags.
+/// Resolves the configuration: defaults < file < environment < flags, then checks the result.
+///
+/// The file is `opts.path` (`--config`), else `$HPCLUSTER_CONFIG`, else `hpcluster.toml` in
+/// `opts.cwd`, else `$XDG_CONFIG_HOME/hpcluster/config.toml` (`~/.config` when unset); an
+/// explicitly given file that is missing is an error. Each key `k` can be set by the
+/// environment variable `HPCLUSTER_<K>` (upper case; aliases too, e.g. `HPCLUSTER_PROCESSES`);
+/// list keys take a JSON array (`["--qos=high"]`), any other text is a one-item list.
+/// `HPCLUSTER_*` variables that name no key are ignored: tasks and workers use that prefix too.
 pub fn load(opts: &LoadOptions) -> anyhow::Result<Resolved> {
     let mut config = Config::default();
-    let mut sources = std::collections::BTreeMap::new();
-    for (key, value) in &opts.flags {
-        apply_flag(&mut config, key, value)?;
+    let mut sources = BTreeMap::new();
+    let file = find_file(opts)?;
+    if let Some(path) = &file {
+        file::apply(&mut config, &mut sources, path)?;
+    }
+    for (var, value) in &opts.env {
+        let Some(name) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        if name == "CONFIG" {
+            continue;
+        }
+        let Some(key) = keys::canonical(&name.to_ascii_lowercase()) else {
+            continue;
+        };
+        keys::set(&mut config, key, Raw::Text(value))
+            .map_err(|r| anyhow!("invalid `{key}` in environment variable `{var}`: {r}"))?;
+        sources.insert(key.to_string(), Source::Env(var.clone()));
+    }
+    for (flag, value) in &opts.flags {
+        let key = keys::canonical(flag).with_context(|| format!("unknown flag key `{flag}`"))?;
+        keys::set(&mut config, key, Raw::Text(value))
+            .map_err(|r| anyhow!("invalid `--{}`: {r}", key.replace('_', "-")))?;
         sources.insert(key.to_string(), Source::Flag);
     }
+    check::check(&config).map_err(|e| {
+        let from = match sources.get(&e.key) {
+            Some(Source::Flag) => format!("flag `--{}`", e.key.replace('_', "-")),
+            Some(source) => source.describe(),
+            None => "default".to_string(),
+        };
+        anyhow!("{} (set by {from})", e.message)
+    })?;
     Ok(Resolved {
         config,
         sources,
-        file: None,
+        file,
     })
 }
 
-fn apply_flag(c: &mut Config, key: &str, value: &str) -> anyhow::Result<()> {
-    use crate::duration::parse_duration;
-    match key {
-        "walltime" => c.walltime = parse_duration(value)?,
-        "task_time" => c.task_time = Some(parse_duration(value)?),
-        "buffer" => c.buffer = crate::plan::parse_buffer(value)?,
-        "startup" => c.startup = parse_duration(value)?,
-        "slots" => c.slots = value.parse()?,
-        "backend" => c.backend = BackendKind::parse(value).map_err(anyhow::Error::msg)?,
-        _ => {}
+/// Prefix of the environment variables that set keys.
+pub const ENV_PREFIX: &str = "HPCLUSTER_";
+
+fn env<'a>(opts: &'a LoadOptions, name: &str) -> Option<&'a str> {
+    opts.env
+        .iter()
+        .rev()
+        .find(|(k, v)| k == name && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+}
+
+/// The configuration file to read, if any (see [`load`] for the order).
+fn find_file(opts: &LoadOptions) -> anyhow::Result<Option<PathBuf>> {
+    let explicit = match (&opts.path, env(opts, "HPCLUSTER_CONFIG")) {
+        (Some(p), _) => Some((p.clone(), "--config")),
+        (None, Some(p)) => Some((PathBuf::from(p), "HPCLUSTER_CONFIG")),
+        (None, None) => None,
+    };
+    if let Some((path, given_by)) = explicit {
+        let path = opts.cwd.join(path);
+        if !path.is_file() {
+            bail!(
+                "config `{}` (given by {given_by}) does not exist: check the path, or leave \
+                 {given_by} unset to use ./hpcluster.toml",
+                path.display()
+            );
+        }
+        return Ok(Some(path));
     }
-    Ok(())
+    let local = opts.cwd.join("hpcluster.toml");
+    if local.is_file() {
+        return Ok(Some(local));
+    }
+    let user_dir = match (env(opts, "XDG_CONFIG_HOME"), env(opts, "HOME")) {
+        (Some(xdg), _) => Some(PathBuf::from(xdg)),
+        (None, Some(home)) => Some(Path::new(home).join(".config")),
+        (None, None) => None,
+    };
+    Ok(user_dir
+        .map(|d| d.join("hpcluster").join("config.toml"))
+        .filter(|p| p.is_file()))
+}
+
+impl Source {
+    /// How messages and `config show` name the source: `config `path``, `flag`, ...
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Default => "default".to_string(),
+            Source::File(p) => format!("config `{}`", p.display()),
+            Source::Env(var) => format!("environment variable `{var}`"),
+            Source::Flag => "flag".to_string(),
+        }
+    }
 }

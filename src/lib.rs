@@ -3,7 +3,8 @@
 //! The stages, in order: [`cli`] (what the user typed) -> [`config`] (one resolved
 //! configuration) -> [`plan`] (walltime arithmetic, the admission rule) -> [`template`]
 //! (job scripts) -> [`backend`] (submit, status, cancel) -> [`worker`] (tasks).
-//! [`duration`] parses and formats walltimes for all of them; [`run`] ties a command to its work.
+//! [`duration`] parses and formats walltimes for all of them, [`memory`] byte sizes, and
+//! [`validate`] refuses values that would break a job script; [`run`] ties a command to its work.
 
 pub mod auth;
 pub mod backend;
@@ -14,10 +15,12 @@ pub mod duration;
 pub mod estimate;
 pub mod journal;
 pub mod log;
+pub mod memory;
 pub mod plan;
 pub mod protocol;
 pub mod run;
 pub mod server;
 pub mod tasks;
 pub mod template;
+pub mod validate;
 pub mod worker;

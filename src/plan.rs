@@ -149,6 +149,7 @@ pub enum PlanError {
 }
 
 /// Computes the plan for one batch job.
+#[allow(clippy::result_large_err)] // the error carries its message parts; plans are rare
 pub fn plan(input: PlanInput) -> Result<Plan, PlanError> {
     if input.task_time.is_zero() {
         return Err(PlanError::ZeroTaskTime);

@@ -1,8 +1,22 @@
-//! Job scripts from Tera templates (placeholder until the template issue lands).
+//! Job scripts from Tera templates: one built-in template per backend
+//! (`templates/<backend>.sh.tera`, embedded in the binary), or the user's own (`template` key).
+//!
+//! Rust computes every value a template needs in the backend's own units (SLURM `--mem=94G`,
+//! PBS `mem=23GB`, LSF `-M` in the site unit, SGE memory per slot, walltime as each batch
+//! system writes it) and checks every value against [`crate::validate`], so templates only
+//! place words. After rendering, generated directive lines that contain a
+//! `job_directives_skip` substring are dropped (as dask-jobqueue does); the
+//! `job_extra_directives` lines are never dropped. `docs/templates.md` lists the context.
 
 use std::time::Duration;
 
+use anyhow::Context as _;
+use serde::Serialize;
+
 use crate::backend::BackendKind;
+use crate::config::Config;
+use crate::duration::format_human as h;
+use crate::validate;
 
 /// The walltime the backend grants for a request: LSF rounds down to minutes.
 pub fn granted_walltime(kind: BackendKind, requested: Duration) -> Duration {
@@ -25,24 +39,186 @@ pub struct JobContext {
     pub array: Option<u32>,
 }
 
-/// Renders the job script for a configuration (placeholder: shebang, prologue, worker,
-/// epilogue; directives come with the template work).
-pub fn render_script(config: &crate::config::Config, job: &JobContext) -> anyhow::Result<String> {
-    let mut out = format!("{}\n\n", config.shebang);
-    for line in &config.job_script_prologue {
-        out.push_str(line);
-        out.push('\n');
+/// The built-in template of a backend.
+pub fn builtin(kind: BackendKind) -> &'static str {
+    match kind {
+        BackendKind::Slurm => include_str!("../templates/slurm.sh.tera"),
+        BackendKind::Sge => include_str!("../templates/sge.sh.tera"),
+        BackendKind::Pbs => include_str!("../templates/pbs.sh.tera"),
+        BackendKind::Lsf => include_str!("../templates/lsf.sh.tera"),
+        BackendKind::Local => include_str!("../templates/local.sh.tera"),
     }
+}
+
+/// The directive prefix of a backend (`#SBATCH`); none for `local`.
+pub fn directive_prefix(kind: BackendKind) -> Option<&'static str> {
+    match kind {
+        BackendKind::Slurm => Some("#SBATCH"),
+        BackendKind::Sge => Some("#$"),
+        BackendKind::Pbs => Some("#PBS"),
+        BackendKind::Lsf => Some("#BSUB"),
+        BackendKind::Local => None,
+    }
+}
+
+/// Everything a template can use (documented in `docs/templates.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScriptContext {
+    pub backend: &'static str,
+    pub shebang: String,
+    /// The shell of the shebang as an absolute path (SGE `-S`).
+    pub shell: String,
+    pub name: String,
+    pub job_name: String,
+    pub log_directory: String,
+    pub queue: Option<String>,
+    pub account: Option<String>,
+    pub project: Option<String>,
+    pub cores: u32,
+    pub slots: u32,
+    /// Memory per batch job in bytes, and as each backend writes it.
+    pub memory: Option<u64>,
+    pub memory_slurm: Option<String>,
+    pub memory_pbs: Option<String>,
+    pub memory_lsf: Option<String>,
+    pub memory_sge_per_slot: Option<String>,
+    pub lsf_units: String,
+    /// The walltime in this backend's format (`02:00:00`, `1-00:00:00`, LSF `HH:MM`).
+    pub walltime: String,
+    /// The walltime the batch system grants, in seconds.
+    pub walltime_seconds: u64,
+    pub array: Option<u32>,
+    pub resource_spec: Option<String>,
+    pub sge_parallel_environment: String,
+    pub sge_memory_resource: String,
+    pub local_directory: Option<String>,
+    pub job_extra_directives: Vec<String>,
+    pub job_script_prologue: Vec<String>,
+    pub job_script_epilogue: Vec<String>,
+    /// The worker command line, each word shell-quoted.
+    pub worker_command: String,
+    /// `# hpcluster: walltime ..., task_time ... -> max_tasks N per slot` when task_time is set.
+    pub plan_comment: Option<String>,
+}
+
+/// Builds the template context; fails on a value that would break the script.
+pub fn context(config: &Config, job: &JobContext) -> anyhow::Result<ScriptContext> {
+    let kind = config.backend;
+    validate::check_job_name("job name", &job.job_name, kind)?;
+    let log_directory = job.log_directory.display().to_string();
+    validate::check_word("log_directory", &log_directory)?;
+    let shell = validate::shell_of_shebang(&config.shebang)
+        .with_context(|| format!("invalid `shebang` {:?}", config.shebang))?;
     let words: Vec<String> = job
         .worker_command
         .iter()
         .map(|w| shlex::try_quote(w).map(|q| q.into_owned()))
-        .collect::<Result<_, _>>()?;
-    out.push_str(&words.join(" "));
-    out.push('\n');
-    for line in &config.job_script_epilogue {
+        .collect::<Result<_, _>>()
+        .context("the worker command contains a NUL byte")?;
+    let granted = granted_walltime(kind, config.walltime);
+    let walltime = match kind {
+        BackendKind::Slurm => crate::duration::format_slurm(granted),
+        BackendKind::Lsf => crate::duration::format_lsf(granted),
+        _ => crate::duration::format_hms(granted),
+    };
+    let mem = config.memory;
+    Ok(ScriptContext {
+        backend: kind.name(),
+        shebang: config.shebang.clone(),
+        shell,
+        name: config.name.clone(),
+        job_name: job.job_name.clone(),
+        log_directory,
+        queue: config.queue.clone(),
+        account: config.account.clone(),
+        project: config.project.clone(),
+        cores: config.cores,
+        slots: config.slots,
+        memory: mem,
+        memory_slurm: mem.map(crate::memory::format_slurm),
+        memory_pbs: mem.map(crate::memory::format_pbs),
+        memory_lsf: mem.and_then(|m| crate::memory::format_lsf(m, &config.lsf_units)),
+        memory_sge_per_slot: mem.map(|m| crate::memory::format_sge_per_slot(m, config.cores)),
+        lsf_units: config.lsf_units.clone(),
+        walltime,
+        walltime_seconds: granted.as_secs(),
+        array: job.array,
+        resource_spec: config.resource_spec.clone(),
+        sge_parallel_environment: config.sge_parallel_environment.clone(),
+        sge_memory_resource: config.sge_memory_resource.clone(),
+        local_directory: config.local_directory.clone(),
+        job_extra_directives: config.job_extra_directives.clone(),
+        job_script_prologue: config.job_script_prologue.clone(),
+        job_script_epilogue: config.job_script_epilogue.clone(),
+        worker_command: words.join(" "),
+        plan_comment: plan_comment(config),
+    })
+}
+
+/// The plan in one comment line, when `task_time` is set.
+fn plan_comment(config: &Config) -> Option<String> {
+    let input = crate::commands::plan::plan_input(config).ok()?;
+    Some(match crate::plan::plan(input) {
+        Ok(p) => format!(
+            "# hpcluster: walltime {}, task_time {}, buffer {} -> max_tasks {} per slot",
+            h(p.walltime),
+            h(p.task_time),
+            h(p.buffer),
+            p.max_tasks
+        ),
+        Err(_) => format!(
+            "# hpcluster: walltime {}, task_time {}: no task fits (see `hpcluster plan`)",
+            h(input.walltime),
+            h(input.task_time)
+        ),
+    })
+}
+
+/// Renders the job script for a configuration: the user's `template` if set, else the
+/// backend's built-in one.
+pub fn render_script(config: &Config, job: &JobContext) -> anyhow::Result<String> {
+    let ctx = context(config, job)?;
+    let (name, text) = match &config.template {
+        Some(path) => (
+            path.display().to_string(),
+            std::fs::read_to_string(path)
+                .with_context(|| format!("failed to read template `{}`", path.display()))?,
+        ),
+        None => (
+            format!("{}.sh.tera", config.backend),
+            builtin(config.backend).to_string(),
+        ),
+    };
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(vec![]);
+    tera.add_raw_template(&name, &text)
+        .with_context(|| format!("failed to parse template `{name}`"))?;
+    let tera_ctx = tera::Context::from_serialize(&ctx)?;
+    let script = tera
+        .render(&name, &tera_ctx)
+        .with_context(|| format!("failed to render template `{name}`"))?;
+    Ok(skip_directives(config, &script))
+}
+
+/// Drops generated directive lines that contain a `job_directives_skip` substring; the
+/// `job_extra_directives` lines stay (dask-jobqueue's rule).
+fn skip_directives(config: &Config, script: &str) -> String {
+    let Some(prefix) = directive_prefix(config.backend) else {
+        return script.to_string();
+    };
+    let extra: Vec<String> = config
+        .job_extra_directives
+        .iter()
+        .map(|d| format!("{prefix} {d}"))
+        .collect();
+    let mut out = String::with_capacity(script.len());
+    for line in script.lines() {
+        let generated = line.starts_with(&format!("{prefix} ")) && !extra.iter().any(|e| e == line);
+        if generated && config.job_directives_skip.iter().any(|s| line.contains(s)) {
+            continue;
+        }
         out.push_str(line);
         out.push('\n');
     }
-    Ok(out)
+    out
 }

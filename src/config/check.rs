@@ -1,0 +1,120 @@
+//! Checks of the merged configuration: values every key's parser accepted on its own but that
+//! are wrong together (an `account` on SGE) or would break a job script (see [`crate::validate`]).
+
+use super::Config;
+use crate::backend::BackendKind;
+use crate::validate;
+
+/// A check that failed, with the key it is about (so the caller can say where it was set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckError {
+    pub key: String,
+    pub message: String,
+}
+
+fn fail(key: &str, message: impl ToString) -> CheckError {
+    CheckError {
+        key: key.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Checks a merged configuration.
+pub fn check(c: &Config) -> Result<(), CheckError> {
+    check_script_values(c)?;
+    check_charge_key(c)?;
+    if c.walltime.is_zero() {
+        return Err(fail(
+            "walltime",
+            "`walltime` must be greater than zero, like \"5h\"",
+        ));
+    }
+    if c.task_time.is_some_and(|t| t.is_zero()) {
+        return Err(fail(
+            "task_time",
+            "`task_time` must be greater than zero, like \"1h\"",
+        ));
+    }
+    if crate::memory::parse_lsf_units(&c.lsf_units).is_none() {
+        return Err(fail(
+            "lsf_units",
+            format!(
+                "invalid `lsf_units` `{}`: expected one of {} (the site's LSF_UNIT_FOR_LIMITS)",
+                c.lsf_units,
+                crate::memory::LSF_UNITS
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Every value that lands in a job script.
+fn check_script_values(c: &Config) -> Result<(), CheckError> {
+    let e = |v: validate::UnsafeValue| fail(&v.key.clone(), v);
+    validate::check_job_name("name", &c.name, c.backend).map_err(e)?;
+    let words = [
+        ("queue", c.queue.as_deref()),
+        ("account", c.account.as_deref()),
+        ("project", c.project.as_deref()),
+        ("resource_spec", c.resource_spec.as_deref()),
+        (
+            "sge_parallel_environment",
+            Some(&c.sge_parallel_environment),
+        ),
+        ("sge_memory_resource", Some(&c.sge_memory_resource)),
+    ];
+    for (key, value) in words {
+        if let Some(v) = value {
+            validate::check_word(key, v).map_err(e)?;
+        }
+    }
+    let paths = [
+        ("log_directory", c.log_directory.as_deref()),
+        ("cluster_root", Some(c.cluster_root.as_path())),
+    ];
+    for (key, value) in paths {
+        if let Some(p) = value {
+            validate::check_word(key, &p.display().to_string()).map_err(e)?;
+        }
+    }
+    for d in &c.job_extra_directives {
+        validate::check_directive("job_extra_directives", d).map_err(e)?;
+    }
+    for d in &c.job_directives_skip {
+        validate::check_directive("job_directives_skip", d).map_err(e)?;
+    }
+    for line in &c.job_script_prologue {
+        validate::check_shell_line("job_script_prologue", line).map_err(e)?;
+    }
+    for line in &c.job_script_epilogue {
+        validate::check_shell_line("job_script_epilogue", line).map_err(e)?;
+    }
+    if let Some(dir) = &c.local_directory {
+        validate::check_line("local_directory", dir).map_err(e)?;
+    }
+    validate::check_line("interface", &c.interface).map_err(e)?;
+    validate::check_shebang(&c.shebang).map_err(e)
+}
+
+/// SLURM and PBS charge an `account`; SGE and LSF a `project` (as in dask-jobqueue). The wrong
+/// one is an error, not a silently dropped directive: a batch job charged to the default
+/// account is hard to undo.
+fn check_charge_key(c: &Config) -> Result<(), CheckError> {
+    let (wrong, right, value) = match c.backend {
+        BackendKind::Sge | BackendKind::Lsf => ("account", "project", &c.account),
+        BackendKind::Slurm | BackendKind::Pbs => ("project", "account", &c.project),
+        BackendKind::Local => return Ok(()),
+    };
+    if value.is_some() {
+        return Err(fail(
+            wrong,
+            format!(
+                "`{wrong}` is not used by the {} backend, which charges an `{right}`: rename \
+                 `{wrong}` to `{right}`",
+                c.backend
+            )
+            .replace("an `project`", "a `project`"),
+        ));
+    }
+    Ok(())
+}

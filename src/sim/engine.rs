@@ -78,7 +78,8 @@ struct Job {
 struct Sim<'a> {
     now: u64,
     seq: u64,
-    heap: BinaryHeap<Reverse<(u64, u64, Ev)>>,
+    /// (time, rank, sequence, event): a task that ends exactly at the walltime has finished.
+    heap: BinaryHeap<Reverse<(u64, u8, u64, Ev)>>,
     jobs: Vec<Job>,
     durations: &'a [f64],
     policy: Policy,
@@ -101,7 +102,8 @@ fn secs(ms: u64) -> f64 {
 impl Sim<'_> {
     fn at(&mut self, t: u64, ev: Ev) {
         self.seq += 1;
-        self.heap.push(Reverse((t, self.seq, ev)));
+        let rank = u8::from(!matches!(ev, Ev::TaskEnd { .. }));
+        self.heap.push(Reverse((t, rank, self.seq, ev)));
     }
 
     fn submit(&mut self) {
@@ -241,7 +243,7 @@ pub fn simulate(durations: &[f64], policy: Policy, setup: &Setup, params: &Param
     };
     let job_cap = 20 * durations.len() as u64 + 100;
     sim.submit();
-    while let Some(Reverse((t, _, ev))) = sim.heap.pop() {
+    while let Some(Reverse((t, _, _, ev))) = sim.heap.pop() {
         sim.now = t;
         sim.step(ev);
         if sim.d.is_finished() {

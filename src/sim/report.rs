@@ -95,9 +95,20 @@ pub fn markdown(rows: &[Row], command: &str, tasks: usize, max_jobs: u32) -> Str
          scheduling core with `task_time` = the workload's mean and the default 5% buffer. \
          Durations of the 30-min workloads are capped at 90 min.\n\n\
          ## Efficiency relative to the oracle\n\n{}\n\
+         Notes on the model. Replacement batch jobs: hpcluster uses the core's `jobs_wanted`, \
+         which counts a batch job's capacity with the learned estimate; the other policies use \
+         the same accounting with the mean task time and no buffer, so they submit fewer batch \
+         jobs and their makespan is longer (makespan is not what the oracle bounds). The fixed \
+         max_tasks policy starts one task past N in {race:.0}% of workers (the WorkerPlugin \
+         counts at completion). The timer lifetime retires at walltime minus the buffer, \
+         staggered by up to half the buffer either way. hpcluster kills come from the start of \
+         a run: the estimate learns only from tasks that finished, so while only short tasks \
+         have finished it stays at `task_time` and a worker late in its batch job may start a \
+         long task.\n\n\
          ## All metrics\n\n{}\n![efficiency](efficiency.svg)\n",
         headline(rows),
-        full_table(rows)
+        full_table(rows),
+        race = super::policy::RACE * 100.0
     )
 }
 

@@ -20,6 +20,7 @@ pub mod plan;
 pub mod protocol;
 pub mod run;
 pub mod server;
+pub mod sim;
 pub mod tasks;
 pub mod template;
 pub mod validate;

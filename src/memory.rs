@@ -163,7 +163,7 @@ pub fn format_exact(bytes: u64) -> String {
     ];
     let mut best: Option<(u64, &str)> = None;
     for (name, size) in UNITS {
-        if bytes % size == 0 && best.map_or(true, |(n, _)| bytes / size < n) {
+        if bytes % size == 0 && best.is_none_or(|(n, _)| bytes / size < n) {
             best = Some((bytes / size, name));
         }
     }

@@ -9,7 +9,7 @@
 //! task that can finish before that worker's deadline ([`crate::plan::may_start`]), tells the
 //! slot to retire when pending tasks exist but none fits, or parks it while the queue is empty.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -77,7 +77,8 @@ pub struct WorkerHello {
 struct Worker {
     hello: WorkerHello,
     started_per_slot: Vec<u32>,
-    running: Vec<(TaskId, u32)>,
+    /// (task, slot, start time).
+    running: Vec<(TaskId, u32, Duration)>,
     parked: Vec<(u32, Duration)>,
     retired_slots: u32,
     last_seen: Duration,
@@ -148,11 +149,23 @@ pub struct Core {
     counts: Counts,
     /// No more tasks will be added (a `--tasks` run).
     input_closed: bool,
+    /// walltime - startup - buffer: the longest task a fresh worker can take.
+    usable: Duration,
+    /// Start times of running tasks that use the default estimate: the oldest one's elapsed
+    /// time bounds the estimate from below (a task running 70 min says tasks take >= 70 min,
+    /// before any of the long ones has finished and taught the estimator).
+    running_default: BTreeSet<(Duration, TaskId)>,
 }
 
 impl Core {
     pub fn new(cfg: CoreConfig) -> Core {
+        let usable = cfg
+            .walltime
+            .saturating_sub(cfg.startup)
+            .saturating_sub(cfg.buffer.resolve(cfg.walltime));
         Core {
+            usable,
+            running_default: BTreeSet::new(),
             estimator: Estimator::new(cfg.task_time),
             cfg,
             tasks: Vec::new(),
@@ -169,6 +182,16 @@ impl Core {
         let first = self.tasks.len() as TaskId;
         for spec in specs {
             let id = self.tasks.len() as TaskId;
+            if let Some(reason) = self.never_fits(&spec) {
+                let state = TaskState::Failed { reason };
+                self.tasks.push(Task {
+                    spec,
+                    state,
+                    lost_runs: 0,
+                });
+                self.counts.failed += 1;
+                continue;
+            }
             self.enqueue(id, spec.time.is_some(), false);
             self.tasks.push(Task {
                 spec,
@@ -178,6 +201,30 @@ impl Core {
             self.counts.pending += 1;
         }
         first
+    }
+
+    /// Why a task can never start: its own time exceeds what a fresh batch job offers.
+    pub fn never_fits(&self, spec: &TaskSpec) -> Option<String> {
+        let t = Duration::from_secs_f64(spec.time?.max(0.0));
+        (t > self.usable).then(|| {
+            format!(
+                "its time {} exceeds the {} a batch job offers (walltime - startup - buffer); \
+                 raise `walltime`",
+                crate::duration::format_human(t),
+                crate::duration::format_human(self.usable)
+            )
+        })
+    }
+
+    /// The estimate for tasks without their own time, at `now`: the learned estimate, raised
+    /// to the elapsed time of the oldest such task still running (times the margin), capped at
+    /// what a fresh batch job offers, so a fresh worker can always take one and nothing loops.
+    pub fn default_estimate_at(&self, now: Duration) -> Duration {
+        let mut est = self.estimator.default_estimate();
+        if let Some((since, _)) = self.running_default.first() {
+            est = est.max(now.saturating_sub(*since).mul_f64(crate::estimate::MARGIN));
+        }
+        est.min(self.usable)
     }
 
     /// Restores a task from the journal in its final or pending state.
@@ -273,7 +320,7 @@ impl Core {
         }
         let buffer = self.cfg.buffer.resolve(self.cfg.walltime);
         let mut refusal = None;
-        let default_est = self.estimator.default_estimate();
+        let default_est = self.default_estimate_at(now);
         let mut pick: Option<(TaskId, bool)> = None;
         if let Some(&front) = self.pending_default.front() {
             match self.admit(
@@ -359,18 +406,25 @@ impl Core {
         id: WorkerId,
         slot: u32,
         task: TaskId,
-        _now: Duration,
+        now: Duration,
         buffer: Duration,
     ) -> Dispatch {
+        let estimate = match self.tasks[task as usize].spec.time {
+            Some(own) => self.estimator.estimate(Some(own)),
+            None => {
+                let e = self.default_estimate_at(now);
+                self.running_default.insert((now, task));
+                e
+            }
+        };
         let t = &mut self.tasks[task as usize];
         t.state = TaskState::Running { worker: id, slot };
-        let estimate = self.estimator.estimate(t.spec.time);
         let spec = t.spec.clone();
         let w = self.workers.get_mut(&id).expect("worker checked by on_ask");
         if let Some(n) = w.started_per_slot.get_mut(slot as usize) {
             *n += 1;
         }
-        w.running.push((task, slot));
+        w.running.push((task, slot, now));
         self.counts.pending -= 1;
         self.counts.running += 1;
         Dispatch::Run {
@@ -435,9 +489,10 @@ impl Core {
     ) -> Option<TaskEvent> {
         self.on_heartbeat(id, now);
         let w = self.workers.get_mut(&id)?;
-        let pos = w.running.iter().position(|(t, _)| *t == task)?;
-        w.running.swap_remove(pos);
+        let pos = w.running.iter().position(|(t, _, _)| *t == task)?;
+        let (_, _, since) = w.running.swap_remove(pos);
         let deadline = w.hello.deadline;
+        self.running_default.remove(&(since, task));
         self.counts.running -= 1;
         let outcome = match end {
             RunEnd::Exited { code: 0 } => {
@@ -534,7 +589,8 @@ impl Core {
         };
         let walltime = now.saturating_add(WALLTIME_SLACK) >= w.hello.deadline;
         let mut events = Vec::new();
-        for (task, _) in w.running {
+        for (task, _, since) in w.running {
+            self.running_default.remove(&(since, task));
             self.counts.running -= 1;
             let reason = if walltime {
                 "killed by the walltime".to_string()
@@ -585,7 +641,7 @@ impl Core {
     }
 
     pub fn default_estimate(&self) -> Duration {
-        self.estimator.default_estimate()
+        self.estimator.default_estimate().min(self.usable)
     }
 
     /// Connected workers: (id, job, host, running tasks, tasks done, deadline).
@@ -618,15 +674,11 @@ impl Core {
         if pending == 0.0 {
             return 0;
         }
-        let est = self
-            .estimator
-            .default_estimate()
-            .max(Duration::from_millis(1));
+        let est = self.default_estimate_at(now).max(Duration::from_millis(1));
         let walltime = self.cfg.walltime;
-        let usable = walltime
-            .saturating_sub(self.cfg.startup)
-            .saturating_sub(self.cfg.buffer.resolve(walltime));
-        let per_slot = (usable.as_secs_f64() / est.as_secs_f64()).floor().max(1.0);
+        let per_slot = (self.usable.as_secs_f64() / est.as_secs_f64())
+            .floor()
+            .max(1.0);
         let per_job = per_slot * self.cfg.slots.max(1) as f64;
         let mut supply = queued_jobs as f64 * per_job;
         for w in self.workers.values() {

@@ -238,3 +238,36 @@ fn interrupted_tasks_go_back_to_the_front() {
     assert!(matches!(ev.outcome, Outcome::Requeued { .. }));
     assert_eq!(run_id(&c.on_ask(1, 0, s(1))), t);
 }
+
+#[test]
+fn a_long_running_task_raises_the_estimate_before_it_finishes() {
+    // task_time 30 min, 2 h batch jobs: a task running for 70 min says tasks take that long.
+    let mut c = core(30 * 60, 2 * H);
+    c.on_tasks_added((0..3).map(|i| task(&i.to_string())).collect());
+    c.on_worker_hello(1, hello(2 * H), s(0));
+    c.on_worker_hello(2, hello(2 * H + 10), s(0));
+    run_id(&c.on_ask(1, 0, s(0)));
+    assert_eq!(c.default_estimate_at(s(0)), s(30 * 60));
+    // worker 2 finished tasks until 80 min; worker 1's task still runs at 70 min elapsed
+    let t = run_id(&c.on_ask(2, 0, s(10 * 60)));
+    c.on_task_ended(2, t, RunEnd::Exited { code: 0 }, 600.0, s(20 * 60));
+    assert!(c.default_estimate_at(s(70 * 60)) >= s(77 * 60));
+    // 40 min left on worker 2: with the raised estimate, no task starts
+    assert!(matches!(
+        c.on_ask(2, 0, s(80 * 60)),
+        Dispatch::Retire { .. }
+    ));
+}
+
+#[test]
+fn a_task_whose_own_time_exceeds_any_batch_job_fails_at_once() {
+    let mut c = core(60, 100);
+    let mut t = task("huge");
+    t.time = Some(99.0);
+    c.on_tasks_added(vec![t]);
+    match c.task_state(0).unwrap() {
+        TaskState::Failed { reason } => assert!(reason.contains("raise `walltime`"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.counts().pending, 0);
+}

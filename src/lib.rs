@@ -6,6 +6,7 @@
 //! [`duration`] parses and formats walltimes for all of them; [`run`] ties a command to its work.
 
 pub mod backend;
+pub mod cluster_dir;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -14,4 +15,5 @@ pub mod log;
 pub mod plan;
 pub mod run;
 pub mod template;
+pub mod tracker;
 pub mod worker;

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{JobId, JobState};
+use crate::backend::{BackendKind, JobId, JobState};
 use crate::config::Config;
 
 /// One batch job as the cluster directory records it.
@@ -52,6 +52,10 @@ impl JobRecord {
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct JobsFile {
+    /// The backend the batch jobs were submitted to (`status`/`down` use it, whatever the
+    /// configuration says now).
+    #[serde(default)]
+    backend: Option<BackendKind>,
     jobs: Vec<JobRecord>,
 }
 
@@ -129,20 +133,34 @@ impl ClusterDir {
         self.path.join(name)
     }
 
-    /// Every batch job recorded (none for a new directory).
-    pub fn load_jobs(&self) -> anyhow::Result<Vec<JobRecord>> {
+    fn load(&self) -> anyhow::Result<JobsFile> {
         let p = self.file("jobs.json");
         match std::fs::read(&p) {
-            Ok(b) => Ok(serde_json::from_slice::<JobsFile>(&b)
-                .with_context(|| format!("failed to parse `{}`: expected hpcluster's jobs file; move it away to start afresh", p.display()))?
-                .jobs),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Ok(b) => serde_json::from_slice::<JobsFile>(&b).with_context(|| {
+                format!(
+                    "failed to parse `{}`: expected hpcluster's jobs file; move it away to \
+                     start afresh",
+                    p.display()
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(JobsFile::default()),
             Err(e) => Err(e).with_context(|| format!("failed to read `{}`", p.display())),
         }
     }
 
-    pub fn save_jobs(&self, jobs: &[JobRecord]) -> anyhow::Result<()> {
+    /// Every batch job recorded (none for a new directory).
+    pub fn load_jobs(&self) -> anyhow::Result<Vec<JobRecord>> {
+        Ok(self.load()?.jobs)
+    }
+
+    /// The backend the recorded batch jobs were submitted to.
+    pub fn backend(&self) -> anyhow::Result<Option<BackendKind>> {
+        Ok(self.load()?.backend)
+    }
+
+    pub fn save_jobs(&self, backend: BackendKind, jobs: &[JobRecord]) -> anyhow::Result<()> {
         let file = JobsFile {
+            backend: Some(backend),
             jobs: jobs.to_vec(),
         };
         write_atomic(&self.file("jobs.json"), &serde_json::to_vec_pretty(&file)?)
@@ -190,7 +208,8 @@ mod tests {
             vanished: false,
             missed_polls: 0,
         };
-        dir.save_jobs(std::slice::from_ref(&job)).unwrap();
+        dir.save_jobs(BackendKind::Slurm, std::slice::from_ref(&job)).unwrap();
+        assert_eq!(dir.backend().unwrap(), Some(BackendKind::Slurm));
         assert_eq!(dir.load_jobs().unwrap(), vec![job]);
         assert!(ClusterDir::open(tmp.path()).is_ok());
     }

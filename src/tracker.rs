@@ -297,7 +297,7 @@ impl Tracker {
     }
 
     fn save(&self) -> anyhow::Result<()> {
-        self.dir.save_jobs(&self.jobs)
+        self.dir.save_jobs(self.backend.kind(), &self.jobs)
     }
 }
 

@@ -227,7 +227,7 @@ pub fn run_supervisor(args: &crate::cli::LocalJobArgs) -> anyhow::Result<i32> {
         None if exit.success() => JobState::Done,
         None => JobState::Failed,
     };
-    status.native = format!("{exit}");
+    status.native = exit.code().map_or("killed".to_string(), |c| format!("exit {c}"));
     status.ended = Some(SystemTime::now());
     write(&status)?;
     Ok(exit.code().unwrap_or(1))

@@ -40,8 +40,12 @@ impl<'a> From<&'a JobRecord> for JobView<'a> {
 /// Opens the cluster of a configuration with a tracker over its recorded batch jobs.
 pub fn open_tracker(config: &Config) -> anyhow::Result<Tracker> {
     let dir = ClusterDir::open(&cluster_dir::path_for(config))?;
-    let backend = backend::for_config(config, Runner::new(config.backend));
-    Tracker::new(config, backend, dir)
+    let mut config = config.clone();
+    if let Some(kind) = dir.backend()? {
+        config.backend = kind;
+    }
+    let backend = backend::for_config(&config, Runner::new(config.backend));
+    Tracker::new(&config, backend, dir)
 }
 
 pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {

@@ -116,8 +116,25 @@ fn dry_run(config: &Config, n: u32) -> anyhow::Result<i32> {
         let argv = backend.submit_argv(&req);
         let tasks = sub.array.map_or(String::new(), |a| format!(" (array of {a})"));
         println!("# batch job `{}`{tasks}: {}", sub.job_name, script.display());
-        println!("# submit (in {}): {}", logs.display(), shlex::try_join(argv.iter().map(String::as_str))?);
+        println!("# submit (in {}): {}", logs.display(), shell_words(&argv)?);
         println!("{}", tracker::render(config, &dir, &program, &sub)?);
     }
     Ok(0)
+}
+
+/// A command line as a shell would take it, quoting only the words that need it.
+fn shell_words(argv: &[String]) -> anyhow::Result<String> {
+    let plain = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_./=:,@%+-[]".contains(c))
+    };
+    let words: Vec<String> = argv
+        .iter()
+        .map(|w| match plain(w) || w == "<" {
+            true => Ok(w.clone()),
+            false => shlex::try_quote(w).map(|q| q.into_owned()),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(words.join(" "))
 }

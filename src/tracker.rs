@@ -20,7 +20,7 @@ use crate::template::{render_script, JobContext};
 
 /// Cycles a batch job may be missing from the queue, with no record of its end, before it is
 /// declared vanished.
-const VANISH_AFTER: u32 = 3;
+const VANISH_AFTER: u32 = 5;
 
 /// One submission: a unique job name and, for arrays, the number of tasks.
 #[derive(Debug, Clone, PartialEq, Eq)]

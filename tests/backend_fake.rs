@@ -5,7 +5,7 @@
 #[path = "fixtures/support.rs"]
 mod support;
 
-use support::{bin, run_ok, Fake};
+use support::{bin, run_ok, Fake, KillOnDrop};
 
 #[test]
 fn pbs_array_is_submitted_once_tracked_per_task_and_done() {
@@ -189,36 +189,9 @@ fn down_cancels_every_job_in_one_call_and_records_it() {
         assert_eq!(j["state"], "cancelled", "{status}");
     }
     // SIGTERM: `up` cancels what is left (nothing) and says so.
-    let up = up.take();
-    unsafe { libc_kill(up.id() as i32) };
-    let out = up.wait_with_output().unwrap();
+    let out = up.terminate();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("interrupted: cancelled"), "{stdout}");
-}
-
-/// Kills the child if the test fails before it is reaped.
-struct KillOnDrop(Option<std::process::Child>);
-
-impl KillOnDrop {
-    fn take(mut self) -> std::process::Child {
-        self.0.take().unwrap()
-    }
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-unsafe fn libc_kill(pid: i32) {
-    extern "C" {
-        fn kill(pid: i32, sig: i32) -> i32;
-    }
-    kill(pid, 15);
 }
 
 #[test]

@@ -172,8 +172,13 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
     std::fs::write(&tmp, data).with_context(|| format!("failed to write `{}`", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("failed to rename `{}` to `{}`", tmp.display(), path.display()))
+    std::fs::rename(&tmp, path).with_context(|| {
+        format!(
+            "failed to rename `{}` to `{}`",
+            tmp.display(),
+            path.display()
+        )
+    })
 }
 
 #[cfg(test)]
@@ -186,7 +191,10 @@ mod tests {
         let p = tmp.path().join("c");
         let first = ClusterDir::create(&p).unwrap();
         let err = ClusterDir::create(&p).unwrap_err();
-        assert!(err.to_string().contains("in use by another `hpcluster up`"), "{err}");
+        assert!(
+            err.to_string().contains("in use by another `hpcluster up`"),
+            "{err}"
+        );
         drop(first);
         ClusterDir::create(&p).unwrap();
     }
@@ -208,7 +216,8 @@ mod tests {
             vanished: false,
             missed_polls: 0,
         };
-        dir.save_jobs(BackendKind::Slurm, std::slice::from_ref(&job)).unwrap();
+        dir.save_jobs(BackendKind::Slurm, std::slice::from_ref(&job))
+            .unwrap();
         assert_eq!(dir.backend().unwrap(), Some(BackendKind::Slurm));
         assert_eq!(dir.load_jobs().unwrap(), vec![job]);
         assert!(ClusterDir::open(tmp.path()).is_ok());

@@ -6,8 +6,8 @@
 //! [`duration`] parses and formats walltimes for all of them; [`run`] ties a command to its work.
 
 pub mod backend;
-pub mod cluster_dir;
 pub mod cli;
+pub mod cluster_dir;
 pub mod commands;
 pub mod config;
 pub mod duration;

@@ -36,7 +36,11 @@ pub fn plan_submissions(name: &str, n: u32, first: u32, max_array: u32) -> Vec<S
     let mut left = n;
     let mut index = first;
     while left > 0 {
-        let size = if max_array <= 1 { 1 } else { left.min(max_array) };
+        let size = if max_array <= 1 {
+            1
+        } else {
+            left.min(max_array)
+        };
         out.push(Submission {
             job_name: format!("{name}-{index}"),
             array: (size > 1).then_some(size),
@@ -98,7 +102,11 @@ pub struct Tracker {
 
 impl Tracker {
     /// Tracks the batch jobs already recorded in `dir` (none for a new cluster).
-    pub fn new(config: &Config, backend: Box<dyn Backend>, dir: ClusterDir) -> anyhow::Result<Tracker> {
+    pub fn new(
+        config: &Config,
+        backend: Box<dyn Backend>,
+        dir: ClusterDir,
+    ) -> anyhow::Result<Tracker> {
         let jobs = dir.load_jobs()?;
         let program = worker_program(config)?;
         Ok(Tracker {
@@ -198,10 +206,16 @@ impl Tracker {
             Ok(a) => a,
             Err(e) => {
                 self.back_off();
-                return Err(e.context("status unknown this cycle; batch jobs are kept as they were"));
+                return Err(
+                    e.context("status unknown this cycle; batch jobs are kept as they were")
+                );
             }
         };
-        let missing: Vec<JobId> = ids.iter().filter(|id| !answer.contains_key(id)).cloned().collect();
+        let missing: Vec<JobId> = ids
+            .iter()
+            .filter(|id| !answer.contains_key(id))
+            .cloned()
+            .collect();
         let finals = if missing.is_empty() {
             HashMap::new()
         } else {
@@ -311,7 +325,13 @@ mod tests {
         let sizes: Vec<_> = subs.iter().map(|s| s.array).collect();
         assert_eq!(sizes, vec![Some(10), Some(10), Some(5)]);
         assert_eq!(subs[2].job_name, "c-3");
-        assert_eq!(plan_submissions("c", 1, 4, 10), vec![Submission { job_name: "c-4".into(), array: None }]);
+        assert_eq!(
+            plan_submissions("c", 1, 4, 10),
+            vec![Submission {
+                job_name: "c-4".into(),
+                array: None
+            }]
+        );
         assert_eq!(plan_submissions("c", 3, 1, 1).len(), 3);
         assert!(plan_submissions("c", 0, 1, 10).is_empty());
     }

@@ -18,11 +18,18 @@ fn pbs_array_is_submitted_once_tracked_per_task_and_done() {
     let qsub = f.calls_of("qsub");
     assert_eq!(qsub.len(), 1, "{qsub:?}");
     assert!(qsub[0].contains("-N pbsc-1 -J 1-3"), "{qsub:?}");
-    assert!(out.contains("submitted 3 batch jobs: 4101[1].server01 4101[2].server01 4101[3].server01"), "{out}");
-    assert!(out.contains("batch job 4101[2].server01: running -> done"), "{out}");
+    assert!(
+        out.contains("submitted 3 batch jobs: 4101[1].server01 4101[2].server01 4101[3].server01"),
+        "{out}"
+    );
+    assert!(
+        out.contains("batch job 4101[2].server01: running -> done"),
+        "{out}"
+    );
     let statuses = f.calls_of("qstat");
     assert_eq!(statuses.len(), 2, "{statuses:?}");
-    assert!(statuses[0].starts_with("qstat -x -f -t 4101[1].server01 4101[2].server01 4101[3].server01"));
+    assert!(statuses[0]
+        .starts_with("qstat -x -f -t 4101[1].server01 4101[2].server01 4101[3].server01"));
     let jobs = f.jobs_json("pbsc");
     assert_eq!(jobs["jobs"].as_array().unwrap().len(), 3);
     assert_eq!(jobs["jobs"][0]["state"], "done");
@@ -33,12 +40,16 @@ fn pbs_transient_qsub_failure_is_retried_after_a_lookup() {
     let f = Fake::new();
     let out = run_ok({
         let mut c = f.cmd("pbsr");
-        c.env("FAKE_TRANSIENT_qsub", "1").args(["up", "--backend", "pbs"]);
+        c.env("FAKE_TRANSIENT_qsub", "1")
+            .args(["up", "--backend", "pbs"]);
         c
     });
     assert_eq!(f.calls_of("qsub").len(), 2);
     assert_eq!(f.calls_of("qselect"), vec!["qselect -N pbsr-1"]);
-    assert!(out.contains("submitted 1 batch jobs: 4101.server01"), "{out}");
+    assert!(
+        out.contains("submitted 1 batch jobs: 4101.server01"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -64,14 +75,21 @@ fn slurm_submit_that_times_out_after_creating_the_job_is_not_duplicated() {
     let f = Fake::new();
     let out = run_ok({
         let mut c = f.cmd("dedup");
-        c.env("FAKE_CREATE_THEN_TIMEOUT", "1").args(["up", "--backend", "slurm", "--jobs", "2"]);
+        c.env("FAKE_CREATE_THEN_TIMEOUT", "1")
+            .args(["up", "--backend", "slurm", "--jobs", "2"]);
         c
     });
     assert_eq!(f.calls_of("sbatch").len(), 1, "{:?}", f.calls());
     let jobs = std::fs::read_to_string(f.state.join("jobs")).unwrap();
     assert_eq!(jobs.lines().count(), 1, "{jobs}");
-    assert!(f.calls_of("squeue").iter().any(|c| c.contains("--name dedup-1")));
-    assert!(out.contains("submitted 2 batch jobs: 4101_1 4101_2"), "{out}");
+    assert!(f
+        .calls_of("squeue")
+        .iter()
+        .any(|c| c.contains("--name dedup-1")));
+    assert!(
+        out.contains("submitted 2 batch jobs: 4101_1 4101_2"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -79,7 +97,8 @@ fn slurm_transient_error_without_a_job_is_retried() {
     let f = Fake::new();
     run_ok({
         let mut c = f.cmd("retry");
-        c.env("FAKE_TRANSIENT_sbatch", "2").args(["up", "--backend", "slurm"]);
+        c.env("FAKE_TRANSIENT_sbatch", "2")
+            .args(["up", "--backend", "slurm"]);
         c
     });
     assert_eq!(f.calls_of("sbatch").len(), 3);
@@ -93,7 +112,8 @@ fn slurm_transient_status_failure_never_marks_jobs_dead() {
     let out = run_ok({
         let mut c = f.cmd("flaky");
         // 4 attempts per poll: the first poll fails wholly, the next ones answer.
-        c.env("FAKE_TRANSIENT_squeue", "4").args(["up", "--backend", "slurm"]);
+        c.env("FAKE_TRANSIENT_squeue", "4")
+            .args(["up", "--backend", "slurm"]);
         c
     });
     assert!(out.contains("batch job 4101: running -> done"), "{out}");
@@ -141,7 +161,13 @@ fn arrays_above_the_max_array_size_are_split() {
     let f = Fake::new();
     let out = run_ok({
         let mut c = f.cmd("split");
-        c.env("HPCLUSTER_TEST_MAX_ARRAY_SIZE", "4").args(["up", "--backend", "slurm", "--jobs", "10"]);
+        c.env("HPCLUSTER_TEST_MAX_ARRAY_SIZE", "4").args([
+            "up",
+            "--backend",
+            "slurm",
+            "--jobs",
+            "10",
+        ]);
         c
     });
     let sbatch = f.calls_of("sbatch");
@@ -178,7 +204,10 @@ fn down_cancels_every_job_in_one_call_and_records_it() {
     });
     assert!(out.contains("cancelled 3 batch jobs"), "{out}");
     let qdel = f.calls_of("qdel");
-    assert_eq!(qdel, vec!["qdel 4101[1].server01 4101[2].server01 4101[3].server01"]);
+    assert_eq!(
+        qdel,
+        vec!["qdel 4101[1].server01 4101[2].server01 4101[3].server01"]
+    );
     let status = run_ok({
         let mut c = f.cmd("downc");
         c.args(["status", "--json"]);
@@ -205,8 +234,14 @@ fn a_missing_command_names_the_backend_and_the_ways_out() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("`qsub` not found on PATH: the `sge` backend needs it"), "{err}");
-    assert!(err.contains("--dry-run") && err.contains("backend = \"local\""), "{err}");
+    assert!(
+        err.contains("`qsub` not found on PATH: the `sge` backend needs it"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--dry-run") && err.contains("backend = \"local\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -223,8 +258,14 @@ fn dry_run_prints_every_script_and_command_and_creates_nothing() {
     });
     assert!(out.contains("# batch job `dry-1` (array of 2)"), "{out}");
     assert!(out.contains("# batch job `dry-2`: "), "{out}");
-    assert!(out.contains("sbatch --parsable --job-name=dry-1 --array=1-2 "), "{out}");
-    assert!(out.contains("sbatch --parsable --job-name=dry-2 /"), "{out}");
+    assert!(
+        out.contains("sbatch --parsable --job-name=dry-1 --array=1-2 "),
+        "{out}"
+    );
+    assert!(
+        out.contains("sbatch --parsable --job-name=dry-2 /"),
+        "{out}"
+    );
     assert_eq!(out.matches(" worker --cluster-dir ").count(), 2, "{out}");
     assert!(!tmp.path().join(".hpcluster").exists());
 }

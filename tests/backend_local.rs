@@ -10,12 +10,22 @@ use support::{bin, job_states, real_up, run_ok, spawn, unique_name, wait_for};
 fn local_jobs_run_with_their_id_and_end_done() {
     let tmp = tempfile::tempdir().unwrap();
     let name = unique_name("loc");
-    let mut c = real_up(tmp.path(), &name, "local", "echo \"id=$HPCLUSTER_LOCAL_JOB_ID\"; exit 0");
+    let mut c = real_up(
+        tmp.path(),
+        &name,
+        "local",
+        "echo \"id=$HPCLUSTER_LOCAL_JOB_ID\"; exit 0",
+    );
     c.args(["--jobs", "2"]);
     let out = run_ok(c);
-    assert!(out.contains("submitted 2 batch jobs: local-1 local-2"), "{out}");
+    assert!(
+        out.contains("submitted 2 batch jobs: local-1 local-2"),
+        "{out}"
+    );
     assert!(out.contains("all 2 batch jobs ended (0 not done)"), "{out}");
-    let log = tmp.path().join(format!(".hpcluster/{name}/logs/{name}-1.local-2.out"));
+    let log = tmp
+        .path()
+        .join(format!(".hpcluster/{name}/logs/{name}-1.local-2.out"));
     assert_eq!(std::fs::read_to_string(log).unwrap(), "id=local-2\n");
 }
 
@@ -27,7 +37,10 @@ fn local_walltime_kill_is_reported_as_timeout() {
     c.args(["--walltime", "2s"]);
     let out = spawn(c).wait(30);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("batch job local-1: running -> timeout"), "{stdout}");
+    assert!(
+        stdout.contains("batch job local-1: running -> timeout"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -43,7 +56,10 @@ fn sigterm_to_up_cancels_its_local_jobs() {
     });
     let out = up.terminate();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("interrupted: cancelled 2 batch jobs: local-1 local-2"), "{stdout}");
+    assert!(
+        stdout.contains("interrupted: cancelled 2 batch jobs: local-1 local-2"),
+        "{stdout}"
+    );
     wait_for(20, "cancelled local jobs", || {
         let st = job_states(tmp.path(), &name);
         st.iter().all(|(_, s)| s == "cancelled").then_some(())
@@ -62,13 +78,18 @@ fn down_cancels_local_jobs_from_another_process() {
     });
     let down = run_ok({
         let mut c = bin();
-        c.current_dir(tmp.path()).env("HPCLUSTER_TEST_NAME", &name).arg("down");
+        c.current_dir(tmp.path())
+            .env("HPCLUSTER_TEST_NAME", &name)
+            .arg("down");
         c
     });
     assert!(down.contains("cancelled 2 batch jobs"), "{down}");
     let out = up.wait(20);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("all 2 batch jobs ended (2 not done)"), "{stdout}");
+    assert!(
+        stdout.contains("all 2 batch jobs ended (2 not done)"),
+        "{stdout}"
+    );
     let st = job_states(tmp.path(), &name);
     assert!(st.iter().all(|(_, s)| s == "cancelled"), "{st:?}");
 }

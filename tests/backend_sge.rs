@@ -1,10 +1,10 @@
 //! Against the real SGE that `scripts/test.sh` starts (skipped with a reason when absent,
 //! mandatory under `CI=true`).
 
-#[path = "fixtures/support.rs"]
-mod support;
 #[path = "fixtures/real_scenarios.rs"]
 mod scenarios;
+#[path = "fixtures/support.rs"]
+mod support;
 
 use std::process::Command;
 
@@ -17,7 +17,10 @@ fn sge() -> Option<Sched> {
         // Jobs still known to qstat under that name, as `job_number:` lines.
         live_by_name: |name| {
             let mut c = Command::new("sh");
-            c.args(["-c", &format!("qstat -j {name} 2>/dev/null | grep job_number || true")]);
+            c.args([
+                "-c",
+                &format!("qstat -j {name} 2>/dev/null | grep job_number || true"),
+            ]);
             c
         },
         short_walltime: "-l h_rt=0:0:5",

@@ -1,10 +1,10 @@
 //! Against the real SLURM that `scripts/test.sh` starts (skipped with a reason when absent,
 //! mandatory under `CI=true`).
 
-#[path = "fixtures/support.rs"]
-mod support;
 #[path = "fixtures/real_scenarios.rs"]
 mod scenarios;
+#[path = "fixtures/support.rs"]
+mod support;
 
 use std::process::Command;
 

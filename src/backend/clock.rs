@@ -63,20 +63,6 @@ pub fn parse_ctime(s: &str) -> Option<SystemTime> {
     local_time(year.parse().ok()?, month, day.parse().ok()?, h, m, sec)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_three_forms_agree() {
-        let a = parse_iso("2026-11-26T10:04:45").unwrap();
-        assert_eq!(parse_mdy("11/26/2026 10:04:45"), Some(a));
-        assert_eq!(parse_ctime("Thu Nov 26 10:04:45 2026"), Some(a));
-        assert_eq!(parse_iso("N/A"), None);
-        assert_eq!(parse_iso("Unknown"), None);
-    }
-}
-
 /// Seconds since the Unix epoch (0 before it).
 pub fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
@@ -100,4 +86,18 @@ pub fn format_local(t: SystemTime) -> String {
         tm.tm_min,
         tm.tm_sec
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_three_forms_agree() {
+        let a = parse_iso("2026-11-26T10:04:45").unwrap();
+        assert_eq!(parse_mdy("11/26/2026 10:04:45"), Some(a));
+        assert_eq!(parse_ctime("Thu Nov 26 10:04:45 2026"), Some(a));
+        assert_eq!(parse_iso("N/A"), None);
+        assert_eq!(parse_iso("Unknown"), None);
+    }
 }

@@ -47,9 +47,9 @@ impl Output {
 
     /// An error showing the whole command and what it printed.
     pub fn error(&self, what: &str) -> anyhow::Error {
-        let code = self
-            .code
-            .map_or("killed by a signal".to_string(), |c| format!("exit status {c}"));
+        let code = self.code.map_or("killed by a signal".to_string(), |c| {
+            format!("exit status {c}")
+        });
         anyhow::anyhow!(
             "{what}: `{}` failed with {code}\nstdout: {}\nstderr: {}",
             self.argv.join(" "),
@@ -169,7 +169,11 @@ impl Runner {
             if !found.is_empty() {
                 crate::log::info(format!(
                     "batch job `{job_name}` was created by the submit that timed out: {}",
-                    found.iter().map(|j| j.to_string()).collect::<Vec<_>>().join(" ")
+                    found
+                        .iter()
+                        .map(|j| j.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 ));
                 return Ok(found);
             }
@@ -225,9 +229,15 @@ mod tests {
         assert!(is_transient(
             "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation"
         ));
-        assert!(is_transient("error: failed receiving gdi request response for mid=1"));
-        assert!(is_transient("squeue: error: Unable to contact slurm controller (connect failure)"));
-        assert!(!is_transient("sbatch: error: invalid partition specified: nope"));
+        assert!(is_transient(
+            "error: failed receiving gdi request response for mid=1"
+        ));
+        assert!(is_transient(
+            "squeue: error: Unable to contact slurm controller (connect failure)"
+        ));
+        assert!(!is_transient(
+            "sbatch: error: invalid partition specified: nope"
+        ));
         assert!(!is_transient("sbatch: error: Invalid --time specification"));
     }
 

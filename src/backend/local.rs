@@ -43,7 +43,9 @@ impl Local {
             match std::fs::create_dir(&dir) {
                 Ok(()) => return Ok((JobId::new(format!("local-{n}")), dir)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e).with_context(|| format!("failed to create `{}`", dir.display())),
+                Err(e) => {
+                    return Err(e).with_context(|| format!("failed to create `{}`", dir.display()))
+                }
             }
         }
         unreachable!("the range 1.. does not end")
@@ -73,7 +75,9 @@ impl Local {
                 Ok(())
             });
         }
-        let child = cmd.spawn().context("failed to start `hpcluster local-job`")?;
+        let child = cmd
+            .spawn()
+            .context("failed to start `hpcluster local-job`")?;
         write_atomic(&dir.join("pid"), child.id().to_string().as_bytes())?;
         Ok(id)
     }
@@ -103,7 +107,11 @@ pub fn read_status(dir: &Path) -> JobStatus {
 }
 
 fn supervisor_pid(dir: &Path) -> Option<i32> {
-    std::fs::read_to_string(dir.join("pid")).ok()?.trim().parse().ok()
+    std::fs::read_to_string(dir.join("pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn supervisor_alive(dir: &Path) -> Option<bool> {
@@ -129,7 +137,9 @@ impl Backend for Local {
 
     /// Starts one supervisor per batch job (an array of n starts n).
     fn submit(&self, req: &SubmitRequest<'_>) -> anyhow::Result<Vec<JobId>> {
-        (0..req.array.unwrap_or(1)).map(|_| self.spawn(req)).collect()
+        (0..req.array.unwrap_or(1))
+            .map(|_| self.spawn(req))
+            .collect()
     }
 
     fn status(&self, ids: &[JobId]) -> anyhow::Result<HashMap<JobId, JobStatus>> {
@@ -170,7 +180,10 @@ pub fn run_supervisor(args: &crate::cli::LocalJobArgs) -> anyhow::Result<i32> {
     let walltime = crate::duration::parse_duration(&args.walltime)?;
     let dir = &args.state_dir;
     let write = |status: &JobStatus| -> anyhow::Result<()> {
-        write_atomic(&dir.join("status.json"), &serde_json::to_vec_pretty(status)?)
+        write_atomic(
+            &dir.join("status.json"),
+            &serde_json::to_vec_pretty(status)?,
+        )
     };
     // SAFETY: the handler only stores into an atomic.
     unsafe {
@@ -227,7 +240,9 @@ pub fn run_supervisor(args: &crate::cli::LocalJobArgs) -> anyhow::Result<i32> {
         None if exit.success() => JobState::Done,
         None => JobState::Failed,
     };
-    status.native = exit.code().map_or("killed".to_string(), |c| format!("exit {c}"));
+    status.native = exit
+        .code()
+        .map_or("killed".to_string(), |c| format!("exit {c}"));
     status.ended = Some(SystemTime::now());
     write(&status)?;
     Ok(exit.code().unwrap_or(1))

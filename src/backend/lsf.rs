@@ -51,13 +51,17 @@ pub fn parse_submit(stdout: &str) -> anyhow::Result<JobId> {
         let ok = rest.starts_with(" is submitted to ") && id.bytes().all(|b| b.is_ascii_digit());
         (ok && !id.is_empty()).then(|| JobId::new(id))
     };
-    stdout.lines().filter_map(parse_line).last().ok_or_else(|| {
-        anyhow::anyhow!(
-            "cannot read a job ID from bsub's output: expected `Job <N> is submitted to queue \
+    stdout
+        .lines()
+        .filter_map(parse_line)
+        .next_back()
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "cannot read a job ID from bsub's output: expected `Job <N> is submitted to queue \
              <q>.`, got:\n{}",
-            stdout.trim_end()
-        )
-    })
+                stdout.trim_end()
+            )
+        })
 }
 
 /// Maps an LSF `STAT` to a [`JobState`].

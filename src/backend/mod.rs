@@ -191,20 +191,55 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn job_ids_from_each_backend_environment() {
         let cases = [
-            (BackendKind::Slurm, env(&[("SLURM_JOB_ID", "9"), ("SLURM_ARRAY_JOB_ID", "8"), ("SLURM_ARRAY_TASK_ID", "1")]), "8_1"),
+            (
+                BackendKind::Slurm,
+                env(&[
+                    ("SLURM_JOB_ID", "9"),
+                    ("SLURM_ARRAY_JOB_ID", "8"),
+                    ("SLURM_ARRAY_TASK_ID", "1"),
+                ]),
+                "8_1",
+            ),
             (BackendKind::Slurm, env(&[("SLURM_JOB_ID", "9")]), "9"),
-            (BackendKind::Sge, env(&[("JOB_ID", "2"), ("SGE_TASK_ID", "undefined")]), "2"),
-            (BackendKind::Sge, env(&[("JOB_ID", "2"), ("SGE_TASK_ID", "3")]), "2.3"),
-            (BackendKind::Pbs, env(&[("PBS_JOBID", "4101[2].server01")]), "4101[2].server01"),
-            (BackendKind::Lsf, env(&[("LSB_JOBID", "4101"), ("LSB_JOBINDEX", "0")]), "4101"),
-            (BackendKind::Lsf, env(&[("LSB_JOBID", "4101"), ("LSB_JOBINDEX", "7")]), "4101[7]"),
-            (BackendKind::Local, env(&[("HPCLUSTER_LOCAL_JOB_ID", "local-3")]), "local-3"),
+            (
+                BackendKind::Sge,
+                env(&[("JOB_ID", "2"), ("SGE_TASK_ID", "undefined")]),
+                "2",
+            ),
+            (
+                BackendKind::Sge,
+                env(&[("JOB_ID", "2"), ("SGE_TASK_ID", "3")]),
+                "2.3",
+            ),
+            (
+                BackendKind::Pbs,
+                env(&[("PBS_JOBID", "4101[2].server01")]),
+                "4101[2].server01",
+            ),
+            (
+                BackendKind::Lsf,
+                env(&[("LSB_JOBID", "4101"), ("LSB_JOBINDEX", "0")]),
+                "4101",
+            ),
+            (
+                BackendKind::Lsf,
+                env(&[("LSB_JOBID", "4101"), ("LSB_JOBINDEX", "7")]),
+                "4101[7]",
+            ),
+            (
+                BackendKind::Local,
+                env(&[("HPCLUSTER_LOCAL_JOB_ID", "local-3")]),
+                "local-3",
+            ),
         ];
         for (kind, e, want) in cases {
             assert_eq!(job_id_from_env(kind, &e), Some(JobId::new(want)), "{kind}");

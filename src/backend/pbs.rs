@@ -25,13 +25,18 @@ impl Pbs {
 
 /// Whether a line is wholly a PBS job ID: `4101`, `4101.server01`, `4101[].server01`.
 fn is_pbs_id(line: &str) -> bool {
-    let (num, rest) = line.split_at(line.find(|c: char| !c.is_ascii_digit()).unwrap_or(line.len()));
+    let (num, rest) = line.split_at(
+        line.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(line.len()),
+    );
     let rest = rest.strip_prefix("[]").unwrap_or(rest);
     !num.is_empty()
         && (rest.is_empty()
             || rest.strip_prefix('.').is_some_and(|host| {
                 !host.is_empty()
-                    && host.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                    && host
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
             }))
 }
 
@@ -40,8 +45,7 @@ pub fn parse_submit(stdout: &str) -> anyhow::Result<JobId> {
     stdout
         .lines()
         .map(str::trim)
-        .filter(|l| is_pbs_id(l))
-        .last()
+        .rfind(|l| is_pbs_id(l))
         .map(JobId::new)
         .ok_or_else(|| {
             anyhow::anyhow!(
@@ -84,7 +88,9 @@ pub fn parse_qstat(stdout: &str) -> HashMap<JobId, JobStatus> {
     for line in stdout.lines() {
         if let Some(id) = line.strip_prefix("Job Id:") {
             blocks.push((id.trim().to_string(), HashMap::new()));
-        } else if let (Some((_, fields)), Some((k, v))) = (blocks.last_mut(), line.split_once(" = ")) {
+        } else if let (Some((_, fields)), Some((k, v))) =
+            (blocks.last_mut(), line.split_once(" = "))
+        {
             fields.insert(k.trim().to_string(), v.trim().to_string());
         }
     }
@@ -102,7 +108,9 @@ pub fn parse_qstat(stdout: &str) -> HashMap<JobId, JobStatus> {
                 state,
                 native: code,
                 started: time("stime").or_else(|| time("start_time")),
-                ended: time("obittime").or_else(|| time("comp_time")).filter(|_| state.is_final()),
+                ended: time("obittime")
+                    .or_else(|| time("comp_time"))
+                    .filter(|_| state.is_final()),
             },
         );
     }
@@ -161,9 +169,10 @@ impl Backend for Pbs {
             argv.extend(self.cancel_extra.iter().cloned());
             argv.extend(chunk.iter().map(|j| j.id.clone()));
             let out = self.runner.run(&argv, None)?;
-            let gone = out.stderr.lines().all(|l| {
-                l.contains("Unknown Job Id") || l.contains("Job has finished")
-            });
+            let gone = out
+                .stderr
+                .lines()
+                .all(|l| l.contains("Unknown Job Id") || l.contains("Job has finished"));
             if !out.success() && !gone {
                 return Err(out.error("failed to cancel PBS batch jobs"));
             }
@@ -177,7 +186,12 @@ impl Backend for Pbs {
         if !out.success() {
             return Err(out.error("failed to look up PBS batch jobs by name"));
         }
-        Ok(out.stdout.split_whitespace().filter(|l| is_pbs_id(l)).map(JobId::new).collect())
+        Ok(out
+            .stdout
+            .split_whitespace()
+            .filter(|l| is_pbs_id(l))
+            .map(JobId::new)
+            .collect())
     }
 }
 
@@ -187,8 +201,14 @@ mod tests {
 
     #[test]
     fn every_recorded_qsub_answer_parses() {
-        assert_eq!(parse_submit("4101.server01\n").unwrap(), JobId::new("4101.server01"));
-        assert_eq!(parse_submit("4101[].server01\n").unwrap(), JobId::new("4101[].server01"));
+        assert_eq!(
+            parse_submit("4101.server01\n").unwrap(),
+            JobId::new("4101.server01")
+        );
+        assert_eq!(
+            parse_submit("4101[].server01\n").unwrap(),
+            JobId::new("4101[].server01")
+        );
         assert_eq!(
             parse_submit("Welcome to cluster2!\n4101.pbs-2.example.org\n").unwrap(),
             JobId::new("4101.pbs-2.example.org")

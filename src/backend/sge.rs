@@ -77,13 +77,17 @@ pub fn parse_submit(stdout: &str) -> anyhow::Result<Submitted> {
             None => parse_spec(line),
         }
     };
-    stdout.lines().filter_map(parse_line).last().ok_or_else(|| {
-        anyhow::anyhow!(
-            "cannot read a job ID from qsub's output: expected `N`, `N.1-10:1` or `Your job N \
+    stdout
+        .lines()
+        .filter_map(parse_line)
+        .next_back()
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "cannot read a job ID from qsub's output: expected `N`, `N.1-10:1` or `Your job N \
              (...) has been submitted`, got:\n{}",
-            stdout.trim_end()
-        )
-    })
+                stdout.trim_end()
+            )
+        })
 }
 
 /// Expands an SGE task list: `3`, `1-10:1`, `1-9:2`, `1,3,5`.
@@ -278,7 +282,10 @@ impl Backend for Sge {
     }
 
     fn final_status(&self, ids: &[JobId]) -> anyhow::Result<HashMap<JobId, JobStatus>> {
-        let mut jobs: Vec<&str> = ids.iter().map(|j| j.id.split('.').next().unwrap_or("")).collect();
+        let mut jobs: Vec<&str> = ids
+            .iter()
+            .map(|j| j.id.split('.').next().unwrap_or(""))
+            .collect();
         jobs.sort_unstable();
         jobs.dedup();
         let mut found = HashMap::new();
@@ -304,7 +311,10 @@ mod tests {
         assert_eq!(ids("4101\n"), vec![JobId::new("4101")]);
         assert_eq!(ids("14.1-3:1\n").len(), 3);
         assert_eq!(ids("14.1-3:1\n")[2], JobId::new("14.3"));
-        assert_eq!(ids("Your job 4101 (\"name\") has been submitted\n"), vec![JobId::new("4101")]);
+        assert_eq!(
+            ids("Your job 4101 (\"name\") has been submitted\n"),
+            vec![JobId::new("4101")]
+        );
         let arr = ids("Your job-array 4101.1-10:1 (\"arr\") has been submitted\n");
         assert_eq!(arr.len(), 10);
         assert_eq!(arr[0], JobId::new("4101.1"));
@@ -350,9 +360,15 @@ mod tests {
         assert_eq!(m[&JobId::new("2.1")].state, JobState::Done);
         assert!(m[&JobId::new("2.1")].ended.is_some());
         let timeout = "jobnumber    3\ntaskid       undefined\nfailed       37  : qmaster enforced h_rt, h_cpu, or h_vmem limit\nexit_status  137 (Killed)\n";
-        assert_eq!(parse_qacct(timeout)[&JobId::new("3")].state, JobState::Timeout);
+        assert_eq!(
+            parse_qacct(timeout)[&JobId::new("3")].state,
+            JobState::Timeout
+        );
         let deleted = "jobnumber    4\ntaskid       undefined\nfailed       100 : assumedly after job\nexit_status  137 (Killed)\n";
-        assert_eq!(parse_qacct(deleted)[&JobId::new("4")].state, JobState::Cancelled);
+        assert_eq!(
+            parse_qacct(deleted)[&JobId::new("4")].state,
+            JobState::Cancelled
+        );
     }
 
     #[test]

@@ -32,7 +32,12 @@ impl Slurm {
             argv.push(format!("--clusters={c}"));
         }
         argv.push("-j".into());
-        argv.push(ids.iter().map(|j| j.id.as_str()).collect::<Vec<_>>().join(","));
+        argv.push(
+            ids.iter()
+                .map(|j| j.id.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         let out = self.runner.run(&argv, None)?;
         if !out.success() {
             // Every listed job was purged: not an error, just nothing to report.
@@ -85,7 +90,7 @@ pub fn parse_submit(stdout: &str) -> anyhow::Result<JobId> {
     stdout
         .lines()
         .filter_map(parse_line)
-        .last()
+        .next_back()
         .ok_or_else(|| {
             anyhow::anyhow!(
                 "cannot read a job ID from sbatch's output: expected `Submitted batch job N` or \
@@ -101,7 +106,11 @@ fn is_number(s: &str) -> bool {
 
 /// Maps a SLURM long state (`PENDING`, `CANCELLED by 0`, ...) or short code to a [`JobState`].
 pub fn parse_state(native: &str) -> JobState {
-    let word = native.split_whitespace().next().unwrap_or("").trim_end_matches('+');
+    let word = native
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('+');
     match word {
         "PENDING" | "PD" | "CONFIGURING" | "CF" | "REQUEUED" | "RQ" | "REQUEUE_HOLD"
         | "REQUEUE_FED" | "RESV_DEL_HOLD" => JobState::Pending,
@@ -226,18 +235,16 @@ impl Backend for Slurm {
     }
 
     fn find_by_name(&self, name: &str) -> anyhow::Result<Vec<JobId>> {
-        let argv: Vec<String> = ["squeue", "-h", "-t", "all", "-r", "-o", "%i", "--name", name]
-            .map(String::from)
-            .to_vec();
+        let argv: Vec<String> = [
+            "squeue", "-h", "-t", "all", "-r", "-o", "%i", "--name", name,
+        ]
+        .map(String::from)
+        .to_vec();
         let out = self.runner.run(&argv, None)?;
         if !out.success() {
             return Err(out.error("failed to look up SLURM batch jobs by name"));
         }
-        Ok(out
-            .stdout
-            .split_whitespace()
-            .map(JobId::new)
-            .collect())
+        Ok(out.stdout.split_whitespace().map(JobId::new).collect())
     }
 
     fn final_status(&self, ids: &[JobId]) -> anyhow::Result<HashMap<JobId, JobStatus>> {
@@ -247,7 +254,12 @@ impl Backend for Slurm {
                 .map(String::from)
                 .to_vec();
             argv.push("-j".into());
-            argv.push(ids.iter().map(|j| j.id.as_str()).collect::<Vec<_>>().join(","));
+            argv.push(
+                ids.iter()
+                    .map(|j| j.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
             let out = self.runner.run_once(&argv, None)?;
             if out.success() {
                 found.extend(parse_squeue(&out.stdout));
@@ -259,7 +271,13 @@ impl Backend for Slurm {
             .cloned()
             .collect();
         for id in rest {
-            let argv = vec!["scontrol".into(), "show".into(), "job".into(), "-o".into(), id.id.clone()];
+            let argv = vec![
+                "scontrol".into(),
+                "show".into(),
+                "job".into(),
+                "-o".into(),
+                id.id.clone(),
+            ];
             let out = self.runner.run_once(&argv, None)?;
             if let Some((jid, st)) = out.success().then(|| parse_scontrol(&out.stdout)).flatten() {
                 found.insert(jid, st);
@@ -268,9 +286,7 @@ impl Backend for Slurm {
         Ok(found
             .into_iter()
             .filter(|(_, st)| st.state.is_final())
-            .filter_map(|(jid, st)| {
-                ids.iter().find(|i| i.id == jid.id).map(|i| (i.clone(), st))
-            })
+            .filter_map(|(jid, st)| ids.iter().find(|i| i.id == jid.id).map(|i| (i.clone(), st)))
             .collect())
     }
 }
@@ -285,10 +301,22 @@ mod tests {
             ("Submitted batch job 4101\n", "4101", None),
             ("4101\n", "4101", None),
             ("4101;clusterA\n", "4101", Some("clusterA")),
-            ("Submitted batch job 4101 on cluster clusterA\n", "4101", Some("clusterA")),
-            ("Welcome to cluster2!\nSubmitted batch job 4101\n", "4101", None),
+            (
+                "Submitted batch job 4101 on cluster clusterA\n",
+                "4101",
+                Some("clusterA"),
+            ),
+            (
+                "Welcome to cluster2!\nSubmitted batch job 4101\n",
+                "4101",
+                None,
+            ),
             ("Welcome to cluster2!\n4101\n", "4101", None),
-            ("JSV: h_data=1G\nNote: 3 jobs queued\n4101;clusterA\n", "4101", Some("clusterA")),
+            (
+                "JSV: h_data=1G\nNote: 3 jobs queued\n4101;clusterA\n",
+                "4101",
+                Some("clusterA"),
+            ),
         ];
         for (out, id, cluster) in cases {
             let got = parse_submit(out).unwrap();

@@ -15,7 +15,11 @@ pub fn run(config: &Config) -> anyhow::Result<i32> {
     let mut tracker = crate::commands::status::open_tracker(&config)?;
     let cancelled = tracker.cancel_all()?;
     let list: Vec<String> = cancelled.iter().map(|i| i.to_string()).collect();
-    println!("cancelled {} batch jobs: {}", cancelled.len(), list.join(" "));
+    println!(
+        "cancelled {} batch jobs: {}",
+        cancelled.len(),
+        list.join(" ")
+    );
     let deadline = Instant::now() + CONFIRM_WITHIN;
     while !tracker.all_settled() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_secs(1));
@@ -25,7 +29,9 @@ pub fn run(config: &Config) -> anyhow::Result<i32> {
     }
     let left = tracker.jobs().iter().filter(|j| !j.is_settled()).count();
     if left > 0 {
-        crate::log::warn(format!("{left} batch jobs not yet confirmed ended; check `hpcluster status`"));
+        crate::log::warn(format!(
+            "{left} batch jobs not yet confirmed ended; check `hpcluster status`"
+        ));
     }
     Ok(0)
 }

@@ -62,7 +62,10 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
         Err(e) => {
             let cancelled = tracker.cancel_all()?;
             if !cancelled.is_empty() {
-                crate::log::info(format!("cancelled the {} batch jobs submitted so far", cancelled.len()));
+                crate::log::info(format!(
+                    "cancelled the {} batch jobs submitted so far",
+                    cancelled.len()
+                ));
             }
             return Err(e);
         }
@@ -82,7 +85,11 @@ fn follow(tracker: &mut Tracker) -> anyhow::Result<i32> {
         if STOP.load(Ordering::SeqCst) {
             let cancelled = tracker.cancel_all()?;
             let list: Vec<String> = cancelled.iter().map(|i| i.to_string()).collect();
-            println!("interrupted: cancelled {} batch jobs: {}", cancelled.len(), list.join(" "));
+            println!(
+                "interrupted: cancelled {} batch jobs: {}",
+                cancelled.len(),
+                list.join(" ")
+            );
             return Ok(130);
         }
         match tracker.poll_once() {
@@ -94,8 +101,16 @@ fn follow(tracker: &mut Tracker) -> anyhow::Result<i32> {
             Err(e) => crate::log::warn(format!("{e:#}")),
         }
     }
-    let failed = tracker.jobs().iter().filter(|j| j.state != crate::backend::JobState::Done).count();
-    println!("all {} batch jobs ended ({} not done)", tracker.jobs().len(), failed);
+    let failed = tracker
+        .jobs()
+        .iter()
+        .filter(|j| j.state != crate::backend::JobState::Done)
+        .count();
+    println!(
+        "all {} batch jobs ended ({} not done)",
+        tracker.jobs().len(),
+        failed
+    );
     Ok(0)
 }
 
@@ -114,8 +129,14 @@ fn dry_run(config: &Config, n: u32) -> anyhow::Result<i32> {
             workdir: &logs,
         };
         let argv = backend.submit_argv(&req);
-        let tasks = sub.array.map_or(String::new(), |a| format!(" (array of {a})"));
-        println!("# batch job `{}`{tasks}: {}", sub.job_name, script.display());
+        let tasks = sub
+            .array
+            .map_or(String::new(), |a| format!(" (array of {a})"));
+        println!(
+            "# batch job `{}`{tasks}: {}",
+            sub.job_name,
+            script.display()
+        );
         println!("# submit (in {}): {}", logs.display(), shell_words(&argv)?);
         println!("{}", tracker::render(config, &dir, &program, &sub)?);
     }

@@ -2,13 +2,16 @@
 //!
 //! The stages, in order: [`cli`] (what the user typed) -> [`config`] (one resolved
 //! configuration) -> [`plan`] (walltime arithmetic, the admission rule) -> [`template`]
-//! (job scripts) -> [`backend`] (submit, status, cancel) -> [`worker`] (tasks).
+//! (job scripts) -> [`backend`] and [`tracker`] (submit, status, cancel) -> [`server`] and
+//! [`worker`] (tasks, with [`journal`], [`protocol`] and [`auth`]). [`sim`] replays the
+//! server's core against simulated batch jobs.
 //! [`duration`] parses and formats walltimes for all of them, [`memory`] byte sizes, and
 //! [`validate`] refuses values that would break a job script; [`run`] ties a command to its work.
 
 pub mod auth;
 pub mod backend;
 pub mod cli;
+pub mod cluster_dir;
 pub mod commands;
 pub mod config;
 pub mod duration;
@@ -23,5 +26,6 @@ pub mod server;
 pub mod sim;
 pub mod tasks;
 pub mod template;
+pub mod tracker;
 pub mod validate;
 pub mod worker;

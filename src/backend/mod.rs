@@ -4,9 +4,16 @@
 //! jobs in one command, and cancels many at once. Each batch system's output is read by pure
 //! `parse_*` functions kept apart from the thin code that runs the commands.
 
+pub mod clock;
+pub mod command;
 mod kind;
 pub mod local;
+pub mod lsf;
+pub mod pbs;
+pub mod sge;
+pub mod slurm;
 
+pub use command::Runner;
 pub use kind::BackendKind;
 
 use std::collections::HashMap;
@@ -67,6 +74,21 @@ impl JobState {
     }
 }
 
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            JobState::Pending => "pending",
+            JobState::Running => "running",
+            JobState::Completing => "completing",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+            JobState::Timeout => "timeout",
+            JobState::Cancelled => "cancelled",
+            JobState::Unknown => "unknown",
+        })
+    }
+}
+
 /// What the batch system says of one batch job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobStatus {
@@ -107,4 +129,121 @@ pub trait Backend: Send + Sync {
 
     /// Cancels many batch jobs, in batches.
     fn cancel(&self, ids: &[JobId]) -> anyhow::Result<()>;
+
+    /// The batch jobs (array tasks expanded) still known under a unique job name: how a submit
+    /// whose answer was lost is found instead of being submitted twice.
+    fn find_by_name(&self, name: &str) -> anyhow::Result<Vec<JobId>>;
+
+    /// The final state of batch jobs that vanished from `status`, from what the site keeps
+    /// (`scontrol show job`, `qacct`, ...). Jobs it cannot tell about are left out.
+    fn final_status(&self, _ids: &[JobId]) -> anyhow::Result<HashMap<JobId, JobStatus>> {
+        Ok(HashMap::new())
+    }
+}
+
+/// The backend of a configuration, running its commands through `runner`.
+pub fn for_config(config: &crate::config::Config, runner: Runner) -> Box<dyn Backend> {
+    match config.backend {
+        BackendKind::Slurm => Box::new(slurm::Slurm::new(config, runner)),
+        BackendKind::Sge => Box::new(sge::Sge::new(config, runner)),
+        BackendKind::Pbs => Box::new(pbs::Pbs::new(config, runner)),
+        BackendKind::Lsf => Box::new(lsf::Lsf::new(config, runner)),
+        BackendKind::Local => Box::new(local::Local::new(config, runner)),
+    }
+}
+
+/// The batch job a worker runs in, from its environment: the same ID `status` reports
+/// (`8_3` SLURM array task, `8.3` SGE, `8[3].server` PBS, `8[3]` LSF, `local-4`).
+pub fn job_id_from_env(kind: BackendKind, env: &HashMap<String, String>) -> Option<JobId> {
+    let get = |k: &str| env.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let id = match kind {
+        BackendKind::Slurm => match (get("SLURM_ARRAY_JOB_ID"), get("SLURM_ARRAY_TASK_ID")) {
+            (Some(job), Some(task)) => format!("{job}_{task}"),
+            _ => get("SLURM_JOB_ID")?.to_string(),
+        },
+        BackendKind::Sge => {
+            let job = get("JOB_ID")?;
+            match get("SGE_TASK_ID").filter(|t| *t != "undefined") {
+                Some(task) => format!("{job}.{task}"),
+                None => job.to_string(),
+            }
+        }
+        BackendKind::Pbs => get("PBS_JOBID")?.to_string(),
+        BackendKind::Lsf => {
+            let job = get("LSB_JOBID")?;
+            match get("LSB_JOBINDEX").filter(|t| *t != "0") {
+                Some(task) => format!("{job}[{task}]"),
+                None => job.to_string(),
+            }
+        }
+        BackendKind::Local => get("HPCLUSTER_LOCAL_JOB_ID")?.to_string(),
+    };
+    Some(JobId::new(id))
+}
+
+/// The IDs of an array job's tasks `1..=n`, given how the backend spells task `i`.
+pub fn expand_array(n: u32, task_id: impl Fn(u32) -> String) -> Vec<JobId> {
+    (1..=n).map(|i| JobId::new(task_id(i))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn job_ids_from_each_backend_environment() {
+        let cases = [
+            (
+                BackendKind::Slurm,
+                env(&[
+                    ("SLURM_JOB_ID", "9"),
+                    ("SLURM_ARRAY_JOB_ID", "8"),
+                    ("SLURM_ARRAY_TASK_ID", "1"),
+                ]),
+                "8_1",
+            ),
+            (BackendKind::Slurm, env(&[("SLURM_JOB_ID", "9")]), "9"),
+            (
+                BackendKind::Sge,
+                env(&[("JOB_ID", "2"), ("SGE_TASK_ID", "undefined")]),
+                "2",
+            ),
+            (
+                BackendKind::Sge,
+                env(&[("JOB_ID", "2"), ("SGE_TASK_ID", "3")]),
+                "2.3",
+            ),
+            (
+                BackendKind::Pbs,
+                env(&[("PBS_JOBID", "4101[2].server01")]),
+                "4101[2].server01",
+            ),
+            (
+                BackendKind::Lsf,
+                env(&[("LSB_JOBID", "4101"), ("LSB_JOBINDEX", "0")]),
+                "4101",
+            ),
+            (
+                BackendKind::Lsf,
+                env(&[("LSB_JOBID", "4101"), ("LSB_JOBINDEX", "7")]),
+                "4101[7]",
+            ),
+            (
+                BackendKind::Local,
+                env(&[("HPCLUSTER_LOCAL_JOB_ID", "local-3")]),
+                "local-3",
+            ),
+        ];
+        for (kind, e, want) in cases {
+            assert_eq!(job_id_from_env(kind, &e), Some(JobId::new(want)), "{kind}");
+        }
+        assert_eq!(job_id_from_env(BackendKind::Sge, &env(&[])), None);
+    }
 }

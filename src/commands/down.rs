@@ -1,4 +1,37 @@
-//! `hpcluster down`.
-pub fn run(_c: &crate::config::Config) -> anyhow::Result<i32> {
-    anyhow::bail!("`down` is being built")
+//! `hpcluster down`: cancels every batch job of a cluster that has not ended (in batches),
+//! records it, and waits a little for the batch system to confirm.
+
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+
+/// How long `down` waits for the batch system to report the cancelled batch jobs as ended.
+const CONFIRM_WITHIN: Duration = Duration::from_secs(30);
+
+pub fn run(config: &Config) -> anyhow::Result<i32> {
+    let mut config = config.clone();
+    crate::commands::up::apply_test_knobs(&mut config)?;
+    config.poll_interval = Duration::from_secs(1);
+    let mut tracker = crate::commands::status::open_tracker(&config)?;
+    let cancelled = tracker.cancel_all()?;
+    let list: Vec<String> = cancelled.iter().map(|i| i.to_string()).collect();
+    println!(
+        "cancelled {} batch jobs: {}",
+        cancelled.len(),
+        list.join(" ")
+    );
+    let deadline = Instant::now() + CONFIRM_WITHIN;
+    while !tracker.all_settled() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+        if let Err(e) = tracker.poll_once() {
+            crate::log::warn(format!("{e:#}"));
+        }
+    }
+    let left = tracker.jobs().iter().filter(|j| !j.is_settled()).count();
+    if left > 0 {
+        crate::log::warn(format!(
+            "{left} batch jobs not yet confirmed ended; check `hpcluster status`"
+        ));
+    }
+    Ok(0)
 }

@@ -1,0 +1,361 @@
+//! SLURM: `sbatch --parsable`, one `squeue -t all -r` for many jobs, `scancel`; vanished jobs
+//! from `sacct` where accounting exists, else `scontrol show job -o` while MinJobAge lasts.
+
+use std::collections::HashMap;
+
+use super::command::{chunk_ids, Runner, MAX_ID_CHARS};
+use super::{clock, Backend, BackendKind, JobId, JobState, JobStatus, SubmitRequest};
+use crate::config::Config;
+
+/// squeue's fixed output format: ID, long state, start, end.
+const SQUEUE_FORMAT: &str = "%i|%T|%S|%e";
+
+pub struct Slurm {
+    runner: Runner,
+    submit_extra: Vec<String>,
+    cancel_extra: Vec<String>,
+}
+
+impl Slurm {
+    pub fn new(config: &Config, runner: Runner) -> Slurm {
+        Slurm {
+            runner,
+            submit_extra: config.submit_command_extra.clone(),
+            cancel_extra: config.cancel_command_extra.clone(),
+        }
+    }
+
+    fn squeue(&self, ids: &[JobId]) -> anyhow::Result<HashMap<JobId, JobStatus>> {
+        let mut argv = vec!["squeue".to_string(), "-h".into(), "-t".into(), "all".into()];
+        argv.extend(["-r".into(), "-o".into(), SQUEUE_FORMAT.into()]);
+        if let Some(c) = ids.iter().find_map(|j| j.cluster.clone()) {
+            argv.push(format!("--clusters={c}"));
+        }
+        argv.push("-j".into());
+        argv.push(
+            ids.iter()
+                .map(|j| j.id.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        let out = self.runner.run(&argv, None)?;
+        if !out.success() {
+            // Every listed job was purged: not an error, just nothing to report.
+            if out.stderr.contains("Invalid job id specified") {
+                return Ok(HashMap::new());
+            }
+            return Err(out.error("failed to read the status of SLURM batch jobs"));
+        }
+        let cluster = ids.iter().find_map(|j| j.cluster.clone());
+        Ok(parse_squeue(&out.stdout)
+            .into_iter()
+            .map(|(mut id, st)| {
+                id.cluster.clone_from(&cluster);
+                (id, st)
+            })
+            .collect())
+    }
+}
+
+/// Parses sbatch's answer: `--parsable` (`4101`, `4101;clusterA`) or the sentence
+/// (`Submitted batch job 4101`, `... on cluster clusterA`). Banner lines are skipped: only a
+/// line that is wholly one of these forms counts, the last such line wins.
+pub fn parse_submit(stdout: &str) -> anyhow::Result<JobId> {
+    let parse_line = |line: &str| -> Option<JobId> {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("Submitted batch job ") {
+            let mut words = rest.split_whitespace();
+            let id = words.next().filter(|w| is_number(w))?;
+            return match (words.next(), words.next(), words.next(), words.next()) {
+                (None, ..) => Some(JobId::new(id)),
+                (Some("on"), Some("cluster"), Some(c), None) => Some(JobId {
+                    id: id.into(),
+                    cluster: Some(c.into()),
+                }),
+                _ => None,
+            };
+        }
+        let (id, cluster) = match line.split_once(';') {
+            Some((id, c)) if !c.is_empty() && !c.contains(char::is_whitespace) => {
+                (id, Some(c.to_string()))
+            }
+            Some(_) => return None,
+            None => (line, None),
+        };
+        is_number(id).then(|| JobId {
+            id: id.into(),
+            cluster,
+        })
+    };
+    stdout
+        .lines()
+        .filter_map(parse_line)
+        .next_back()
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "cannot read a job ID from sbatch's output: expected `Submitted batch job N` or \
+                 `N[;cluster]`, got:\n{}",
+                stdout.trim_end()
+            )
+        })
+}
+
+fn is_number(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Maps a SLURM long state (`PENDING`, `CANCELLED by 0`, ...) or short code to a [`JobState`].
+pub fn parse_state(native: &str) -> JobState {
+    let word = native
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('+');
+    match word {
+        "PENDING" | "PD" | "CONFIGURING" | "CF" | "REQUEUED" | "RQ" | "REQUEUE_HOLD"
+        | "REQUEUE_FED" | "RESV_DEL_HOLD" => JobState::Pending,
+        "RUNNING" | "R" | "SUSPENDED" | "S" | "STOPPED" | "ST" | "RESIZING" | "SIGNALING" => {
+            JobState::Running
+        }
+        "COMPLETING" | "CG" | "STAGE_OUT" | "SO" => JobState::Completing,
+        "COMPLETED" | "CD" => JobState::Done,
+        "FAILED" | "F" | "NODE_FAIL" | "NF" | "BOOT_FAIL" | "BF" | "OUT_OF_MEMORY" | "OOM"
+        | "PREEMPTED" | "PR" | "SPECIAL_EXIT" | "SE" => JobState::Failed,
+        "TIMEOUT" | "TO" | "DEADLINE" | "DL" => JobState::Timeout,
+        "CANCELLED" | "CA" | "REVOKED" | "RV" => JobState::Cancelled,
+        _ => JobState::Unknown,
+    }
+}
+
+fn status(native: &str, start: &str, end: &str) -> JobStatus {
+    let state = parse_state(native);
+    let started = clock::parse_iso(start).filter(|_| state != JobState::Pending);
+    // For a running job squeue's end is start + limit: only a final job has really ended.
+    let ended = clock::parse_iso(end).filter(|_| state.is_final());
+    JobStatus {
+        state,
+        native: native.to_string(),
+        started,
+        ended,
+    }
+}
+
+/// Parses `squeue -h -t all -r -o '%i|%T|%S|%e'` (also `sacct -n -P -X -o JobID,State,Start,End`).
+pub fn parse_squeue(stdout: &str) -> HashMap<JobId, JobStatus> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.trim().split('|').collect();
+            let [id, native, start, end] = f[..] else {
+                return None;
+            };
+            Some((JobId::new(id), status(native, start, end)))
+        })
+        .collect()
+}
+
+/// Parses one line of `scontrol show job -o`; the ID is `ArrayJobId_ArrayTaskId` for tasks.
+pub fn parse_scontrol(stdout: &str) -> Option<(JobId, JobStatus)> {
+    let fields: HashMap<&str, &str> = stdout
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    let id = match (fields.get("ArrayJobId"), fields.get("ArrayTaskId")) {
+        (Some(j), Some(t)) => format!("{j}_{t}"),
+        _ => fields.get("JobId")?.to_string(),
+    };
+    let native = fields.get("JobState")?;
+    let get = |k| fields.get(k).copied().unwrap_or("");
+    Some((
+        JobId::new(id),
+        status(native, get("StartTime"), get("EndTime")),
+    ))
+}
+
+impl Backend for Slurm {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Slurm
+    }
+
+    fn submit_argv(&self, req: &SubmitRequest<'_>) -> Vec<String> {
+        let mut argv = vec![
+            "sbatch".to_string(),
+            "--parsable".into(),
+            format!("--job-name={}", req.job_name),
+        ];
+        if let Some(n) = req.array {
+            argv.push(format!("--array=1-{n}"));
+        }
+        argv.extend(self.submit_extra.iter().cloned());
+        argv.push(req.script.display().to_string());
+        argv
+    }
+
+    fn submit(&self, req: &SubmitRequest<'_>) -> anyhow::Result<Vec<JobId>> {
+        let expand = |job: JobId| match req.array {
+            Some(n) => (1..=n)
+                .map(|i| JobId {
+                    id: format!("{}_{i}", job.id),
+                    cluster: job.cluster.clone(),
+                })
+                .collect(),
+            None => vec![job],
+        };
+        self.runner.submit(
+            &self.submit_argv(req),
+            req.workdir,
+            req.job_name,
+            |out| parse_submit(out).map(expand),
+            || self.find_by_name(req.job_name),
+        )
+    }
+
+    fn status(&self, ids: &[JobId]) -> anyhow::Result<HashMap<JobId, JobStatus>> {
+        let mut all = HashMap::new();
+        for chunk in chunk_ids(ids, MAX_ID_CHARS) {
+            all.extend(self.squeue(&chunk)?);
+        }
+        Ok(all)
+    }
+
+    fn cancel(&self, ids: &[JobId]) -> anyhow::Result<()> {
+        for chunk in chunk_ids(ids, MAX_ID_CHARS) {
+            let mut argv = vec!["scancel".to_string()];
+            argv.extend(self.cancel_extra.iter().cloned());
+            if let Some(c) = chunk.iter().find_map(|j| j.cluster.clone()) {
+                argv.push(format!("--clusters={c}"));
+            }
+            argv.extend(chunk.iter().map(|j| j.id.clone()));
+            let out = self.runner.run(&argv, None)?;
+            if !out.success() {
+                return Err(out.error("failed to cancel SLURM batch jobs"));
+            }
+        }
+        Ok(())
+    }
+
+    fn find_by_name(&self, name: &str) -> anyhow::Result<Vec<JobId>> {
+        let argv: Vec<String> = [
+            "squeue", "-h", "-t", "all", "-r", "-o", "%i", "--name", name,
+        ]
+        .map(String::from)
+        .to_vec();
+        let out = self.runner.run(&argv, None)?;
+        if !out.success() {
+            return Err(out.error("failed to look up SLURM batch jobs by name"));
+        }
+        Ok(out.stdout.split_whitespace().map(JobId::new).collect())
+    }
+
+    fn final_status(&self, ids: &[JobId]) -> anyhow::Result<HashMap<JobId, JobStatus>> {
+        let mut found = HashMap::new();
+        if which::which("sacct").is_ok() {
+            let mut argv: Vec<String> = ["sacct", "-n", "-P", "-X", "-o", "JobID,State,Start,End"]
+                .map(String::from)
+                .to_vec();
+            argv.push("-j".into());
+            argv.push(
+                ids.iter()
+                    .map(|j| j.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            let out = self.runner.run_once(&argv, None)?;
+            if out.success() {
+                found.extend(parse_squeue(&out.stdout));
+            }
+        }
+        let rest: Vec<JobId> = ids
+            .iter()
+            .filter(|id| !found.contains_key(&JobId::new(&id.id)))
+            .cloned()
+            .collect();
+        for id in rest {
+            let argv = vec![
+                "scontrol".into(),
+                "show".into(),
+                "job".into(),
+                "-o".into(),
+                id.id.clone(),
+            ];
+            let out = self.runner.run_once(&argv, None)?;
+            if let Some((jid, st)) = out.success().then(|| parse_scontrol(&out.stdout)).flatten() {
+                found.insert(jid, st);
+            }
+        }
+        Ok(found
+            .into_iter()
+            .filter(|(_, st)| st.state.is_final())
+            .filter_map(|(jid, st)| ids.iter().find(|i| i.id == jid.id).map(|i| (i.clone(), st)))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_recorded_sbatch_answer_parses() {
+        let cases = [
+            ("Submitted batch job 4101\n", "4101", None),
+            ("4101\n", "4101", None),
+            ("4101;clusterA\n", "4101", Some("clusterA")),
+            (
+                "Submitted batch job 4101 on cluster clusterA\n",
+                "4101",
+                Some("clusterA"),
+            ),
+            (
+                "Welcome to cluster2!\nSubmitted batch job 4101\n",
+                "4101",
+                None,
+            ),
+            ("Welcome to cluster2!\n4101\n", "4101", None),
+            (
+                "JSV: h_data=1G\nNote: 3 jobs queued\n4101;clusterA\n",
+                "4101",
+                Some("clusterA"),
+            ),
+        ];
+        for (out, id, cluster) in cases {
+            let got = parse_submit(out).unwrap();
+            assert_eq!(got.id, id, "{out:?}");
+            assert_eq!(got.cluster.as_deref(), cluster, "{out:?}");
+        }
+    }
+
+    #[test]
+    fn unparseable_sbatch_output_is_shown() {
+        let err = parse_submit("Welcome to cluster2!\nsomething odd 12\n").unwrap_err();
+        assert!(err.to_string().contains("something odd 12"), "{err}");
+        assert!(parse_submit("").is_err());
+    }
+
+    #[test]
+    fn squeue_lines_map_to_states_and_times() {
+        let out = std::fs::read_to_string("tests/fixtures/slurm/squeue.txt").unwrap();
+        let m = parse_squeue(&out);
+        let st = |id: &str| m[&JobId::new(id)].clone();
+        assert_eq!(st("2_1").state, JobState::Running);
+        assert!(st("2_1").started.is_some());
+        assert!(st("2_1").ended.is_none());
+        assert_eq!(st("5").state, JobState::Pending);
+        assert_eq!(st("7").state, JobState::Cancelled);
+        assert_eq!(st("2").state, JobState::Timeout);
+        assert!(st("2").ended.is_some());
+        assert_eq!(st("13").state, JobState::Failed);
+        assert_eq!(st("14").state, JobState::Done);
+        assert_eq!(st("15").state, JobState::Completing);
+        assert_eq!(m.len(), 7);
+    }
+
+    #[test]
+    fn scontrol_gives_the_array_task_id() {
+        let out = std::fs::read_to_string("tests/fixtures/slurm/scontrol-completed.txt").unwrap();
+        let (id, st) = parse_scontrol(&out).unwrap();
+        assert_eq!(id, JobId::new("2_1"));
+        assert_eq!(st.state, JobState::Done);
+        assert!(st.started.is_some() && st.ended.is_some());
+    }
+}

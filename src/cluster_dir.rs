@@ -1,0 +1,225 @@
+//! The cluster directory `<cluster_root>/<name>/`: everything one cluster keeps on disk.
+//!
+//! `scripts/` holds the rendered job scripts, `logs/` the batch jobs' stdout/stderr, `jobs.json`
+//! every batch job ever submitted with its ID and last known state. Other parts add their own
+//! files through [`ClusterDir::file`] (the server's `secret`, `server.json`, `journal`). Every
+//! write is atomic (temp file + rename), and the `lock` file (flock) keeps two `hpcluster up`
+//! off the same directory. It must be on a filesystem the compute nodes see.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{BackendKind, JobId, JobState};
+use crate::config::Config;
+
+/// One batch job as the cluster directory records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub id: JobId,
+    /// The unique job name it was submitted under (shared by the tasks of one array).
+    pub name: String,
+    pub state: JobState,
+    /// The batch system's own word for the state.
+    #[serde(default)]
+    pub native: String,
+    pub submitted: SystemTime,
+    #[serde(default)]
+    pub started: Option<SystemTime>,
+    #[serde(default)]
+    pub ended: Option<SystemTime>,
+    /// hpcluster asked for its cancellation (`down`, Ctrl-C).
+    #[serde(default)]
+    pub cancel_requested: bool,
+    /// Gone from the queue and no record of how it ended: it will never be seen again.
+    #[serde(default)]
+    pub vanished: bool,
+    /// Successive polls that did not find it in the queue nor in the site's records.
+    #[serde(default)]
+    pub missed_polls: u32,
+}
+
+impl JobRecord {
+    /// Nothing more will happen to this batch job.
+    pub fn is_settled(&self) -> bool {
+        self.state.is_final() || self.vanished
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct JobsFile {
+    /// The backend the batch jobs were submitted to (`status`/`down` use it, whatever the
+    /// configuration says now).
+    #[serde(default)]
+    backend: Option<BackendKind>,
+    jobs: Vec<JobRecord>,
+}
+
+/// An open cluster directory (locked when opened by [`ClusterDir::create`]).
+#[derive(Debug)]
+pub struct ClusterDir {
+    path: PathBuf,
+    _lock: Option<File>,
+}
+
+/// Where the cluster directory of a configuration is.
+pub fn path_for(config: &Config) -> PathBuf {
+    config.cluster_root.join(&config.name)
+}
+
+impl ClusterDir {
+    /// Creates (or reuses) the directory and takes its lock: fails if another `up` holds it.
+    pub fn create(path: &Path) -> anyhow::Result<ClusterDir> {
+        for sub in ["scripts", "logs"] {
+            let d = path.join(sub);
+            std::fs::create_dir_all(&d)
+                .with_context(|| format!("failed to create cluster directory `{}`", d.display()))?;
+        }
+        let path = std::path::absolute(path)?;
+        let lock_path = path.join("lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("failed to open `{}`", lock_path.display()))?;
+        // SAFETY: flock on a descriptor we own; released when the file is closed.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            anyhow::bail!(
+                "cluster directory `{}` is in use by another `hpcluster up`: stop it with \
+                 `hpcluster down`, or choose another `--name`",
+                path.display()
+            );
+        }
+        Ok(ClusterDir {
+            path,
+            _lock: Some(lock),
+        })
+    }
+
+    /// Opens an existing directory without locking it (`status`, `down`).
+    pub fn open(path: &Path) -> anyhow::Result<ClusterDir> {
+        if !path.join("jobs.json").is_file() {
+            anyhow::bail!(
+                "no cluster at `{}`: expected a `jobs.json` written by `hpcluster up`; check \
+                 `--name` and `cluster_root`, or start one with `hpcluster up`",
+                path.display()
+            );
+        }
+        Ok(ClusterDir {
+            path: std::path::absolute(path)?,
+            _lock: None,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn scripts(&self) -> PathBuf {
+        self.path.join("scripts")
+    }
+
+    pub fn logs(&self) -> PathBuf {
+        self.path.join("logs")
+    }
+
+    /// A file of the directory by name (`jobs.json`, `secret`, `server.json`, ...).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    fn load(&self) -> anyhow::Result<JobsFile> {
+        let p = self.file("jobs.json");
+        match std::fs::read(&p) {
+            Ok(b) => serde_json::from_slice::<JobsFile>(&b).with_context(|| {
+                format!(
+                    "failed to parse `{}`: expected hpcluster's jobs file; move it away to \
+                     start afresh",
+                    p.display()
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(JobsFile::default()),
+            Err(e) => Err(e).with_context(|| format!("failed to read `{}`", p.display())),
+        }
+    }
+
+    /// Every batch job recorded (none for a new directory).
+    pub fn load_jobs(&self) -> anyhow::Result<Vec<JobRecord>> {
+        Ok(self.load()?.jobs)
+    }
+
+    /// The backend the recorded batch jobs were submitted to.
+    pub fn backend(&self) -> anyhow::Result<Option<BackendKind>> {
+        Ok(self.load()?.backend)
+    }
+
+    pub fn save_jobs(&self, backend: BackendKind, jobs: &[JobRecord]) -> anyhow::Result<()> {
+        let file = JobsFile {
+            backend: Some(backend),
+            jobs: jobs.to_vec(),
+        };
+        write_atomic(&self.file("jobs.json"), &serde_json::to_vec_pretty(&file)?)
+    }
+}
+
+/// Writes a file atomically: a temporary file in the same directory, then rename.
+pub fn write_atomic(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
+    std::fs::write(&tmp, data).with_context(|| format!("failed to write `{}`", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| {
+        format!(
+            "failed to rename `{}` to `{}`",
+            tmp.display(),
+            path.display()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_up_cannot_lock_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("c");
+        let first = ClusterDir::create(&p).unwrap();
+        let err = ClusterDir::create(&p).unwrap_err();
+        assert!(
+            err.to_string().contains("in use by another `hpcluster up`"),
+            "{err}"
+        );
+        drop(first);
+        ClusterDir::create(&p).unwrap();
+    }
+
+    #[test]
+    fn jobs_round_trip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ClusterDir::create(tmp.path()).unwrap();
+        assert!(dir.load_jobs().unwrap().is_empty());
+        let job = JobRecord {
+            id: JobId::new("8_1"),
+            name: "c-1".into(),
+            state: JobState::Pending,
+            native: "PENDING".into(),
+            submitted: SystemTime::now(),
+            started: None,
+            ended: None,
+            cancel_requested: false,
+            vanished: false,
+            missed_polls: 0,
+        };
+        dir.save_jobs(BackendKind::Slurm, std::slice::from_ref(&job))
+            .unwrap();
+        assert_eq!(dir.backend().unwrap(), Some(BackendKind::Slurm));
+        assert_eq!(dir.load_jobs().unwrap(), vec![job]);
+        assert!(ClusterDir::open(tmp.path()).is_ok());
+    }
+}

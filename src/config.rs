@@ -84,6 +84,9 @@ pub struct Config {
     pub lsf_units: String,
     /// The hpcluster program the batch job runs (default: this executable).
     pub worker_program: Option<PathBuf>,
+    /// Walltime-aware admission (on; only `up --no-admission` turns it off, for comparison).
+    #[serde(skip)]
+    pub admission: bool,
 }
 
 impl Default for Config {
@@ -124,6 +127,7 @@ impl Default for Config {
             sge_memory_resource: "h_vmem".to_string(),
             lsf_units: "mb".to_string(),
             worker_program: None,
+            admission: true,
         }
     }
 }

@@ -5,8 +5,7 @@
 //! Each of its slots asks the server for a task; the server answers with one that can finish
 //! before the deadline ([`crate::plan::may_start`]) or tells the slot to retire. Once every slot
 //! has retired the worker says goodbye and exits 0, so its batch job ends and frees the
-//! allocation. On SIGTERM (the batch system stopping the job) or one second before the
-//! deadline it stops its tasks and reports them interrupted, so the server requeues them.
+//! allocation. On SIGTERM (the batch system stopping the job) or at the deadline it stops its tasks and reports them interrupted, so the server requeues them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -45,6 +44,9 @@ pub fn command_line(config: &Config, cluster_dir: &Path, program: &Path) -> Vec<
     if let Some(max) = config.max_tasks {
         cmd.push("--max-tasks".to_string());
         cmd.push(max.to_string());
+    }
+    if !config.admission {
+        cmd.push("--no-admission".to_string());
     }
     cmd
 }
@@ -227,9 +229,7 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut intr = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let until_deadline = deadline
-        .saturating_sub(unix_now())
-        .saturating_sub(Duration::from_secs(1));
+    let until_deadline = deadline.saturating_sub(unix_now());
     let deadline_timer = tokio::time::sleep(until_deadline);
     tokio::pin!(deadline_timer);
     let mut unacked = 0usize;

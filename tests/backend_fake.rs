@@ -161,13 +161,8 @@ fn arrays_above_the_max_array_size_are_split() {
     let f = Fake::new();
     let out = run_ok({
         let mut c = f.cmd("split");
-        c.env("HPCLUSTER_TEST_MAX_ARRAY_SIZE", "4").args([
-            "up",
-            "--backend",
-            "slurm",
-            "--jobs",
-            "10",
-        ]);
+        c.env("HPCLUSTER_MAX_ARRAY_SIZE", "4")
+            .args(["up", "--backend", "slurm", "--jobs", "10"]);
         c
     });
     let sbatch = f.calls_of("sbatch");
@@ -184,7 +179,7 @@ fn down_cancels_every_job_in_one_call_and_records_it() {
     // `up` polls once an hour here, so its jobs stay pending until `down` cancels them.
     let up = f
         .cmd("downc")
-        .env("HPCLUSTER_TEST_POLL_INTERVAL", "1h")
+        .env("HPCLUSTER_POLL_INTERVAL", "1h")
         .args(["up", "--backend", "pbs", "--jobs", "3"])
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -251,8 +246,8 @@ fn dry_run_prints_every_script_and_command_and_creates_nothing() {
         let mut c = bin();
         c.current_dir(tmp.path())
             .env("PATH", tmp.path())
-            .env("HPCLUSTER_TEST_NAME", "dry")
-            .env("HPCLUSTER_TEST_MAX_ARRAY_SIZE", "2")
+            .env("HPCLUSTER_NAME", "dry")
+            .env("HPCLUSTER_MAX_ARRAY_SIZE", "2")
             .args(["up", "--dry-run", "--backend", "slurm", "--jobs", "3"]);
         c
     });

@@ -79,7 +79,7 @@ fn down_cancels_local_jobs_from_another_process() {
     let down = run_ok({
         let mut c = bin();
         c.current_dir(tmp.path())
-            .env("HPCLUSTER_TEST_NAME", &name)
+            .env("HPCLUSTER_NAME", &name)
             .arg("down");
         c
     });

@@ -190,8 +190,16 @@ pub fn run_supervisor(args: &crate::cli::LocalJobArgs) -> anyhow::Result<i32> {
         libc::signal(libc::SIGTERM, on_stop as *const () as libc::sighandler_t);
         libc::signal(libc::SIGINT, on_stop as *const () as libc::sighandler_t);
     }
+    let deadline = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_add(walltime);
     let mut child = Command::new("bash")
         .arg(&args.script)
+        .env(
+            "HPCLUSTER_JOB_DEADLINE",
+            format!("{:.3}", deadline.as_secs_f64()),
+        )
         .process_group(0)
         .spawn()
         .with_context(|| format!("failed to run `bash {}`", args.script.display()))?;
@@ -232,9 +240,12 @@ pub fn run_supervisor(args: &crate::cli::LocalJobArgs) -> anyhow::Result<i32> {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    // Leftover background processes of the script go with it.
+    // Leftover background processes of the script go with it, and so does anything else in
+    // this batch job's session (tasks run in process groups of their own), as a batch system
+    // would kill every process of an ended job.
     // SAFETY: as above; the group may already be empty.
     unsafe { libc::killpg(pgid, libc::SIGKILL) };
+    kill_session_members();
     status.state = match ending {
         Some((r, _)) => r,
         None if exit.success() => JobState::Done,
@@ -246,4 +257,43 @@ pub fn run_supervisor(args: &crate::cli::LocalJobArgs) -> anyhow::Result<i32> {
     status.ended = Some(SystemTime::now());
     write(&status)?;
     Ok(exit.code().unwrap_or(1))
+}
+
+/// SIGKILLs every other process of this supervisor's session (it is the session leader).
+fn kill_session_members() {
+    // SAFETY: getsid(0) and getpid() only read this process's ids.
+    let (sid, me) = unsafe { (libc::getsid(0), libc::getpid()) };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        if session_of(&stat) == Some(sid) {
+            // SAFETY: signals one process of our own session.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// The session id in a `/proc/PID/stat` line (the 6th field; the command may hold spaces).
+fn session_of(stat: &str) -> Option<i32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(3)?.parse().ok()
+}
+
+#[cfg(test)]
+mod session_tests {
+    #[test]
+    fn session_field_is_read_after_the_command() {
+        assert_eq!(super::session_of("42 (a b) c) S 1 40 41 0 -1"), Some(41));
+        assert_eq!(super::session_of("garbage"), None);
+    }
 }

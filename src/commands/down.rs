@@ -10,7 +10,6 @@ const CONFIRM_WITHIN: Duration = Duration::from_secs(30);
 
 pub fn run(config: &Config) -> anyhow::Result<i32> {
     let mut config = config.clone();
-    crate::commands::up::apply_test_knobs(&mut config)?;
     config.poll_interval = Duration::from_secs(1);
     let mut tracker = crate::commands::status::open_tracker(&config)?;
     let cancelled = tracker.cancel_all()?;

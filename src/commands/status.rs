@@ -49,8 +49,7 @@ pub fn open_tracker(config: &Config) -> anyhow::Result<Tracker> {
 }
 
 pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
-    let mut config = config.clone();
-    crate::commands::up::apply_test_knobs(&mut config)?;
+    let config = config.clone();
     let mut tracker = open_tracker(&config)?;
     if let Err(e) = tracker.poll_once() {
         crate::log::warn(format!("showing the last known states: {e:#}"));

@@ -1,117 +1,218 @@
-//! `hpcluster up`: creates the cluster directory, submits the worker batch jobs and follows
-//! them in the foreground until all have ended; Ctrl-C / SIGTERM cancels what it submitted.
-//! `--dry-run` prints every script and submit command and touches nothing.
+//! `hpcluster up`: the server in the foreground. It creates the cluster directory, resumes
+//! its journal, submits worker batch jobs while tasks wait, runs until every task has ended
+//! (with `--tasks`) or until Ctrl-C / SIGTERM (an open cluster fed by `hpcluster submit`), and
+//! cancels what it submitted. `--dry-run` prints every script and submit command and touches
+//! nothing.
 //!
-//! The submit/poll/cancel work lives in [`crate::tracker::Tracker`], so the server can drive it.
+//! Batch jobs go through [`crate::tracker::Tracker`]; tasks through [`crate::server`].
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use anyhow::Context;
+
+use crate::auth::Secret;
 use crate::backend::{self, Runner, SubmitRequest};
 use crate::cli::UpArgs;
 use crate::cluster_dir::{self, ClusterDir};
 use crate::config::{Config, Resolved};
+use crate::journal::Journal;
+use crate::server::batch::TrackerControl;
+use crate::server::core::{Core, CoreConfig};
+use crate::server::shell::{self, ServerOptions, Summary};
 use crate::tracker::{self, Tracker};
 
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_stop(_sig: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-/// Test-only overrides until every key can be set from the config file: `HPCLUSTER_TEST_NAME`,
-/// `_POLL_INTERVAL`, `_PROLOGUE` (one more prologue line), `_MAX_ARRAY_SIZE`, `_SUBMIT_EXTRA`.
-pub fn apply_test_knobs(config: &mut Config) -> anyhow::Result<()> {
-    let var = |k: &str| std::env::var(format!("HPCLUSTER_TEST_{k}")).ok();
-    if let Some(v) = var("NAME") {
-        config.name = v;
-    }
-    if let Some(v) = var("POLL_INTERVAL") {
-        config.poll_interval = crate::duration::parse_duration(&v)?;
-    }
-    if let Some(v) = var("PROLOGUE") {
-        config.job_script_prologue.push(v);
-    }
-    if let Some(v) = var("MAX_ARRAY_SIZE") {
-        config.max_array_size = v.parse()?;
-    }
-    if let Some(v) = var("SUBMIT_EXTRA") {
-        config.submit_command_extra = shlex::split(&v).unwrap_or_default();
-    }
-    Ok(())
-}
+/// Parked worker slots retire after this long without work.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Workers silent this long are lost.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
     let mut config = resolved.config;
-    apply_test_knobs(&mut config)?;
-    let n = args.jobs.unwrap_or(1);
+    config.admission = !args.no_admission;
+    let tasks = match &args.tasks {
+        Some(path) => Some(crate::tasks::read_tasks(path)?),
+        None => None,
+    };
+    if config.task_time.is_some() {
+        // A task that cannot fit the walltime is an error before anything is submitted.
+        crate::plan::plan(crate::commands::plan::plan_input(&config)?)?;
+    } else if tasks.is_some() {
+        crate::log::warn(
+            "`task_time` is not set: the first tasks start without an estimate; \
+             give `--task-time` so no task is started that cannot finish",
+        );
+    }
     if args.dry_run {
+        let n = args
+            .jobs
+            .unwrap_or_else(|| jobs_for(&config, tasks.as_ref().map_or(0, Vec::len)));
         return dry_run(&config, n);
     }
-    let backend = backend::for_config(&config, Runner::new(config.backend));
-    let dir = ClusterDir::create(&cluster_dir::path_for(&config))?;
-    let mut tracker = Tracker::new(&config, backend, dir)?;
-    // SAFETY: the handler only stores into an atomic.
-    unsafe {
-        libc::signal(libc::SIGINT, on_stop as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_stop as *const () as libc::sighandler_t);
-    }
-    let submitted = tracker.submit(n);
-    let ids = match submitted {
-        Ok(ids) => ids,
-        Err(e) => {
-            let cancelled = tracker.cancel_all()?;
-            if !cancelled.is_empty() {
-                crate::log::info(format!(
-                    "cancelled the {} batch jobs submitted so far",
-                    cancelled.len()
-                ));
-            }
-            return Err(e);
-        }
-    };
-    let list: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
-    println!("submitted {} batch jobs: {}", ids.len(), list.join(" "));
-    follow(&mut tracker)
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let summary = rt.block_on(serve(config, tasks, args.jobs))?;
+    Ok(report(&summary))
 }
 
-/// Polls until every batch job has ended, printing state changes; cancels all on a signal.
-fn follow(tracker: &mut Tracker) -> anyhow::Result<i32> {
-    while !tracker.all_settled() {
-        let until = Instant::now() + tracker.interval();
-        while Instant::now() < until && !STOP.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        if STOP.load(Ordering::SeqCst) {
-            let cancelled = tracker.cancel_all()?;
-            let list: Vec<String> = cancelled.iter().map(|i| i.to_string()).collect();
-            println!(
-                "interrupted: cancelled {} batch jobs: {}",
-                cancelled.len(),
-                list.join(" ")
-            );
-            return Ok(130);
-        }
-        match tracker.poll_once() {
-            Ok(changes) => {
-                for c in changes {
-                    println!("batch job {}: {} -> {}", c.id, c.from, c.to);
-                }
-            }
-            Err(e) => crate::log::warn(format!("{e:#}")),
-        }
+/// Batch jobs a dry run shows: what the tasks need, within `max_jobs`.
+fn jobs_for(config: &Config, tasks: usize) -> u32 {
+    let per_job = crate::commands::plan::plan_input(config)
+        .ok()
+        .and_then(|i| crate::plan::plan(i).ok())
+        .map_or(config.slots.max(1), |p| p.tasks_per_job.max(1));
+    (tasks.div_ceil(per_job as usize) as u32).clamp(1, config.max_jobs.max(1))
+}
+
+async fn serve(
+    config: Config,
+    tasks: Option<Vec<crate::protocol::TaskSpec>>,
+    jobs: Option<u32>,
+) -> anyhow::Result<Summary> {
+    let backend = backend::for_config(&config, Runner::new(config.backend));
+    let dir = ClusterDir::create(&cluster_dir::path_for(&config))?;
+    let dir_path = std::path::absolute(dir.path())?;
+    let secret = Secret::load_or_create(&dir.file("secret"))?;
+    let (mut journal, replay) = Journal::open(&dir.file("journal.jsonl"))?;
+    let mut tracker = Tracker::new(&config, backend, dir)?;
+    let leftover = tracker.cancel_all()?;
+    if !leftover.is_empty() {
+        crate::log::info(format!(
+            "cancelled {} batch job(s) left from the previous run of this cluster",
+            leftover.len()
+        ));
     }
-    let failed = tracker
-        .jobs()
-        .iter()
-        .filter(|j| j.state != crate::backend::JobState::Done)
-        .count();
-    println!(
-        "all {} batch jobs ended ({} not done)",
-        tracker.jobs().len(),
-        failed
+    let walltime = crate::template::granted_walltime(config.backend, config.walltime);
+    let mut core = Core::new(CoreConfig {
+        task_time: config.task_time,
+        buffer: config.buffer,
+        walltime,
+        startup: config.startup,
+        slots: config.slots,
+        retries: config.retries,
+        idle_timeout: IDLE_TIMEOUT,
+        heartbeat_timeout: HEARTBEAT_TIMEOUT,
+    });
+    let exit_when_done = tasks.is_some();
+    let (resumed, added) =
+        shell::seed_tasks(&mut core, &mut journal, replay, tasks.unwrap_or_default())?;
+    if resumed > 0 {
+        let c = core.counts();
+        crate::log::info(format!(
+            "resumed {resumed} task(s) from the journal: {} done, {} failed, {} to run",
+            c.done, c.failed, c.pending
+        ));
+    }
+    if added > 0 {
+        crate::log::info(format!("{added} task(s) queued"));
+    }
+    if exit_when_done {
+        core.close_input();
+    }
+    let listener = tokio::net::TcpListener::bind((config.interface.as_str(), config.port))
+        .await
+        .with_context(|| {
+            format!(
+                "failed to listen on `{}:{}` (config `interface`, `port`)",
+                config.interface, config.port
+            )
+        })?;
+    let port = listener.local_addr()?.port();
+    let address = format!(
+        "{}:{port}",
+        crate::worker::advertised_host(&config.interface)
     );
-    Ok(0)
+    let server_file = dir_path.join("server.json");
+    crate::cluster_dir::write_atomic(
+        &server_file,
+        serde_json::json!({"address": address, "pid": std::process::id()})
+            .to_string()
+            .as_bytes(),
+    )?;
+    crate::log::info(format!(
+        "server listening on {address}; cluster directory {}",
+        dir_path.display()
+    ));
+    let mut control = TrackerControl(tracker);
+    let mut initial = Vec::new();
+    if let Some(n) = jobs.filter(|n| *n > 0) {
+        use crate::server::jobs::JobControl;
+        initial = control.submit(n)?;
+        let ids: Vec<String> = initial.iter().map(|i| i.to_string()).collect();
+        crate::log::info(format!(
+            "submitted {} batch job(s): {}",
+            ids.len(),
+            ids.join(" ")
+        ));
+    }
+    let opts = options(&config, &dir_path, exit_when_done);
+    let result = shell::run(
+        listener,
+        secret,
+        core,
+        journal,
+        Box::new(control),
+        opts,
+        initial,
+        shutdown_signal(),
+    )
+    .await;
+    let _ = std::fs::remove_file(&server_file);
+    result
+}
+
+fn options(config: &Config, dir: &std::path::Path, exit_when_done: bool) -> ServerOptions {
+    ServerOptions {
+        max_jobs: config.max_jobs,
+        cores: config.cores,
+        poll_interval: config.poll_interval,
+        log_directory: config
+            .log_directory
+            .clone()
+            .unwrap_or_else(|| dir.join("logs")),
+        exit_when_done,
+        progress: true,
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => crate::log::info("interrupted (Ctrl-C): cancelling the batch jobs"),
+        _ = term.recv() => crate::log::info("terminated (SIGTERM): cancelling the batch jobs"),
+    }
+}
+
+/// Prints the summary; returns the exit status.
+fn report(s: &Summary) -> i32 {
+    let hours = |secs: f64| secs / 3600.0;
+    let share = if s.core_seconds_consumed > 0.0 {
+        format!(
+            " ({:.0}%)",
+            100.0 * s.core_seconds_tasks / s.core_seconds_consumed
+        )
+    } else {
+        String::new()
+    };
+    println!(
+        "{} task(s) done, {} failed, {} not run; {} retried ({} killed by the walltime); {} batch job(s); {:.3} core-hours consumed by workers, {:.3} used by tasks{share}",
+        s.done, s.failed, s.pending, s.retried, s.walltime_kills, s.batch_jobs,
+        hours(s.core_seconds_consumed), hours(s.core_seconds_tasks)
+    );
+    if s.walltime_kills > 0 {
+        println!("some tasks were killed by the walltime: their estimate was too short; raise `task_time` (or the tasks' `time`)");
+    }
+    if s.interrupted {
+        130
+    } else if s.failed > 0 || s.pending > 0 {
+        1
+    } else {
+        0
+    }
 }
 
 /// Prints every batch job's script and exact submit command; creates nothing.

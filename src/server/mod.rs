@@ -4,6 +4,7 @@
 //! [`jobs`] keeps the batch jobs and runs batch-system commands off the event loop;
 //! [`progress`] shows how the run goes.
 
+pub mod batch;
 pub mod core;
 pub mod jobs;
 pub mod progress;

@@ -21,6 +21,9 @@ use crate::server::core::{Core, Dispatch, Outcome, TaskEvent, WorkerHello, Worke
 use crate::server::jobs::{self, Backoff, JobBook, JobCmd, JobControl, JobEvent};
 use crate::server::progress::Progress;
 
+/// How long `up` waits at its end for batch jobs of retired workers to end by themselves.
+pub const RETIRE_GRACE: Duration = Duration::from_secs(15);
+
 /// Batch jobs that may end in a row without their worker connecting before `up` gives up.
 pub const MAX_FAILED_STARTS: u32 = 3;
 
@@ -86,6 +89,7 @@ pub async fn run(
     mut journal: Journal,
     control: Box<dyn JobControl>,
     opts: ServerOptions,
+    initial_jobs: Vec<JobId>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<Summary> {
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
@@ -95,6 +99,9 @@ pub async fn run(
     let next_id = Arc::new(AtomicU64::new(1));
     let acceptor = tokio::spawn(accept_loop(listener, secret, ev_tx, next_id));
     let mut st = LoopState::new(opts);
+    for id in initial_jobs {
+        st.book.add(id);
+    }
     tokio::pin!(shutdown);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut interrupted = false;
@@ -124,6 +131,9 @@ pub async fn run(
     }
     acceptor.abort();
     journal.sync()?;
+    if !interrupted {
+        st.let_retired_jobs_end(&jobs_cmd, &mut job_rx).await;
+    }
     let live = st.book.live();
     if !live.is_empty() {
         for id in &live {
@@ -219,6 +229,42 @@ impl LoopState {
             next_submit: Duration::ZERO,
             worker_seconds_closed: 0.0,
             fatal: None,
+        }
+    }
+
+    /// Batch jobs whose workers were told to stop end on their own within seconds: poll for up to
+    /// [`RETIRE_GRACE`] before cancelling what is left, so they end `done`, not `cancelled`.
+    async fn let_retired_jobs_end(
+        &mut self,
+        jobs_cmd: &std::sync::mpsc::Sender<JobCmd>,
+        job_rx: &mut mpsc::UnboundedReceiver<JobEvent>,
+    ) {
+        let until = tokio::time::Instant::now() + RETIRE_GRACE;
+        while tokio::time::Instant::now() < until {
+            let retiring = self
+                .book
+                .jobs
+                .values()
+                .any(|j| j.connected && !j.state.is_final());
+            if !retiring || jobs_cmd.send(JobCmd::Poll).is_err() {
+                return;
+            }
+            let polled = tokio::time::timeout_at(until, async {
+                while let Some(ev) = job_rx.recv().await {
+                    if let JobEvent::Polled(r) = ev {
+                        return r;
+                    }
+                }
+                Err("the batch-system thread ended".to_string())
+            })
+            .await;
+            match polled {
+                Ok(Ok(states)) => {
+                    self.book.on_poll(&states);
+                }
+                _ => return,
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
 

@@ -11,6 +11,17 @@ const CONFIRM_WITHIN: Duration = Duration::from_secs(30);
 pub fn run(config: &Config) -> anyhow::Result<i32> {
     let mut config = config.clone();
     config.poll_interval = Duration::from_secs(1);
+    let dir = crate::cluster_dir::path_for(&config);
+    if let Some(server) = crate::server::running::find(&dir) {
+        // The server cancels its own batch jobs on SIGTERM; it must not submit replacements.
+        println!("stopping the server (pid {})", server.pid);
+        if !server.stop(Duration::from_secs(60)) {
+            crate::log::warn(format!(
+                "the server (pid {}) did not stop within 60s",
+                server.pid
+            ));
+        }
+    }
     let mut tracker = crate::commands::status::open_tracker(&config)?;
     let cancelled = tracker.cancel_all()?;
     let list: Vec<String> = cancelled.iter().map(|i| i.to_string()).collect();

@@ -51,20 +51,34 @@ pub fn open_tracker(config: &Config) -> anyhow::Result<Tracker> {
 pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
     let config = config.clone();
     let mut tracker = open_tracker(&config)?;
-    if let Err(e) = tracker.poll_once() {
-        crate::log::warn(format!("showing the last known states: {e:#}"));
-    }
+    let dir = tracker.dir().path().to_path_buf();
+    // While `up` runs it is the only writer: ask it, and show the batch jobs as it recorded them.
+    let server = crate::server::running::find(&dir);
+    let tasks = match &server {
+        Some(s) => s
+            .status(&dir)
+            .unwrap_or_else(|e| serde_json::json!({"error": format!("{e:#}")})),
+        None => {
+            if let Err(e) = tracker.poll_once() {
+                crate::log::warn(format!("showing the last known states: {e:#}"));
+            }
+            journal_counts(&dir)?
+        }
+    };
     if json {
         let jobs: Vec<JobView> = tracker.jobs().iter().map(JobView::from).collect();
         let out = serde_json::json!({
             "cluster": config.name,
             "directory": tracker.dir().path(),
             "backend": config.backend,
+            "server": server.as_ref().map(|s| s.address.clone()),
+            "server_status": tasks,
             "jobs": jobs,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(0);
     }
+    print_tasks(server.as_ref().map(|s| s.address.as_str()), &tasks);
     let time = |t: Option<std::time::SystemTime>| t.map_or("-".to_string(), format_local);
     println!(
         "{:<16} {:<16} {:<10} {:<12} {:<19} {:<19} {:<19}",
@@ -83,4 +97,60 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// Task counts from the journal, for a cluster whose server is not running.
+fn journal_counts(dir: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let path = dir.join("journal.jsonl");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(_) => return Ok(serde_json::json!({})),
+    };
+    let replay = crate::journal::parse_journal(&text, &path.display().to_string())?;
+    let (mut done, mut failed, mut other) = (0, 0, 0);
+    for t in &replay.tasks {
+        match t.state {
+            crate::server::core::TaskState::Done => done += 1,
+            crate::server::core::TaskState::Failed { .. } => failed += 1,
+            _ => other += 1,
+        }
+    }
+    Ok(
+        serde_json::json!({"tasks": {"done": done, "failed": failed, "pending": other, "running": 0}}),
+    )
+}
+
+fn print_tasks(server: Option<&str>, v: &serde_json::Value) {
+    match server {
+        Some(a) => println!("server: running at {a}"),
+        None => println!("server: not running (task counts from the journal)"),
+    }
+    if let Some(e) = v.get("error") {
+        println!(
+            "server status unavailable: {}",
+            e.as_str().unwrap_or_default()
+        );
+    }
+    let t = &v["tasks"];
+    if t.is_object() {
+        println!(
+            "tasks: {} done, {} running, {} pending, {} failed",
+            t["done"], t["running"], t["pending"], t["failed"]
+        );
+    }
+    if let Some(workers) = v["workers"].as_array() {
+        println!("workers: {}", workers.len());
+        for w in workers {
+            println!(
+                "  worker {} in batch job {} on {}: {} running, {} done, {:.0}s left",
+                w["id"],
+                w["job"].as_str().unwrap_or("?"),
+                w["host"].as_str().unwrap_or("?"),
+                w["running"],
+                w["tasks_done"],
+                w["seconds_left"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+    println!();
 }

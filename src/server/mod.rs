@@ -8,4 +8,5 @@ pub mod batch;
 pub mod core;
 pub mod jobs;
 pub mod progress;
+pub mod running;
 pub mod shell;

@@ -54,9 +54,61 @@ pub enum TaskState {
     Failed { reason: String },
 }
 
+/// A task's description as the core keeps it: command, time and retries inline, the rarely
+/// used rest boxed, so a million queued tasks stay small (see `docs/benchmarks.md`).
+#[derive(Debug, Clone)]
+struct StoredSpec {
+    cmd: Box<str>,
+    time: Option<f64>,
+    retries: Option<u32>,
+    extra: Option<Box<SpecExtra>>,
+}
+
+#[derive(Debug, Clone)]
+struct SpecExtra {
+    name: Option<String>,
+    cwd: Option<String>,
+    env: std::collections::BTreeMap<String, String>,
+}
+
+impl From<TaskSpec> for StoredSpec {
+    fn from(s: TaskSpec) -> StoredSpec {
+        let extra = (s.name.is_some() || s.cwd.is_some() || !s.env.is_empty()).then(|| {
+            Box::new(SpecExtra {
+                name: s.name,
+                cwd: s.cwd,
+                env: s.env,
+            })
+        });
+        StoredSpec {
+            cmd: s.cmd.into_boxed_str(),
+            time: s.time,
+            retries: s.retries,
+            extra,
+        }
+    }
+}
+
+impl StoredSpec {
+    fn to_spec(&self) -> TaskSpec {
+        let (name, cwd, env) = match &self.extra {
+            Some(e) => (e.name.clone(), e.cwd.clone(), e.env.clone()),
+            None => (None, None, Default::default()),
+        };
+        TaskSpec {
+            cmd: self.cmd.to_string(),
+            name,
+            time: self.time,
+            cwd,
+            env,
+            retries: self.retries,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Task {
-    spec: TaskSpec,
+    spec: StoredSpec,
     state: TaskState,
     /// Runs that ended without a result (lost worker, interruption, walltime kill).
     lost_runs: u32,
@@ -180,12 +232,13 @@ impl Core {
     /// Adds tasks; returns the ID of the first.
     pub fn on_tasks_added(&mut self, specs: Vec<TaskSpec>) -> TaskId {
         let first = self.tasks.len() as TaskId;
+        self.tasks.reserve(specs.len());
         for spec in specs {
             let id = self.tasks.len() as TaskId;
             if let Some(reason) = self.never_fits(&spec) {
                 let state = TaskState::Failed { reason };
                 self.tasks.push(Task {
-                    spec,
+                    spec: spec.into(),
                     state,
                     lost_runs: 0,
                 });
@@ -194,7 +247,7 @@ impl Core {
             }
             self.enqueue(id, spec.time.is_some(), false);
             self.tasks.push(Task {
-                spec,
+                spec: spec.into(),
                 state: TaskState::Pending,
                 lost_runs: 0,
             });
@@ -243,7 +296,7 @@ impl Core {
             s => s,
         };
         self.tasks.push(Task {
-            spec,
+            spec: spec.into(),
             state,
             lost_runs,
         });
@@ -419,7 +472,7 @@ impl Core {
         };
         let t = &mut self.tasks[task as usize];
         t.state = TaskState::Running { worker: id, slot };
-        let spec = t.spec.clone();
+        let spec = t.spec.to_spec();
         let w = self.workers.get_mut(&id).expect("worker checked by on_ask");
         if let Some(n) = w.started_per_slot.get_mut(slot as usize) {
             *n += 1;
@@ -632,8 +685,8 @@ impl Core {
         self.tasks.get(task as usize).map(|t| &t.state)
     }
 
-    pub fn task_spec(&self, task: TaskId) -> Option<&TaskSpec> {
-        self.tasks.get(task as usize).map(|t| &t.spec)
+    pub fn task_spec(&self, task: TaskId) -> Option<TaskSpec> {
+        self.tasks.get(task as usize).map(|t| t.spec.to_spec())
     }
 
     pub fn task_count(&self) -> usize {

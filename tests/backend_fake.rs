@@ -1,30 +1,59 @@
 //! PBS, LSF and SLURM through fake commands on PATH that replay recorded outputs, log their
 //! argv and inject failures: arrays, banners, retries without duplicates, one status call per
 //! poll cycle, permanent errors, missing commands, `--dry-run`.
+//!
+//! `up --jobs N` without `--tasks` is an open cluster that runs until SIGTERM: each test waits
+//! for the state it needs in `jobs.json`, then stops `up`. The fakes' jobs never start a worker.
 
 #[path = "fixtures/support.rs"]
 mod support;
 
-use support::{bin, run_ok, Fake, KillOnDrop};
+use support::{bin, recorded_states, run_ok, spawn, wait_states, Fake, Finished};
+
+impl Fake {
+    fn dir(&self, name: &str) -> std::path::PathBuf {
+        self.work.path().join(".hpcluster").join(name)
+    }
+
+    /// `up ARGS` in the background until its `n` batch jobs are all `state`, then SIGTERM.
+    fn up_until(
+        &self,
+        name: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+        n: usize,
+        state: &str,
+    ) -> Finished {
+        let mut c = self.cmd(name);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.arg("up").args(args);
+        let up = spawn(c);
+        wait_states(&self.dir(name), n, state, 60);
+        up.terminate()
+    }
+}
 
 #[test]
 fn pbs_array_is_submitted_once_tracked_per_task_and_done() {
     let f = Fake::new();
-    let out = run_ok({
-        let mut c = f.cmd("pbsc");
-        c.args(["up", "--backend", "pbs", "--jobs", "3"]);
-        c
-    });
+    let out = f.up_until("pbsc", &[], &["--backend", "pbs", "--jobs", "3"], 3, "done");
     let qsub = f.calls_of("qsub");
     assert_eq!(qsub.len(), 1, "{qsub:?}");
     assert!(qsub[0].contains("-N pbsc-1 -J 1-3"), "{qsub:?}");
     assert!(
-        out.contains("submitted 3 batch jobs: 4101[1].server01 4101[2].server01 4101[3].server01"),
-        "{out}"
+        out.stderr.contains(
+            "submitted 3 batch job(s): 4101[1].server01 4101[2].server01 4101[3].server01"
+        ),
+        "{}",
+        out.all()
     );
     assert!(
-        out.contains("batch job 4101[2].server01: running -> done"),
-        "{out}"
+        out.stderr
+            .contains("batch job 4101[2].server01: running -> done"),
+        "{}",
+        out.all()
     );
     let statuses = f.calls_of("qstat");
     assert_eq!(statuses.len(), 2, "{statuses:?}");
@@ -38,47 +67,55 @@ fn pbs_array_is_submitted_once_tracked_per_task_and_done() {
 #[test]
 fn pbs_transient_qsub_failure_is_retried_after_a_lookup() {
     let f = Fake::new();
-    let out = run_ok({
-        let mut c = f.cmd("pbsr");
-        c.env("FAKE_TRANSIENT_qsub", "1")
-            .args(["up", "--backend", "pbs"]);
-        c
-    });
+    let out = f.up_until(
+        "pbsr",
+        &[("FAKE_TRANSIENT_qsub", "1")],
+        &["--backend", "pbs", "--jobs", "1"],
+        1,
+        "done",
+    );
     assert_eq!(f.calls_of("qsub").len(), 2);
     assert_eq!(f.calls_of("qselect"), vec!["qselect -N pbsr-1"]);
     assert!(
-        out.contains("submitted 1 batch jobs: 4101.server01"),
-        "{out}"
+        out.stderr
+            .contains("submitted 1 batch job(s): 4101.server01\n"),
+        "{}",
+        out.all()
     );
 }
 
 #[test]
 fn lsf_array_goes_through_stdin_and_ends_done() {
     let f = Fake::new();
-    let out = run_ok({
-        let mut c = f.cmd("lsfc");
-        c.args(["up", "--backend", "lsf", "--jobs", "2"]);
-        c
-    });
+    let out = f.up_until("lsfc", &[], &["--backend", "lsf", "--jobs", "2"], 2, "done");
     let bsub = f.calls_of("bsub");
     assert_eq!(bsub.len(), 1, "{bsub:?}");
     assert!(bsub[0].starts_with("bsub -J lsfc-1[1-2] -o "), "{bsub:?}");
     let stdin = std::fs::read_to_string(f.state.join("bsub-stdin")).unwrap();
     assert!(stdin.contains(" worker --cluster-dir "), "{stdin}");
-    assert!(out.contains("batch job 4101[1]: running -> done"), "{out}");
-    assert!(out.contains("batch job 4101[2]: running -> done"), "{out}");
+    assert!(
+        out.stderr.contains("batch job 4101[1]: running -> done"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr.contains("batch job 4101[2]: running -> done"),
+        "{}",
+        out.all()
+    );
     assert_eq!(f.calls_of("bjobs").len(), 2);
 }
 
 #[test]
 fn slurm_submit_that_times_out_after_creating_the_job_is_not_duplicated() {
     let f = Fake::new();
-    let out = run_ok({
-        let mut c = f.cmd("dedup");
-        c.env("FAKE_CREATE_THEN_TIMEOUT", "1")
-            .args(["up", "--backend", "slurm", "--jobs", "2"]);
-        c
-    });
+    let out = f.up_until(
+        "dedup",
+        &[("FAKE_CREATE_THEN_TIMEOUT", "1")],
+        &["--backend", "slurm", "--jobs", "2"],
+        2,
+        "done",
+    );
     assert_eq!(f.calls_of("sbatch").len(), 1, "{:?}", f.calls());
     let jobs = std::fs::read_to_string(f.state.join("jobs")).unwrap();
     assert_eq!(jobs.lines().count(), 1, "{jobs}");
@@ -87,20 +124,24 @@ fn slurm_submit_that_times_out_after_creating_the_job_is_not_duplicated() {
         .iter()
         .any(|c| c.contains("--name dedup-1")));
     assert!(
-        out.contains("submitted 2 batch jobs: 4101_1 4101_2"),
-        "{out}"
+        out.stderr
+            .contains("submitted 2 batch job(s): 4101_1 4101_2\n"),
+        "{}",
+        out.all()
     );
+    assert_eq!(recorded_states(&f.dir("dedup")).len(), 2);
 }
 
 #[test]
 fn slurm_transient_error_without_a_job_is_retried() {
     let f = Fake::new();
-    run_ok({
-        let mut c = f.cmd("retry");
-        c.env("FAKE_TRANSIENT_sbatch", "2")
-            .args(["up", "--backend", "slurm"]);
-        c
-    });
+    f.up_until(
+        "retry",
+        &[("FAKE_TRANSIENT_sbatch", "2")],
+        &["--backend", "slurm", "--jobs", "1"],
+        1,
+        "done",
+    );
     assert_eq!(f.calls_of("sbatch").len(), 3);
     let jobs = std::fs::read_to_string(f.state.join("jobs")).unwrap();
     assert_eq!(jobs.lines().count(), 1, "{jobs}");
@@ -109,15 +150,25 @@ fn slurm_transient_error_without_a_job_is_retried() {
 #[test]
 fn slurm_transient_status_failure_never_marks_jobs_dead() {
     let f = Fake::new();
-    let out = run_ok({
-        let mut c = f.cmd("flaky");
-        // 4 attempts per poll: the first poll fails wholly, the next ones answer.
-        c.env("FAKE_TRANSIENT_squeue", "4")
-            .args(["up", "--backend", "slurm"]);
-        c
-    });
-    assert!(out.contains("batch job 4101: running -> done"), "{out}");
-    assert!(!out.contains("unknown"), "{out}");
+    // 4 attempts per poll: the first poll fails wholly, the next ones answer.
+    let out = f.up_until(
+        "flaky",
+        &[("FAKE_TRANSIENT_squeue", "4")],
+        &["--backend", "slurm", "--jobs", "1"],
+        1,
+        "done",
+    );
+    assert!(
+        out.stderr.contains("batch job status failed"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr.contains("batch job 4101: running -> done"),
+        "{}",
+        out.all()
+    );
+    assert!(!out.stderr.contains("-> unknown"), "{}", out.all());
 }
 
 #[test]
@@ -126,7 +177,7 @@ fn slurm_permanent_error_fails_at_once_showing_the_command() {
     let out = f
         .cmd("perm")
         .env("FAKE_PERMANENT_sbatch", "1")
-        .args(["up", "--backend", "slurm"])
+        .args(["up", "--backend", "slurm", "--jobs", "1"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -141,14 +192,16 @@ fn slurm_permanent_error_fails_at_once_showing_the_command() {
 #[test]
 fn slurm_500_jobs_take_one_status_command_per_cycle() {
     let f = Fake::new();
-    run_ok({
-        let mut c = f.cmd("many");
-        c.args(["up", "--backend", "slurm", "--jobs", "500"]);
-        c
-    });
+    f.up_until(
+        "many",
+        &[],
+        &["--backend", "slurm", "--jobs", "500"],
+        500,
+        "done",
+    );
     assert_eq!(f.calls_of("sbatch").len(), 1);
     let polls = f.calls_of("squeue");
-    // cycle 1: all running; cycle 2: all completed.
+    // cycle 1: all running; cycle 2: all completed; no poll once nothing is live.
     assert_eq!(polls.len(), 2, "{} squeue calls", polls.len());
     for p in &polls {
         let ids = p.rsplit(' ').next().unwrap();
@@ -159,48 +212,53 @@ fn slurm_500_jobs_take_one_status_command_per_cycle() {
 #[test]
 fn arrays_above_the_max_array_size_are_split() {
     let f = Fake::new();
-    let out = run_ok({
-        let mut c = f.cmd("split");
-        c.env("HPCLUSTER_MAX_ARRAY_SIZE", "4")
-            .args(["up", "--backend", "slurm", "--jobs", "10"]);
-        c
-    });
+    let out = f.up_until(
+        "split",
+        &[("HPCLUSTER_MAX_ARRAY_SIZE", "4")],
+        &["--backend", "slurm", "--jobs", "10"],
+        10,
+        "done",
+    );
     let sbatch = f.calls_of("sbatch");
     assert_eq!(sbatch.len(), 3);
     assert!(sbatch[0].contains("--job-name=split-1 --array=1-4"));
     assert!(sbatch[2].contains("--job-name=split-3 --array=1-2"));
-    assert!(out.contains("submitted 10 batch jobs"), "{out}");
+    assert!(
+        out.stderr.contains("submitted 10 batch job(s)"),
+        "{}",
+        out.all()
+    );
     assert_eq!(f.calls_of("squeue").len(), 2);
 }
 
+/// `down` with a server running stops it; the server cancels every batch job in one call.
 #[test]
-fn down_cancels_every_job_in_one_call_and_records_it() {
+fn down_stops_the_server_which_cancels_every_job_in_one_call() {
     let f = Fake::new();
-    // `up` polls once an hour here, so its jobs stay pending until `down` cancels them.
-    let up = f
-        .cmd("downc")
-        .env("HPCLUSTER_POLL_INTERVAL", "1h")
-        .args(["up", "--backend", "pbs", "--jobs", "3"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let up = KillOnDrop(Some(up));
-    let jobs = f.work.path().join(".hpcluster/downc/jobs.json");
-    for _ in 0..100 {
-        if jobs.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let out = run_ok({
+    // `up` polls once an hour here, so its jobs stay running (after the first poll) until they are cancelled.
+    let up = spawn({
+        let mut c = f.cmd("downc");
+        c.env("HPCLUSTER_POLL_INTERVAL", "1h")
+            .args(["up", "--backend", "pbs", "--jobs", "3"]);
+        c
+    });
+    wait_states(&f.dir("downc"), 3, "running", 20);
+    let down = run_ok({
         let mut c = f.cmd("downc");
         c.arg("down");
         c
     });
-    assert!(out.contains("cancelled 3 batch jobs"), "{out}");
-    let qdel = f.calls_of("qdel");
+    assert!(down.contains("stopping the server"), "{down}");
+    let out = up.wait(30);
+    assert_eq!(out.code, Some(130), "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("cancelled 3 batch jobs still queued or running"),
+        "{}",
+        out.all()
+    );
     assert_eq!(
-        qdel,
+        f.calls_of("qdel"),
         vec!["qdel 4101[1].server01 4101[2].server01 4101[3].server01"]
     );
     let status = run_ok({
@@ -209,13 +267,38 @@ fn down_cancels_every_job_in_one_call_and_records_it() {
         c
     });
     let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(v["jobs"].as_array().unwrap().len(), 3, "{status}");
     for j in v["jobs"].as_array().unwrap() {
         assert_eq!(j["state"], "cancelled", "{status}");
     }
-    // SIGTERM: `up` cancels what is left (nothing) and says so.
-    let out = up.terminate();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("interrupted: cancelled"), "{stdout}");
+}
+
+/// `down` without a server (it was killed) cancels every batch job itself, in one call.
+#[test]
+fn down_without_a_server_cancels_every_job_in_one_call_and_records_it() {
+    let f = Fake::new();
+    let up = spawn({
+        let mut c = f.cmd("downk");
+        c.env("HPCLUSTER_POLL_INTERVAL", "1h")
+            .args(["up", "--backend", "pbs", "--jobs", "3"]);
+        c
+    });
+    wait_states(&f.dir("downk"), 3, "running", 20);
+    up.signal(9);
+    let killed = up.wait(10);
+    assert_eq!(killed.code, None, "{}", killed.all());
+    let out = run_ok({
+        let mut c = f.cmd("downk");
+        c.arg("down");
+        c
+    });
+    assert!(!out.contains("stopping the server"), "{out}");
+    assert!(out.contains("cancelled 3 batch jobs"), "{out}");
+    assert_eq!(
+        f.calls_of("qdel"),
+        vec!["qdel 4101[1].server01 4101[2].server01 4101[3].server01"]
+    );
+    assert_eq!(recorded_states(&f.dir("downk")), vec!["cancelled"; 3]);
 }
 
 #[test]
@@ -224,7 +307,7 @@ fn a_missing_command_names_the_backend_and_the_ways_out() {
     let out = bin()
         .current_dir(tmp.path())
         .env("PATH", tmp.path())
-        .args(["up", "--backend", "sge"])
+        .args(["up", "--backend", "sge", "--jobs", "1"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

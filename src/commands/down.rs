@@ -12,10 +12,12 @@ pub fn run(config: &Config) -> anyhow::Result<i32> {
     let mut config = config.clone();
     config.poll_interval = Duration::from_secs(1);
     let dir = crate::cluster_dir::path_for(&config);
+    let mut server_stopped = false;
     if let Some(server) = crate::server::running::find(&dir) {
         // The server cancels its own batch jobs on SIGTERM; it must not submit replacements.
         println!("stopping the server (pid {})", server.pid);
-        if !server.stop(Duration::from_secs(60)) {
+        server_stopped = server.stop(Duration::from_secs(60));
+        if !server_stopped {
             crate::log::warn(format!(
                 "the server (pid {}) did not stop within 60s",
                 server.pid
@@ -23,7 +25,15 @@ pub fn run(config: &Config) -> anyhow::Result<i32> {
         }
     }
     let mut tracker = crate::commands::status::open_tracker(&config)?;
-    let cancelled = tracker.cancel_all()?;
+    // Batch jobs the server just cancelled are not cancelled twice (SGE's qdel fails on a job
+    // that is gone): the loop below waits for them to be confirmed ended like the others.
+    let ids: Vec<_> = tracker
+        .jobs()
+        .iter()
+        .filter(|j| !j.is_settled() && !(server_stopped && j.cancel_requested))
+        .map(|j| j.id.clone())
+        .collect();
+    let cancelled = tracker.cancel(&ids)?;
     let list: Vec<String> = cancelled.iter().map(|i| i.to_string()).collect();
     println!(
         "cancelled {} batch jobs: {}",

@@ -248,6 +248,9 @@ pub struct WorkerArgs {
     /// Start tasks without the deadline check (comparison only).
     #[arg(long)]
     pub no_admission: bool,
+    /// The batch system running this worker (how it finds its batch job ID and deadline).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -313,3 +313,144 @@ mod tests {
         assert!(format!("{e:#}").contains("unknown task 5"), "{e:#}");
     }
 }
+
+/// How long the journal writer gathers entries before one `fsync` (the most a task end's
+/// acknowledgement waits for others).
+pub const GROUP_COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(20);
+
+enum WriterCmd {
+    Append(Entry),
+    Sync(u64),
+}
+
+/// The journal on a thread of its own, so the server's event loop never waits on `fsync`.
+///
+/// Entries are appended in order; a sync request returns a token, and the token comes back on
+/// [`JournalWriter::synced`] once everything appended before it is on disk. Requests that
+/// arrive while a sync runs are served by the next one (group commit).
+pub struct JournalWriter {
+    tx: Option<std::sync::mpsc::Sender<WriterCmd>>,
+    next_token: u64,
+    synced: tokio::sync::mpsc::UnboundedReceiver<Result<u64, String>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl JournalWriter {
+    pub fn spawn(mut journal: Journal) -> JournalWriter {
+        let (tx, rx) = std::sync::mpsc::channel::<WriterCmd>();
+        let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
+        let handle = std::thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut token = None;
+                    let mut result = Ok(());
+                    // Group commit: gather what arrives within a short window, then sync once.
+                    // Fewer fsyncs also spare the filesystem journal that task output files use.
+                    let window = std::time::Instant::now() + GROUP_COMMIT_WINDOW;
+                    let more = std::iter::from_fn(|| {
+                        let left = window.saturating_duration_since(std::time::Instant::now());
+                        rx.recv_timeout(left).ok()
+                    });
+                    for cmd in std::iter::once(first).chain(more) {
+                        match cmd {
+                            WriterCmd::Append(e) => {
+                                if result.is_ok() {
+                                    result = journal.append(&e);
+                                }
+                            }
+                            WriterCmd::Sync(t) => token = Some(t),
+                        }
+                    }
+                    if let Some(t) = token {
+                        if result.is_ok() {
+                            result = journal.sync();
+                        }
+                        let msg = result.as_ref().map(|_| t).map_err(|e| format!("{e:#}"));
+                        if done_tx.send(msg).is_err() {
+                            return;
+                        }
+                    }
+                    if let Err(e) = result {
+                        let _ = done_tx.send(Err(format!("{e:#}")));
+                        return;
+                    }
+                }
+                let _ = journal.sync();
+            })
+            .expect("spawning a thread");
+        JournalWriter {
+            tx: Some(tx),
+            next_token: 0,
+            synced: done_rx,
+            handle: Some(handle),
+        }
+    }
+
+    /// Appends an entry (on disk at the next sync).
+    pub fn append(&mut self, entry: Entry) -> anyhow::Result<()> {
+        self.send(WriterCmd::Append(entry))
+    }
+
+    /// Asks for everything appended so far to be put on disk; returns the token to wait for.
+    pub fn request_sync(&mut self) -> anyhow::Result<u64> {
+        self.next_token += 1;
+        self.send(WriterCmd::Sync(self.next_token))?;
+        Ok(self.next_token)
+    }
+
+    fn send(&mut self, cmd: WriterCmd) -> anyhow::Result<()> {
+        self.tx
+            .as_ref()
+            .and_then(|tx| tx.send(cmd).ok())
+            .context("the journal writer stopped (see the error before this one)")
+    }
+
+    /// The next synced token (everything before it is on disk), or the writer's error.
+    pub async fn synced(&mut self) -> anyhow::Result<u64> {
+        match self.synced.recv().await {
+            Some(Ok(t)) => Ok(t),
+            Some(Err(e)) => anyhow::bail!("writing the journal failed: {e}"),
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Syncs what is left and stops the thread.
+    pub fn close(mut self) -> anyhow::Result<()> {
+        drop(self.tx.take());
+        if let Some(h) = self.handle.take() {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("the journal writer panicked"))?;
+        }
+        while let Ok(r) = self.synced.try_recv() {
+            r.map_err(|e| anyhow::anyhow!("writing the journal failed: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod writer_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn synced_tokens_come_back_and_entries_are_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("journal.jsonl");
+        let (j, _) = Journal::open(&p).unwrap();
+        let mut w = JournalWriter::spawn(j);
+        for id in 0..100 {
+            let spec = TaskSpec {
+                cmd: format!("t{id}"),
+                ..TaskSpec::default()
+            };
+            w.append(Entry::Added { id, spec }).unwrap();
+        }
+        let t = w.request_sync().unwrap();
+        assert!(w.synced().await.unwrap() >= t);
+        // on disk before close: another reader sees all of them
+        let (_, r) = Journal::open(&p).unwrap();
+        assert_eq!(r.tasks.len(), 100);
+        w.close().unwrap();
+    }
+}

@@ -16,7 +16,7 @@ use tokio::process::Command as TokioCommand;
 use tokio::sync::mpsc;
 
 use crate::auth::Secret;
-use crate::backend::JobId;
+use crate::backend::BackendKind;
 use crate::cli::WorkerArgs;
 use crate::config::Config;
 use crate::duration::{format_human, parse_duration};
@@ -48,6 +48,8 @@ pub fn command_line(config: &Config, cluster_dir: &Path, program: &Path) -> Vec<
     if !config.admission {
         cmd.push("--no-admission".to_string());
     }
+    cmd.push("--backend".to_string());
+    cmd.push(config.backend.name().to_string());
     cmd
 }
 
@@ -68,47 +70,36 @@ pub fn read_server_address(cluster_dir: &Path) -> anyhow::Result<String> {
         .with_context(|| format!("`{}` has no `address`", path.display()))
 }
 
-/// This batch job's ID, from the variables the batch system sets.
-pub fn job_from_env(env: &HashMap<String, String>) -> Option<JobId> {
-    let get = |k: &str| {
-        env.get(k)
-            .filter(|v| !v.is_empty() && v.as_str() != "undefined")
-            .cloned()
-    };
-    if let Some(id) = get("HPCLUSTER_LOCAL_JOB_ID") {
-        return Some(JobId::new(id));
-    }
-    if let (Some(a), Some(t)) = (get("SLURM_ARRAY_JOB_ID"), get("SLURM_ARRAY_TASK_ID")) {
-        return Some(JobId {
-            id: format!("{a}_{t}"),
-            cluster: get("SLURM_CLUSTER_NAME").filter(|_| false),
-        });
-    }
-    if let Some(id) = get("SLURM_JOB_ID") {
-        return Some(JobId::new(id));
-    }
-    if let Some(id) =
-        get("JOB_ID").filter(|_| env.contains_key("SGE_ROOT") || env.contains_key("SGE_TASK_ID"))
-    {
-        return Some(JobId::new(match get("SGE_TASK_ID") {
-            Some(t) => format!("{id}.{t}"),
-            None => id,
-        }));
-    }
-    if let Some(id) = get("PBS_JOBID") {
-        return Some(JobId::new(id));
-    }
-    if let Some(id) = get("LSB_JOBID") {
-        return Some(JobId::new(match get("LSB_JOBINDEX").filter(|i| i != "0") {
-            Some(i) => format!("{id}[{i}]"),
-            None => id,
-        }));
-    }
-    None
+/// The batch system a worker runs under: given on its command line, else guessed from the
+/// variables each batch system sets.
+pub fn backend_from_env(
+    given: Option<BackendKind>,
+    env: &HashMap<String, String>,
+) -> Option<BackendKind> {
+    let has = |k: &str| env.get(k).is_some_and(|v| !v.is_empty());
+    given.or(if has("HPCLUSTER_LOCAL_JOB_ID") {
+        Some(BackendKind::Local)
+    } else if has("SLURM_JOB_ID") {
+        Some(BackendKind::Slurm)
+    } else if has("JOB_ID") && (has("SGE_ROOT") || has("SGE_TASK_ID")) {
+        Some(BackendKind::Sge)
+    } else if has("PBS_JOBID") {
+        Some(BackendKind::Pbs)
+    } else if has("LSB_JOBID") {
+        Some(BackendKind::Lsf)
+    } else {
+        None
+    })
 }
 
 /// The earliest of the deadlines known: start + walltime, and what the batch system says.
 pub fn deadline(started: Duration, walltime: Duration, env: &HashMap<String, String>) -> Duration {
+    // The job script records when the batch job started, before its prologue ran.
+    let started = env
+        .get("HPCLUSTER_JOB_START")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .map_or(started, |s| s.min(started));
     let mut d = started.saturating_add(walltime);
     if let Some(local) = env
         .get("HPCLUSTER_JOB_DEADLINE")
@@ -116,7 +107,10 @@ pub fn deadline(started: Duration, walltime: Duration, env: &HashMap<String, Str
     {
         d = d.min(Duration::from_secs_f64(local.max(0.0)));
     }
-    if let Some(id) = env.get("SLURM_JOB_ID") {
+    if let Some(id) = env
+        .get("SLURM_JOB_ID")
+        .filter(|_| env.contains_key("SLURM_JOB_NAME"))
+    {
         if let Some(end) = slurm_end_time(id) {
             d = d.min(end);
         }
@@ -188,7 +182,8 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
     };
     let mut stream = connect_with_retry(&address).await?;
     crate::auth::connect(&mut stream, &secret, Role::Worker).await?;
-    let job = job_from_env(&env);
+    let kind = backend_from_env(args.backend, &env);
+    let job = kind.and_then(|k| crate::backend::job_id_from_env(k, &env));
     crate::log::info(format!(
         "worker of batch job {} connected to {address}; deadline in {}",
         job.as_ref()
@@ -485,60 +480,24 @@ mod tests {
     }
 
     #[test]
-    fn job_ids_from_each_batch_system() {
+    fn the_backend_is_given_or_guessed_from_the_environment() {
+        let guess = |pairs: &[(&str, &str)]| backend_from_env(None, &env(pairs));
+        assert_eq!(guess(&[("SLURM_JOB_ID", "12")]), Some(BackendKind::Slurm));
         assert_eq!(
-            job_from_env(&env(&[("SLURM_JOB_ID", "12")])).unwrap().id,
-            "12"
+            guess(&[("JOB_ID", "4"), ("SGE_TASK_ID", "undefined")]),
+            Some(BackendKind::Sge)
         );
+        assert_eq!(guess(&[("PBS_JOBID", "7.srv")]), Some(BackendKind::Pbs));
+        assert_eq!(guess(&[("LSB_JOBID", "5")]), Some(BackendKind::Lsf));
         assert_eq!(
-            job_from_env(&env(&[
-                ("SLURM_JOB_ID", "9"),
-                ("SLURM_ARRAY_JOB_ID", "8"),
-                ("SLURM_ARRAY_TASK_ID", "1")
-            ]))
-            .unwrap()
-            .id,
-            "8_1"
+            guess(&[("HPCLUSTER_LOCAL_JOB_ID", "local-3"), ("SLURM_JOB_ID", "1")]),
+            Some(BackendKind::Local)
         );
+        assert_eq!(guess(&[("JOB_ID", "4")]), None);
         assert_eq!(
-            job_from_env(&env(&[
-                ("JOB_ID", "4"),
-                ("SGE_ROOT", "/x"),
-                ("SGE_TASK_ID", "undefined")
-            ]))
-            .unwrap()
-            .id,
-            "4"
+            backend_from_env(Some(BackendKind::Pbs), &env(&[("SLURM_JOB_ID", "1")])),
+            Some(BackendKind::Pbs)
         );
-        assert_eq!(
-            job_from_env(&env(&[("JOB_ID", "4"), ("SGE_TASK_ID", "3")]))
-                .unwrap()
-                .id,
-            "4.3"
-        );
-        assert_eq!(
-            job_from_env(&env(&[("PBS_JOBID", "7[2].srv")])).unwrap().id,
-            "7[2].srv"
-        );
-        assert_eq!(
-            job_from_env(&env(&[("LSB_JOBID", "5"), ("LSB_JOBINDEX", "2")]))
-                .unwrap()
-                .id,
-            "5[2]"
-        );
-        assert_eq!(
-            job_from_env(&env(&[("LSB_JOBID", "5"), ("LSB_JOBINDEX", "0")]))
-                .unwrap()
-                .id,
-            "5"
-        );
-        assert_eq!(
-            job_from_env(&env(&[("HPCLUSTER_LOCAL_JOB_ID", "local-3")]))
-                .unwrap()
-                .id,
-            "local-3"
-        );
-        assert_eq!(job_from_env(&env(&[])), None);
     }
 
     #[test]

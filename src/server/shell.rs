@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::{self, Secret};
 use crate::backend::{JobId, JobState};
-use crate::journal::{Entry, Journal};
+use crate::journal::{Entry, Journal, JournalWriter};
 use crate::protocol::{read_frame, write_frame, Reply, Request, Role, TaskSpec};
 use crate::server::core::{Core, Dispatch, Outcome, TaskEvent, WorkerHello, WorkerId};
 use crate::server::jobs::{self, Backoff, JobBook, JobCmd, JobControl, JobEvent};
@@ -86,7 +86,7 @@ pub async fn run(
     listener: TcpListener,
     secret: Secret,
     mut core: Core,
-    mut journal: Journal,
+    journal: Journal,
     control: Box<dyn JobControl>,
     opts: ServerOptions,
     initial_jobs: Vec<JobId>,
@@ -98,6 +98,7 @@ pub async fn run(
     let secret = Arc::new(secret);
     let next_id = Arc::new(AtomicU64::new(1));
     let acceptor = tokio::spawn(accept_loop(listener, secret, ev_tx, next_id));
+    let mut journal = JournalWriter::spawn(journal);
     let mut st = LoopState::new(opts);
     for id in initial_jobs {
         st.book.add(id);
@@ -116,6 +117,7 @@ pub async fn run(
                 st.flush(&mut journal)?;
             }
             Some(jev) = job_rx.recv() => st.on_job_event(&mut core, &mut journal, jev)?,
+            synced = journal.synced() => st.release(synced?),
             _ = tick.tick() => {
                 st.on_tick(&mut core, &mut journal, &jobs_cmd)?;
                 st.flush(&mut journal)?;
@@ -130,7 +132,6 @@ pub async fn run(
         }
     }
     acceptor.abort();
-    journal.sync()?;
     if !interrupted {
         st.let_retired_jobs_end(&jobs_cmd, &mut job_rx).await;
     }
@@ -155,6 +156,7 @@ pub async fn run(
             ),
         }
     }
+    journal.close()?;
     st.progress.finish();
     let c = core.counts();
     Ok(Summary {
@@ -191,8 +193,10 @@ struct LoopState {
     opts: ServerOptions,
     book: JobBook,
     peers: std::collections::HashMap<WorkerId, Peer>,
-    /// Replies held until the journal is synced.
+    /// Acks of this round of events, not yet handed to the journal writer.
     acks: Vec<(WorkerId, Reply)>,
+    /// Replies waiting for the journal sync with their token.
+    waiting: Vec<(u64, Held)>,
     submit_in_flight: bool,
     poll_in_flight: bool,
     poll: Backoff,
@@ -202,6 +206,12 @@ struct LoopState {
     worker_seconds_closed: f64,
     progress: Progress,
     fatal: Option<String>,
+}
+
+/// A reply held until the journal is on disk.
+enum Held {
+    Acks(Vec<(WorkerId, Reply)>),
+    Client(oneshot::Sender<Reply>, Reply),
 }
 
 struct Peer {
@@ -222,6 +232,7 @@ impl LoopState {
             book: JobBook::default(),
             peers: Default::default(),
             acks: Vec::new(),
+            waiting: Vec::new(),
             submit_in_flight: false,
             poll_in_flight: false,
             next_poll: Duration::ZERO,
@@ -286,7 +297,7 @@ impl LoopState {
     fn on_event(
         &mut self,
         core: &mut Core,
-        journal: &mut Journal,
+        journal: &mut JournalWriter,
         ev: Event,
     ) -> anyhow::Result<()> {
         let now = unix_now();
@@ -361,19 +372,22 @@ impl LoopState {
                         let count = tasks.len() as u64;
                         let first = core.task_count() as u64;
                         for (i, spec) in tasks.iter().enumerate() {
-                            journal.append(&Entry::Added {
+                            journal.append(Entry::Added {
                                 id: first + i as u64,
                                 spec: spec.clone(),
                             })?;
                         }
-                        journal.sync()?;
                         core.on_tasks_added(tasks);
                         self.wake(core, journal)?;
                         crate::log::info(format!(
                             "{count} task{} added by a client",
                             plural(count as usize)
                         ));
-                        Reply::Added { first, count }
+                        // The client hears of its tasks once they are on disk.
+                        let token = journal.request_sync()?;
+                        let added = Reply::Added { first, count };
+                        self.waiting.push((token, Held::Client(reply, added)));
+                        return Ok(());
                     }
                     Request::Status => Reply::Summary {
                         json: self.status_json(core),
@@ -399,7 +413,7 @@ impl LoopState {
 
     fn dispatch(
         &mut self,
-        journal: &mut Journal,
+        journal: &mut JournalWriter,
         id: WorkerId,
         slot: u32,
         d: Dispatch,
@@ -417,7 +431,7 @@ impl LoopState {
                     .get(&id)
                     .and_then(|p| p.job.as_ref())
                     .map(|j| j.to_string());
-                journal.append(&Entry::Started {
+                journal.append(Entry::Started {
                     id: task,
                     worker: id,
                     job,
@@ -444,11 +458,11 @@ impl LoopState {
 
     fn record(
         &mut self,
-        journal: &mut Journal,
+        journal: &mut JournalWriter,
         ev: &TaskEvent,
         now: Duration,
     ) -> anyhow::Result<()> {
-        journal.append(&Entry::Ended {
+        journal.append(Entry::Ended {
             id: ev.task,
             outcome: ev.outcome.clone(),
             secs: ev.secs,
@@ -466,7 +480,7 @@ impl LoopState {
         Ok(())
     }
 
-    fn wake(&mut self, core: &mut Core, journal: &mut Journal) -> anyhow::Result<()> {
+    fn wake(&mut self, core: &mut Core, journal: &mut JournalWriter) -> anyhow::Result<()> {
         let now = unix_now();
         for (id, slot, d) in core.on_wake(now) {
             self.dispatch(journal, id, slot, d, now)?;
@@ -474,18 +488,40 @@ impl LoopState {
         Ok(())
     }
 
-    fn flush(&mut self, journal: &mut Journal) -> anyhow::Result<()> {
-        journal.sync()?;
-        for (id, reply) in std::mem::take(&mut self.acks) {
-            self.send(id, reply);
+    /// Acks of task ends go out once the journal has them on disk.
+    fn flush(&mut self, journal: &mut JournalWriter) -> anyhow::Result<()> {
+        if !self.acks.is_empty() {
+            let token = journal.request_sync()?;
+            let acks = std::mem::take(&mut self.acks);
+            self.waiting.push((token, Held::Acks(acks)));
         }
         Ok(())
+    }
+
+    /// Everything up to `token` is on disk: send what waited for it.
+    fn release(&mut self, token: u64) {
+        let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|(t, _)| *t <= token);
+        self.waiting = later;
+        for (_, held) in ready {
+            match held {
+                Held::Acks(acks) => {
+                    for (id, reply) in acks {
+                        self.send(id, reply);
+                    }
+                }
+                Held::Client(tx, reply) => {
+                    let _ = tx.send(reply);
+                }
+            }
+        }
     }
 
     fn on_tick(
         &mut self,
         core: &mut Core,
-        journal: &mut Journal,
+        journal: &mut JournalWriter,
         jobs_cmd: &std::sync::mpsc::Sender<JobCmd>,
     ) -> anyhow::Result<()> {
         if let Some(f) = self.fatal.take() {
@@ -530,7 +566,7 @@ impl LoopState {
     fn on_job_event(
         &mut self,
         core: &mut Core,
-        journal: &mut Journal,
+        journal: &mut JournalWriter,
         ev: JobEvent,
     ) -> anyhow::Result<()> {
         let now = unix_now();
@@ -593,7 +629,6 @@ impl LoopState {
                         self.opts.log_directory.display()
                     );
                 }
-                journal.sync()?;
             }
             JobEvent::Polled(Err(e)) => {
                 // A failing status command never marks batch jobs dead: try again later.

@@ -1,10 +1,19 @@
 //! The local backend through the binary: batch jobs run, get their ID in the environment,
 //! time out at the walltime, and are cancelled by SIGTERM to `up` or by `down`.
+//!
+//! `up --jobs N` is an open cluster; the job scripts' prologue keeps the worker from starting
+//! (or exits first), so these tests are about batch jobs only.
 
 #[path = "fixtures/support.rs"]
 mod support;
 
-use support::{bin, job_states, real_up, run_ok, spawn, unique_name, wait_for};
+use std::path::PathBuf;
+
+use support::{bin, real_up, recorded_states, run_ok, spawn, unique_name, wait_states};
+
+fn cluster(tmp: &tempfile::TempDir, name: &str) -> PathBuf {
+    tmp.path().join(".hpcluster").join(name)
+}
 
 #[test]
 fn local_jobs_run_with_their_id_and_end_done() {
@@ -17,15 +26,18 @@ fn local_jobs_run_with_their_id_and_end_done() {
         "echo \"id=$HPCLUSTER_LOCAL_JOB_ID\"; exit 0",
     );
     c.args(["--jobs", "2"]);
-    let out = run_ok(c);
+    let up = spawn(c);
+    wait_states(&cluster(&tmp, &name), 2, "done", 30);
+    let out = up.terminate();
     assert!(
-        out.contains("submitted 2 batch jobs: local-1 local-2"),
-        "{out}"
+        out.stderr
+            .contains("submitted 2 batch job(s): local-1 local-2"),
+        "{}",
+        out.all()
     );
-    assert!(out.contains("all 2 batch jobs ended (0 not done)"), "{out}");
-    let log = tmp
-        .path()
-        .join(format!(".hpcluster/{name}/logs/{name}-1.local-2.out"));
+    assert!(out.stderr.contains("batch job local-1: "), "{}", out.all());
+    assert!(out.stderr.contains("-> done"), "{}", out.all());
+    let log = cluster(&tmp, &name).join(format!("logs/{name}-1.local-2.out"));
     assert_eq!(std::fs::read_to_string(log).unwrap(), "id=local-2\n");
 }
 
@@ -34,12 +46,14 @@ fn local_walltime_kill_is_reported_as_timeout() {
     let tmp = tempfile::tempdir().unwrap();
     let name = unique_name("locwall");
     let mut c = real_up(tmp.path(), &name, "local", "sleep 60");
-    c.args(["--walltime", "2s"]);
-    let out = spawn(c).wait(30);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    c.args(["--walltime", "2s", "--jobs", "1"]);
+    let up = spawn(c);
+    wait_states(&cluster(&tmp, &name), 1, "timeout", 30);
+    let out = up.terminate();
     assert!(
-        stdout.contains("batch job local-1: running -> timeout"),
-        "{stdout}"
+        out.stderr.contains("batch job local-1: running -> timeout"),
+        "{}",
+        out.all()
     );
 }
 
@@ -50,19 +64,25 @@ fn sigterm_to_up_cancels_its_local_jobs() {
     let mut c = real_up(tmp.path(), &name, "local", "sleep 60");
     c.args(["--jobs", "2"]);
     let up = spawn(c);
-    wait_for(20, "running local jobs", || {
-        let st = job_states(tmp.path(), &name);
-        (st.len() == 2 && st.iter().all(|(_, s)| s == "running")).then_some(())
-    });
+    wait_states(&cluster(&tmp, &name), 2, "running", 20);
     let out = up.terminate();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.code, Some(130), "{}", out.all());
     assert!(
-        stdout.contains("interrupted: cancelled 2 batch jobs: local-1 local-2"),
-        "{stdout}"
+        out.stderr
+            .contains("terminated (SIGTERM): cancelling the batch jobs"),
+        "{}",
+        out.all()
     );
-    wait_for(20, "cancelled local jobs", || {
-        let st = job_states(tmp.path(), &name);
-        st.iter().all(|(_, s)| s == "cancelled").then_some(())
+    assert!(
+        out.stderr
+            .contains("cancelled 2 batch jobs still queued or running"),
+        "{}",
+        out.all()
+    );
+    // Without a server, `status` asks the backend itself.
+    support::wait_for(20, "both batch jobs cancelled", || {
+        let st = support::job_states(tmp.path(), &name);
+        (st.len() == 2 && st.iter().all(|(_, s)| s == "cancelled")).then_some(())
     });
 }
 
@@ -73,9 +93,7 @@ fn down_cancels_local_jobs_from_another_process() {
     let mut c = real_up(tmp.path(), &name, "local", "sleep 60");
     c.args(["--jobs", "2"]);
     let up = spawn(c);
-    wait_for(20, "running local jobs", || {
-        (job_states(tmp.path(), &name).len() == 2).then_some(())
-    });
+    wait_states(&cluster(&tmp, &name), 2, "running", 20);
     let down = run_ok({
         let mut c = bin();
         c.current_dir(tmp.path())
@@ -83,13 +101,28 @@ fn down_cancels_local_jobs_from_another_process() {
             .arg("down");
         c
     });
-    assert!(down.contains("cancelled 2 batch jobs"), "{down}");
+    assert!(down.contains("stopping the server"), "{down}");
     let out = up.wait(20);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.code, Some(130), "{}", out.all());
     assert!(
-        stdout.contains("all 2 batch jobs ended (2 not done)"),
-        "{stdout}"
+        out.stderr
+            .contains("cancelled 2 batch jobs still queued or running"),
+        "{}",
+        out.all()
     );
-    let st = job_states(tmp.path(), &name);
-    assert!(st.iter().all(|(_, s)| s == "cancelled"), "{st:?}");
+    assert_eq!(
+        recorded_states(&cluster(&tmp, &name)),
+        vec!["cancelled"; 2],
+        "{down}"
+    );
+    // Nothing of the jobs is left running: their supervisors are gone.
+    for n in 1..=2 {
+        let pid =
+            std::fs::read_to_string(cluster(&tmp, &name).join(format!("local/local-{n}/pid")))
+                .unwrap();
+        let proc = format!("/proc/{}", pid.trim());
+        support::wait_for(10, &format!("the supervisor of local-{n} to exit"), || {
+            (!std::path::Path::new(&proc).exists()).then_some(())
+        });
+    }
 }

@@ -48,8 +48,9 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
             .unwrap_or_else(|| jobs_for(&config, tasks.as_ref().map_or(0, Vec::len)));
         return dry_run(&config, n);
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the server's work per message is small, and cross-thread wake-ups would
+    // cost more than they save (see docs/benchmarks.md).
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let summary = rt.block_on(serve(config, tasks, args.jobs))?;

@@ -106,6 +106,7 @@ pub async fn run(
     tokio::pin!(shutdown);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut interrupted = false;
+    let mut drain_until: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             Some(ev) = ev_rx.recv() => {
@@ -125,16 +126,29 @@ pub async fn run(
             _ = &mut shutdown => { interrupted = true; break; }
         }
         if st.opts.exit_when_done && core.is_finished() {
-            // Parked slots get Stop; then the batch jobs that are left are cancelled.
+            // Drain: workers get Stop (parked slots now, asking slots as they ask), their last
+            // reports are acknowledged, and their batch jobs end on their own; what is left
+            // after RETIRE_GRACE is cancelled below.
+            let until = *drain_until.get_or_insert_with(|| {
+                st.draining = true;
+                st.next_poll = Duration::ZERO;
+                tokio::time::Instant::now() + RETIRE_GRACE
+            });
             st.wake(&mut core, &mut journal)?;
             st.flush(&mut journal)?;
-            break;
+            let retiring = st
+                .book
+                .jobs
+                .values()
+                .any(|j| j.connected && !j.state.is_final());
+            if (st.peers.is_empty() && st.waiting.is_empty() && !retiring)
+                || tokio::time::Instant::now() >= until
+            {
+                break;
+            }
         }
     }
     acceptor.abort();
-    if !interrupted {
-        st.let_retired_jobs_end(&jobs_cmd, &mut job_rx).await;
-    }
     let live = st.book.live();
     if !live.is_empty() {
         for id in &live {
@@ -206,6 +220,8 @@ struct LoopState {
     worker_seconds_closed: f64,
     progress: Progress,
     fatal: Option<String>,
+    /// Every task has ended: the last workers are being let go.
+    draining: bool,
 }
 
 /// A reply held until the journal is on disk.
@@ -240,42 +256,16 @@ impl LoopState {
             next_submit: Duration::ZERO,
             worker_seconds_closed: 0.0,
             fatal: None,
+            draining: false,
         }
     }
 
-    /// Batch jobs whose workers were told to stop end on their own within seconds: poll for up to
-    /// [`RETIRE_GRACE`] before cancelling what is left, so they end `done`, not `cancelled`.
-    async fn let_retired_jobs_end(
-        &mut self,
-        jobs_cmd: &std::sync::mpsc::Sender<JobCmd>,
-        job_rx: &mut mpsc::UnboundedReceiver<JobEvent>,
-    ) {
-        let until = tokio::time::Instant::now() + RETIRE_GRACE;
-        while tokio::time::Instant::now() < until {
-            let retiring = self
-                .book
-                .jobs
-                .values()
-                .any(|j| j.connected && !j.state.is_final());
-            if !retiring || jobs_cmd.send(JobCmd::Poll).is_err() {
-                return;
-            }
-            let polled = tokio::time::timeout_at(until, async {
-                while let Some(ev) = job_rx.recv().await {
-                    if let JobEvent::Polled(r) = ev {
-                        return r;
-                    }
-                }
-                Err("the batch-system thread ended".to_string())
-            })
-            .await;
-            match polled {
-                Ok(Ok(states)) => {
-                    self.book.on_poll(&states);
-                }
-                _ => return,
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+    /// While draining, poll often: only the last batch jobs' ends are awaited.
+    fn poll_interval(&self) -> Duration {
+        if self.draining {
+            Duration::from_millis(500)
+        } else {
+            self.poll.current()
         }
     }
 
@@ -605,7 +595,7 @@ impl LoopState {
                 self.poll.on_change(
                     !ended.is_empty() || states.iter().any(|(_, s)| *s == JobState::Running),
                 );
-                self.next_poll = now + self.poll.current();
+                self.next_poll = now + self.poll_interval();
                 for (job, state, worker) in ended {
                     crate::log::debug(format!("batch job {job} ended: {state:?}"));
                     if let Some(w) = worker.filter(|w| self.peers.contains_key(w)) {
@@ -634,7 +624,7 @@ impl LoopState {
                 // A failing status command never marks batch jobs dead: try again later.
                 self.poll_in_flight = false;
                 self.poll.on_change(false);
-                self.next_poll = now + self.poll.current();
+                self.next_poll = now + self.poll_interval();
                 crate::log::warn(format!(
                     "batch job status failed (jobs kept as they were): {e}"
                 ));

@@ -147,7 +147,8 @@ async fn serve(
             ids.join(" ")
         ));
     }
-    let opts = options(&config, &dir_path, exit_when_done);
+    let mut opts = options(&config, &dir_path, exit_when_done);
+    opts.initial_jobs = initial;
     let result = shell::run(
         listener,
         secret,
@@ -155,7 +156,6 @@ async fn serve(
         journal,
         Box::new(control),
         opts,
-        initial,
         shutdown_signal(),
     )
     .await;
@@ -174,6 +174,7 @@ fn options(config: &Config, dir: &std::path::Path, exit_when_done: bool) -> Serv
             .unwrap_or_else(|| dir.join("logs")),
         exit_when_done,
         progress: true,
+        initial_jobs: Vec::new(),
     }
 }
 

@@ -38,6 +38,8 @@ pub struct ServerOptions {
     /// Exit once every task has ended (a `--tasks` run).
     pub exit_when_done: bool,
     pub progress: bool,
+    /// Batch jobs submitted before the server started (`up --jobs N`).
+    pub initial_jobs: Vec<JobId>,
 }
 
 /// What a finished run reports.
@@ -88,8 +90,7 @@ pub async fn run(
     mut core: Core,
     journal: Journal,
     control: Box<dyn JobControl>,
-    opts: ServerOptions,
-    initial_jobs: Vec<JobId>,
+    mut opts: ServerOptions,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<Summary> {
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
@@ -99,6 +100,7 @@ pub async fn run(
     let next_id = Arc::new(AtomicU64::new(1));
     let acceptor = tokio::spawn(accept_loop(listener, secret, ev_tx, next_id));
     let mut journal = JournalWriter::spawn(journal);
+    let initial_jobs = std::mem::take(&mut opts.initial_jobs);
     let mut st = LoopState::new(opts);
     for id in initial_jobs {
         st.book.add(id);

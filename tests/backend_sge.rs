@@ -23,7 +23,12 @@ fn sge() -> Option<Sched> {
             ]);
             c
         },
-        short_walltime: "-l h_rt=0:0:5",
+        short_walltime: r#"["-S", "/bin/sh", "-l", "h_rt=0:0:5"]"#,
+        // SGE starts job scripts as login shells. With `-S /bin/bash` that sources the
+        // submitting user's ~/.bashrc, which on the test machine runs `pyenv rehash`: it waits
+        // up to 60 s for a lock that a job killed in the middle of it leaves behind, longer
+        // than these tests' walltimes. A login `sh` reads ~/.profile only.
+        submit_extra: r#"["-S", "/bin/sh"]"#,
     })
 }
 

@@ -19,7 +19,8 @@ fn slurm() -> Option<Sched> {
             c.args(["-h", "-o", "%i", "--name", name]);
             c
         },
-        short_walltime: "--time=1",
+        short_walltime: r#"["--time=1"]"#,
+        submit_extra: "[]",
     })
 }
 

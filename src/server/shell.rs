@@ -784,13 +784,35 @@ pub async fn client_request(
 }
 
 /// Tasks from the journal's replay and a tasks file, merged for a resumed or new run.
+///
+/// Resuming with the same tasks file does not add its tasks twice: when the journal already
+/// holds tasks, they must be the first tasks of the file (same specs, same order), and only the
+/// file's tasks after them are added (none when it is the same file; new lines appended to the
+/// file are added). A file that does not start with the journal's tasks is an error: resuming
+/// would run a different list. `new` is empty for an open cluster (`up` without `--tasks`).
 pub fn seed_tasks(
     core: &mut Core,
     journal: &mut Journal,
     replay: crate::journal::Replay,
-    new: Vec<TaskSpec>,
+    mut new: Vec<TaskSpec>,
 ) -> anyhow::Result<(usize, usize)> {
     let resumed = replay.tasks.len();
+    if resumed > 0 && !new.is_empty() {
+        let same_start =
+            new.len() >= resumed && replay.tasks.iter().zip(&new).all(|(t, n)| &t.spec == n);
+        if !same_start {
+            anyhow::bail!(
+                "the journal of this cluster already holds {resumed} task(s) that are not the first \
+                 tasks of the tasks file: resuming would run a different list; give another `--name` \
+                 (or move the cluster directory aside) to start afresh"
+            );
+        }
+        new.drain(..resumed);
+        crate::log::info(format!(
+            "the tasks file's first {resumed} task(s) are already in the journal: resuming them, {} new",
+            new.len()
+        ));
+    }
     for d in &replay.durations {
         core.learn(*d);
     }

@@ -30,7 +30,10 @@ pub fn run(config: &Config) -> anyhow::Result<i32> {
     let ids: Vec<_> = tracker
         .jobs()
         .iter()
-        .filter(|j| !j.is_settled() && !(server_stopped && j.cancel_requested))
+        .filter(|j| {
+            let cancelled_by_server = server_stopped && j.cancel_requested;
+            !j.is_settled() && !cancelled_by_server
+        })
         .map(|j| j.id.clone())
         .collect();
     let cancelled = tracker.cancel(&ids)?;

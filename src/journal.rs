@@ -330,6 +330,8 @@ enum WriterCmd {
 /// arrive while a sync runs are served by the next one (group commit).
 pub struct JournalWriter {
     tx: Option<std::sync::mpsc::Sender<WriterCmd>>,
+    /// Entries appended since the last sync request.
+    unsynced: bool,
     next_token: u64,
     synced: tokio::sync::mpsc::UnboundedReceiver<Result<u64, String>>,
     handle: Option<std::thread::JoinHandle<()>>,
@@ -381,6 +383,7 @@ impl JournalWriter {
             .expect("spawning a thread");
         JournalWriter {
             tx: Some(tx),
+            unsynced: false,
             next_token: 0,
             synced: done_rx,
             handle: Some(handle),
@@ -389,11 +392,18 @@ impl JournalWriter {
 
     /// Appends an entry (on disk at the next sync).
     pub fn append(&mut self, entry: Entry) -> anyhow::Result<()> {
+        self.unsynced = true;
         self.send(WriterCmd::Append(entry))
+    }
+
+    /// Entries were appended since the last sync request.
+    pub fn has_unsynced(&self) -> bool {
+        self.unsynced
     }
 
     /// Asks for everything appended so far to be put on disk; returns the token to wait for.
     pub fn request_sync(&mut self) -> anyhow::Result<u64> {
+        self.unsynced = false;
         self.next_token += 1;
         self.send(WriterCmd::Sync(self.next_token))?;
         Ok(self.next_token)

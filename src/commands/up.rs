@@ -57,6 +57,17 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
     Ok(report(&summary))
 }
 
+/// The command a backend submits with, checked before anything starts.
+fn submit_program(kind: crate::backend::BackendKind) -> Option<&'static str> {
+    use crate::backend::BackendKind::*;
+    match kind {
+        Slurm => Some("sbatch"),
+        Sge | Pbs => Some("qsub"),
+        Lsf => Some("bsub"),
+        Local => None,
+    }
+}
+
 /// Batch jobs a dry run shows: what the tasks need, within `max_jobs`.
 fn jobs_for(config: &Config, tasks: usize) -> u32 {
     let per_job = crate::commands::plan::plan_input(config)
@@ -71,6 +82,10 @@ async fn serve(
     tasks: Option<Vec<crate::protocol::TaskSpec>>,
     jobs: Option<u32>,
 ) -> anyhow::Result<Summary> {
+    if let Some(program) = submit_program(config.backend) {
+        // Fail now, not after three submit attempts 30 s apart.
+        Runner::new(config.backend).program(program)?;
+    }
     let backend = backend::for_config(&config, Runner::new(config.backend));
     let dir = ClusterDir::create(&cluster_dir::path_for(&config))?;
     let dir_path = std::path::absolute(dir.path())?;

@@ -124,6 +124,10 @@ pub async fn run(
             _ = tick.tick() => {
                 st.on_tick(&mut core, &mut journal, &jobs_cmd)?;
                 st.flush(&mut journal)?;
+                if journal.has_unsynced() {
+                    // `started` entries need no ack, but should not wait for the next task end.
+                    journal.request_sync()?;
+                }
             }
             _ = &mut shutdown => { interrupted = true; break; }
         }

@@ -99,7 +99,9 @@ fn dispatch_latency(workers: u64, rounds: u64) -> (f64, f64, f64) {
 }
 
 fn main() -> anyhow::Result<()> {
-    let quick = std::env::args().any(|a| a == "--quick");
+    // Without `--bench` (from `cargo test --all-targets`) it runs at the quick size.
+    let quick =
+        std::env::args().any(|a| a == "--quick") || !std::env::args().any(|a| a == "--bench");
     let n = if quick { 100_000 } else { 1_000_000 };
     let (before, after, took) = queued_memory(n)?;
     println!("| queued tasks | peak RSS before | peak RSS after | parse + journal + queue |");

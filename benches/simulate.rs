@@ -23,8 +23,16 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let mut quick = false;
-    let mut out = PathBuf::from("docs");
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it:
+    // then it is a smoke test, at the quick size, writing nothing into docs/.
+    let under_test = !std::env::args().any(|a| a == "--bench");
+    let mut quick = under_test;
+    let scratch = tempfile::tempdir()?;
+    let mut out = if under_test {
+        scratch.path().to_path_buf()
+    } else {
+        PathBuf::from("docs")
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {

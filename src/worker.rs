@@ -356,26 +356,59 @@ fn kill_group(pgid: i32, sig: i32) {
     }
 }
 
+/// How long a finished task's output may still be copied before its end is reported.
+const OUTPUT_GRACE: Duration = Duration::from_secs(2);
+
+/// Copies a task's stdout or stderr into its file, created at the first byte: a task that
+/// prints nothing leaves no empty file behind (and costs no file creation).
+async fn copy_to_file<R: tokio::io::AsyncRead + Unpin>(
+    mut from: R,
+    path: PathBuf,
+) -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut file: Option<std::fs::File> = None;
+    loop {
+        let n = from.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        let f = match &mut file {
+            Some(f) => f,
+            None => file.insert(create_output(&path)?),
+        };
+        std::io::Write::write_all(f, &buf[..n])
+            .with_context(|| format!("failed to write `{}`", path.display()))?;
+    }
+}
+
+/// Creates an output file, and its directory the first time.
+fn create_output(path: &Path) -> anyhow::Result<std::fs::File> {
+    let create = || std::fs::File::create(path);
+    let made = match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            create()
+        }
+        other => other,
+    };
+    made.with_context(|| format!("failed to create `{}`", path.display()))
+}
+
 /// Per-task output files under `<cluster dir>/tasks/<id / 1000>/`.
 struct TaskDirs {
     root: PathBuf,
-    made: std::collections::HashSet<u64>,
 }
 
 impl TaskDirs {
     fn new(root: PathBuf) -> TaskDirs {
-        TaskDirs {
-            root,
-            made: Default::default(),
-        }
+        TaskDirs { root }
     }
 
     fn files(&mut self, task: u64) -> anyhow::Result<(PathBuf, PathBuf)> {
         let dir = self.root.join(format!("{:03}", task / 1000));
-        if self.made.insert(task / 1000) {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("failed to create `{}`", dir.display()))?;
-        }
         Ok((
             dir.join(format!("{task}.out")),
             dir.join(format!("{task}.err")),
@@ -402,16 +435,12 @@ fn spawn_task(
     done: &mpsc::UnboundedSender<(u64, RunEnd, f64)>,
 ) -> anyhow::Result<Running> {
     let (out, err) = dirs.files(task)?;
-    let stdout = std::fs::File::create(&out)
-        .with_context(|| format!("failed to create `{}`", out.display()))?;
-    let stderr = std::fs::File::create(&err)
-        .with_context(|| format!("failed to create `{}`", err.display()))?;
     let mut cmd = TokioCommand::new("/bin/sh");
     cmd.arg("-c")
         .arg(&spec.cmd)
         .stdin(std::process::Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr);
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     cmd.process_group(0);
     cmd.env("HPCLUSTER_TASK_ID", task.to_string())
         .env("HPCLUSTER_SLOT", slot.to_string());
@@ -426,6 +455,14 @@ fn spawn_task(
         .with_context(|| format!("failed to start `/bin/sh -c {}`", spec.cmd))?;
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
     let started = Instant::now();
+    let copy_out = child
+        .stdout
+        .take()
+        .map(|s| tokio::spawn(copy_to_file(s, out)));
+    let copy_err = child
+        .stderr
+        .take()
+        .map(|s| tokio::spawn(copy_to_file(s, err)));
     let done = done.clone();
     tokio::spawn(async move {
         let end = match child.wait().await {
@@ -439,6 +476,11 @@ fn spawn_task(
             }
             Err(_) => RunEnd::Exited { code: -1 },
         };
+        // The output is complete when the task's end is reported, unless a background process
+        // of the task still holds it open: that one is not waited for past OUTPUT_GRACE.
+        for copy in [copy_out, copy_err].into_iter().flatten() {
+            let _ = tokio::time::timeout(OUTPUT_GRACE, copy).await;
+        }
         let _ = done.send((task, end, started.elapsed().as_secs_f64()));
     });
     Ok(Running {
@@ -512,6 +554,17 @@ mod tests {
             deadline(s(100), s(50), &env(&[("HPCLUSTER_JOB_DEADLINE", "900")])),
             s(150)
         );
+    }
+
+    #[tokio::test]
+    async fn output_files_are_created_at_the_first_byte_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let silent = dir.path().join("000/1.err");
+        copy_to_file(tokio::io::empty(), silent.clone()).await.unwrap();
+        assert!(!silent.exists());
+        let loud = dir.path().join("000/1.out");
+        copy_to_file(&b"hello\n"[..], loud.clone()).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&loud).unwrap(), "hello\n");
     }
 
     #[test]

@@ -268,11 +268,16 @@ fn variable_durations_are_packed_and_never_started_too_late() {
     assert!(per_job.values().any(|n| *n > 1), "no packing: {per_job:?}");
 }
 
-/// Waits until task 0 runs: its output file exists (the journal's `started` entry may still
-/// be in the server's buffer; it is synced with the next task end).
+/// Waits until task 0 runs: the journal has its `started` entry (synced within a tick).
 fn wait_started(c: &Cluster) {
-    let out = c.dir().join("tasks/000/0.out");
-    wait_for(30, "task 0 to start", || out.exists().then_some(()));
+    let path = c.dir().join("journal.jsonl");
+    wait_for(30, "task 0 to start", || {
+        let text = std::fs::read_to_string(&path).ok()?;
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .any(|e| e["ev"] == "started" && e["id"] == 0)
+            .then_some(())
+    });
 }
 
 /// A worker killed with SIGKILL mid-task: its task is requeued, runs again and completes once.

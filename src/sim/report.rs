@@ -101,10 +101,10 @@ pub fn markdown(rows: &[Row], command: &str, tasks: usize, max_jobs: u32) -> Str
          jobs and their makespan is longer (makespan is not what the oracle bounds). The fixed \
          max_tasks policy starts one task past N in {race:.0}% of workers (the WorkerPlugin \
          counts at completion). The timer lifetime retires at walltime minus the buffer, \
-         staggered by up to half the buffer either way. hpcluster kills come from the start of \
-         a run: the estimate learns only from tasks that finished, so while only short tasks \
-         have finished it stays at `task_time` and a worker late in its batch job may start a \
-         long task.\n\n\
+         staggered by up to half the buffer either way. hpcluster kills (only where tasks \
+         run longer than `task_time` + buffer) come from the start of a run: the estimate \
+         learns from finished tasks and from the oldest task still running, so until a long \
+         task has run for a while a worker late in its batch job may still start one.\n\n\
          ## All metrics\n\n{}\n![efficiency](efficiency.svg)\n",
         headline(rows),
         full_table(rows),

@@ -560,7 +560,9 @@ mod tests {
     async fn output_files_are_created_at_the_first_byte_only() {
         let dir = tempfile::tempdir().unwrap();
         let silent = dir.path().join("000/1.err");
-        copy_to_file(tokio::io::empty(), silent.clone()).await.unwrap();
+        copy_to_file(tokio::io::empty(), silent.clone())
+            .await
+            .unwrap();
         assert!(!silent.exists());
         let loud = dir.path().join("000/1.out");
         copy_to_file(&b"hello\n"[..], loud.clone()).await.unwrap();

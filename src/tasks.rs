@@ -33,7 +33,7 @@ impl TasksFormat {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a task object with `cmd`")]
 struct RawTask {
     cmd: String,
     #[serde(default)]
@@ -239,6 +239,14 @@ mod tests {
             parse_tasks("{\"cmd\":\"  \"}", TasksFormat::JsonLines, "t.jsonl").unwrap_err()
         );
         assert!(e.contains("`cmd` is empty"), "{e}");
+        let e = format!(
+            "{:#}",
+            parse_tasks("true\n", TasksFormat::JsonLines, "t.jsonl").unwrap_err()
+        );
+        assert!(
+            e.contains("expected a task object with `cmd`") && !e.contains("RawTask"),
+            "{e}"
+        );
         let e = format!(
             "{:#}",
             parse_tasks("[[task]]\nname = 1\n", TasksFormat::Toml, "t.toml").unwrap_err()

@@ -319,7 +319,7 @@ mod tests {
 pub const GROUP_COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(20);
 
 enum WriterCmd {
-    Append(Entry),
+    Append(Vec<Entry>),
     Sync(u64),
 }
 
@@ -332,6 +332,8 @@ pub struct JournalWriter {
     tx: Option<std::sync::mpsc::Sender<WriterCmd>>,
     /// Entries appended since the last sync request.
     unsynced: bool,
+    /// Entries not yet handed to the thread (one hand-over per event batch: fewer wake-ups).
+    pending: Vec<Entry>,
     next_token: u64,
     synced: tokio::sync::mpsc::UnboundedReceiver<Result<u64, String>>,
     handle: Option<std::thread::JoinHandle<()>>,
@@ -356,9 +358,11 @@ impl JournalWriter {
                     });
                     for cmd in std::iter::once(first).chain(more) {
                         match cmd {
-                            WriterCmd::Append(e) => {
-                                if result.is_ok() {
-                                    result = journal.append(&e);
+                            WriterCmd::Append(entries) => {
+                                for e in &entries {
+                                    if result.is_ok() {
+                                        result = journal.append(e);
+                                    }
                                 }
                             }
                             WriterCmd::Sync(t) => token = Some(t),
@@ -384,6 +388,7 @@ impl JournalWriter {
         JournalWriter {
             tx: Some(tx),
             unsynced: false,
+            pending: Vec::new(),
             next_token: 0,
             synced: done_rx,
             handle: Some(handle),
@@ -393,7 +398,17 @@ impl JournalWriter {
     /// Appends an entry (on disk at the next sync).
     pub fn append(&mut self, entry: Entry) -> anyhow::Result<()> {
         self.unsynced = true;
-        self.send(WriterCmd::Append(entry))
+        self.pending.push(entry);
+        Ok(())
+    }
+
+    /// Hands the entries appended so far to the thread.
+    pub fn hand_over(&mut self) -> anyhow::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.pending);
+        self.send(WriterCmd::Append(batch))
     }
 
     /// Entries were appended since the last sync request.
@@ -403,6 +418,7 @@ impl JournalWriter {
 
     /// Asks for everything appended so far to be put on disk; returns the token to wait for.
     pub fn request_sync(&mut self) -> anyhow::Result<u64> {
+        self.hand_over()?;
         self.unsynced = false;
         self.next_token += 1;
         self.send(WriterCmd::Sync(self.next_token))?;
@@ -427,6 +443,7 @@ impl JournalWriter {
 
     /// Syncs what is left and stops the thread.
     pub fn close(mut self) -> anyhow::Result<()> {
+        self.hand_over()?;
         drop(self.tx.take());
         if let Some(h) = self.handle.take() {
             h.join()

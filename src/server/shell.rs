@@ -266,10 +266,11 @@ impl LoopState {
         }
     }
 
-    /// While draining, poll often: only the last batch jobs' ends are awaited.
+    /// While draining, poll every second (at most 15 calls): only the last batch jobs' ends are
+    /// awaited.
     fn poll_interval(&self) -> Duration {
         if self.draining {
-            Duration::from_millis(500)
+            Duration::from_secs(1)
         } else {
             self.poll.current()
         }
@@ -486,6 +487,7 @@ impl LoopState {
 
     /// Acks of task ends go out once the journal has them on disk.
     fn flush(&mut self, journal: &mut JournalWriter) -> anyhow::Result<()> {
+        journal.hand_over()?;
         if !self.acks.is_empty() {
             let token = journal.request_sync()?;
             let acks = std::mem::take(&mut self.acks);

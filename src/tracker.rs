@@ -59,8 +59,9 @@ pub fn render(
     program: &std::path::Path,
     sub: &Submission,
 ) -> anyhow::Result<String> {
+    // Absolute: the batch system reads it from wherever the job runs.
     let log_directory = match &config.log_directory {
-        Some(d) => d.clone(),
+        Some(d) => std::path::absolute(d)?,
         None => dir.join("logs"),
     };
     render_script(

@@ -220,7 +220,7 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(u64, RunEnd, f64)>();
     let mut running: HashMap<u64, Running> = HashMap::new();
     let mut slots_open = args.slots;
-    let mut dirs = TaskDirs::new(cluster_dir.join("tasks"));
+    let tasks_root = cluster_dir.join("tasks");
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut intr = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -235,7 +235,7 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
         tokio::select! {
             msg = read_frame::<_, Reply>(&mut rd) => match msg {
                 Ok(Some(Reply::Run { slot, task, spec, .. })) => {
-                    match spawn_task(&spec, task, slot, &mut dirs, &done_tx) {
+                    match spawn_task(&spec, task, slot, &tasks_root, &done_tx) {
                         Ok(r) => { running.insert(task, r); }
                         Err(e) => {
                             crate::log::warn(format!("task {task} could not start: {e:#}"));
@@ -397,30 +397,9 @@ fn create_output(path: &Path) -> anyhow::Result<std::fs::File> {
     made.with_context(|| format!("failed to create `{}`", path.display()))
 }
 
-/// Per-task output files under `<cluster dir>/tasks/<id / 1000>/`.
-struct TaskDirs {
-    root: PathBuf,
-}
-
-impl TaskDirs {
-    fn new(root: PathBuf) -> TaskDirs {
-        TaskDirs { root }
-    }
-
-    fn files(&mut self, task: u64) -> anyhow::Result<(PathBuf, PathBuf)> {
-        let dir = self.root.join(format!("{:03}", task / 1000));
-        Ok((
-            dir.join(format!("{task}.out")),
-            dir.join(format!("{task}.err")),
-        ))
-    }
-}
-
-/// Where a task's stdout and stderr go.
-pub fn task_output_paths(cluster_dir: &Path, task: u64) -> (PathBuf, PathBuf) {
-    let dir = cluster_dir
-        .join("tasks")
-        .join(format!("{:03}", task / 1000));
+/// A task's stdout and stderr files: `<cluster dir>/tasks/<id / 1000>/<id>.out|.err`.
+fn task_output_paths(tasks_root: &Path, task: u64) -> (PathBuf, PathBuf) {
+    let dir = tasks_root.join(format!("{:03}", task / 1000));
     (
         dir.join(format!("{task}.out")),
         dir.join(format!("{task}.err")),
@@ -431,10 +410,10 @@ fn spawn_task(
     spec: &TaskSpec,
     task: u64,
     slot: u32,
-    dirs: &mut TaskDirs,
+    tasks_root: &Path,
     done: &mpsc::UnboundedSender<(u64, RunEnd, f64)>,
 ) -> anyhow::Result<Running> {
-    let (out, err) = dirs.files(task)?;
+    let (out, err) = task_output_paths(tasks_root, task);
     let mut cmd = TokioCommand::new("/bin/sh");
     cmd.arg("-c")
         .arg(&spec.cmd)

@@ -7,16 +7,6 @@ use crate::cli::SubmitArgs;
 use crate::config::Config;
 use crate::protocol::{Reply, Request, TaskSpec};
 
-/// The cluster directory a configuration names.
-pub fn cluster_dir(config: &Config) -> anyhow::Result<std::path::PathBuf> {
-    let root = if config.cluster_root.is_absolute() {
-        config.cluster_root.clone()
-    } else {
-        std::env::current_dir()?.join(&config.cluster_root)
-    };
-    Ok(root.join(&config.name))
-}
-
 pub fn run(config: &Config, args: &SubmitArgs) -> anyhow::Result<i32> {
     let tasks = match (&args.tasks, args.command.is_empty()) {
         (Some(path), _) => crate::tasks::read_tasks(path)?,
@@ -41,7 +31,7 @@ pub fn run(config: &Config, args: &SubmitArgs) -> anyhow::Result<i32> {
     if tasks.is_empty() {
         bail!("the tasks file has no tasks (only comments or blank lines)");
     }
-    let dir = cluster_dir(config)?;
+    let dir = std::path::absolute(crate::cluster_dir::path_for(config))?;
     let secret = Secret::load(&dir.join("secret")).with_context(|| {
         format!(
             "no cluster `{}` here: start one with `hpcluster up`",

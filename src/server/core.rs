@@ -664,14 +664,6 @@ impl Core {
             .collect()
     }
 
-    /// The worker running in this batch job, if connected.
-    pub fn worker_of_job(&self, job: &JobId) -> Option<WorkerId> {
-        self.workers
-            .iter()
-            .find(|(_, w)| w.hello.job.as_ref() == Some(job))
-            .map(|(id, _)| *id)
-    }
-
     /// Every task has ended and no more will come.
     pub fn is_finished(&self) -> bool {
         self.input_closed && self.counts.pending == 0 && self.counts.running == 0
@@ -683,10 +675,6 @@ impl Core {
 
     pub fn task_state(&self, task: TaskId) -> Option<&TaskState> {
         self.tasks.get(task as usize).map(|t| &t.state)
-    }
-
-    pub fn task_spec(&self, task: TaskId) -> Option<TaskSpec> {
-        self.tasks.get(task as usize).map(|t| t.spec.to_spec())
     }
 
     pub fn task_count(&self) -> usize {

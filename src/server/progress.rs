@@ -43,14 +43,7 @@ impl Progress {
         s
     }
 
-    pub fn update(
-        &mut self,
-        c: &Counts,
-        jobs_pending: u32,
-        jobs_running: u32,
-        _estimate: Duration,
-        _max_jobs: u32,
-    ) {
+    pub fn update(&mut self, c: &Counts, jobs_pending: u32, jobs_running: u32) {
         if !self.enabled {
             return;
         }

@@ -556,8 +556,7 @@ impl LoopState {
         }
         let c = core.counts();
         let (jp, jr) = self.book.pending_running();
-        self.progress
-            .update(c, jp, jr, core.default_estimate(), self.opts.max_jobs);
+        self.progress.update(c, jp, jr);
         Ok(())
     }
 

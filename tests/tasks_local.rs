@@ -177,7 +177,13 @@ fn seed_scenario_every_task_completes_one_per_batch_job_none_killed() {
     assert!(per_job.values().all(|n| *n == 1), "{per_job:?}");
     assert_eq!(jobs, 4, "{}", out.all());
     for (id, (started, ended)) in c.job_times() {
-        let (s, e) = (started.unwrap(), ended.unwrap());
+        let (Some(s), Some(e)) = (started, ended) else {
+            panic!(
+                "batch job {id} has no recorded start or end\n{}\njobs.json: {}",
+                out.all(),
+                recorded_jobs(&c.dir())
+            );
+        };
         assert!(
             e - s < 5.0,
             "batch job {id} ran {:.1}s, its walltime is 5s",

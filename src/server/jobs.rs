@@ -92,18 +92,32 @@ pub struct JobBook {
     pub submitted: u64,
     /// Batch jobs that ended in a row without their worker ever connecting.
     pub failed_starts: u32,
+    /// Workers whose hello named a batch job before its submission was recorded: a worker can
+    /// connect while the batch-system thread's answer to the submit is still on its way.
+    early: HashMap<JobId, EarlyWorker>,
+}
+
+/// What happened to a batch job's worker before the job was added to the book.
+#[derive(Debug, Clone, Copy)]
+struct EarlyWorker {
+    worker: WorkerId,
+    gone: bool,
 }
 
 impl JobBook {
     pub fn add(&mut self, id: JobId) {
         self.submitted += 1;
+        let early = self.early.remove(&id);
+        if early.is_some() {
+            self.failed_starts = 0;
+        }
         self.jobs.insert(
             id,
             JobView {
                 state: JobState::Pending,
-                worker: None,
-                connected: false,
-                retired: false,
+                worker: early.map(|e| e.worker),
+                connected: early.is_some(),
+                retired: early.is_some_and(|e| e.gone),
                 cancelled_by_us: false,
             },
         );
@@ -140,16 +154,29 @@ impl JobBook {
     }
 
     pub fn on_worker(&mut self, job: &JobId, worker: WorkerId) {
-        if let Some(j) = self.jobs.get_mut(job) {
-            j.connected = true;
-            j.worker = Some(worker);
-            self.failed_starts = 0;
+        match self.jobs.get_mut(job) {
+            Some(j) => {
+                j.connected = true;
+                j.worker = Some(worker);
+                self.failed_starts = 0;
+            }
+            None => {
+                self.early.insert(
+                    job.clone(),
+                    EarlyWorker {
+                        worker,
+                        gone: false,
+                    },
+                );
+            }
         }
     }
 
     pub fn on_worker_gone(&mut self, job: &JobId) {
         if let Some(j) = self.jobs.get_mut(job) {
             j.retired = true;
+        } else if let Some(e) = self.early.get_mut(job) {
+            e.gone = true;
         }
     }
 
@@ -212,5 +239,49 @@ impl Backoff {
         } else {
             (self.current * 2).min(self.max)
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_that_connects_before_its_submission_is_recorded_counts_as_connected() {
+        let mut book = JobBook::default();
+        let job = JobId::new("local-4");
+        book.on_worker(&job, 3);
+        book.add(job.clone());
+        let j = &book.jobs[&job];
+        assert!(j.connected);
+        assert_eq!(j.worker, Some(3));
+        assert!(!j.retired);
+        assert_eq!(book.queued(), 0);
+        assert_eq!(book.active(), 1);
+        // Its end is not a failed start.
+        let ended = book.on_poll(&[(job.clone(), JobState::Done)]);
+        assert_eq!(ended, vec![(job, JobState::Done, Some(3))]);
+        assert_eq!(book.failed_starts, 0);
+    }
+
+    #[test]
+    fn a_worker_that_left_before_its_submission_is_recorded_is_retired() {
+        let mut book = JobBook::default();
+        let job = JobId::new("7");
+        book.on_worker(&job, 1);
+        book.on_worker_gone(&job);
+        book.add(job.clone());
+        assert!(book.jobs[&job].retired);
+        assert_eq!(book.active(), 0);
+    }
+
+    #[test]
+    fn a_batch_job_that_ends_without_a_worker_is_a_failed_start() {
+        let mut book = JobBook::default();
+        let job = JobId::new("8");
+        book.add(job.clone());
+        assert_eq!(book.queued(), 1);
+        book.on_poll(&[(job, JobState::Failed)]);
+        assert_eq!(book.failed_starts, 1);
     }
 }

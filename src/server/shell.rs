@@ -175,6 +175,7 @@ pub async fn run(
                 "cancelling batch jobs did not finish within 2m: run `hpcluster down`",
             ),
         }
+        settle(&mut st.book, &jobs_cmd, &mut job_rx).await;
     }
     journal.close()?;
     st.progress.finish();
@@ -190,6 +191,50 @@ pub async fn run(
         core_seconds_tasks: c.task_seconds,
         interrupted,
     })
+}
+
+/// How long `up` polls at its end for the final state of batch jobs it cancelled.
+const SETTLE_WITHIN: Duration = Duration::from_secs(30);
+
+/// Polls until every batch job has a final state, so `jobs.json` records how each ended
+/// (bounded by [`SETTLE_WITHIN`]; `hpcluster status` refreshes whatever is left).
+async fn settle(
+    book: &mut JobBook,
+    jobs_cmd: &std::sync::mpsc::Sender<JobCmd>,
+    rx: &mut mpsc::UnboundedReceiver<JobEvent>,
+) {
+    let until = tokio::time::Instant::now() + SETTLE_WITHIN;
+    while !book.live().is_empty() && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if jobs_cmd.send(JobCmd::Poll).is_err() {
+            return;
+        }
+        let polled = tokio::time::timeout_at(until, async {
+            while let Some(ev) = rx.recv().await {
+                if let JobEvent::Polled(r) = ev {
+                    return Some(r);
+                }
+            }
+            None
+        })
+        .await;
+        match polled {
+            Ok(Some(Ok(states))) => {
+                book.on_poll(&states);
+            }
+            Ok(Some(Err(e))) => crate::log::debug(format!("batch job status failed: {e}")),
+            Ok(None) | Err(_) => return,
+        }
+    }
+    let left = book.live().len();
+    if left > 0 {
+        crate::log::info(format!(
+            "{left} cancelled batch job{} had not ended after {}s; `hpcluster status` shows \
+             how they end",
+            plural(left),
+            SETTLE_WITHIN.as_secs()
+        ));
+    }
 }
 
 async fn wait_cancelled(rx: &mut mpsc::UnboundedReceiver<JobEvent>) -> Result<usize, String> {

@@ -122,6 +122,7 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
                     t.state = TaskState::Pending;
                     t.lost_runs += 1;
                 }
+                Outcome::Returned => t.state = TaskState::Pending,
             }
         }
     }

@@ -57,6 +57,9 @@ pub enum RunEnd {
     Signaled { signal: i32 },
     /// The worker stopped it: SIGTERM from the batch system, or its deadline.
     Interrupted { walltime: bool },
+    /// Sent ahead to a busy slot and given back unstarted: the deadline no longer allowed
+    /// it, or the worker stopped first.
+    NotStarted,
 }
 
 /// Messages a worker or client sends after the handshake.
@@ -124,24 +127,58 @@ pub enum Reply {
     Refused { reason: String },
 }
 
+/// Appends one frame to `buf`.
+pub fn encode_frame<T: Serialize>(buf: &mut Vec<u8>, msg: &T) -> anyhow::Result<()> {
+    let start = buf.len();
+    buf.extend_from_slice(&[0; 4]);
+    serde_json::to_writer(&mut *buf, msg)?;
+    let len = buf.len() - start - 4;
+    if len > MAX_FRAME {
+        buf.truncate(start);
+        bail!("message of {len} bytes is larger than the {MAX_FRAME} byte limit");
+    }
+    buf[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
+    Ok(())
+}
+
 /// Writes one frame.
 pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
     w: &mut W,
     msg: &T,
 ) -> anyhow::Result<()> {
-    let body = serde_json::to_vec(msg)?;
-    if body.len() > MAX_FRAME {
-        bail!(
-            "message of {} bytes is larger than the {} byte limit",
-            body.len(),
-            MAX_FRAME
-        );
-    }
-    let mut buf = Vec::with_capacity(4 + body.len());
-    buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    buf.extend_from_slice(&body);
+    let mut buf = Vec::new();
+    encode_frame(&mut buf, msg)?;
     w.write_all(&buf).await?;
     Ok(())
+}
+
+/// Bytes of queued frames written with one call at most (more waits for the next write).
+const WRITE_BATCH: usize = 256 * 1024;
+
+/// Writes every message of `rx` until it closes or a write fails: the messages queued at the
+/// time of a write go out together, one system call for a burst instead of one per frame.
+/// A message too large to encode is logged and skipped. Returns the writer.
+pub async fn write_queued<W: AsyncWrite + Unpin, T: Serialize + std::fmt::Debug>(
+    mut w: W,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<T>,
+) -> W {
+    let mut buf = Vec::with_capacity(4096);
+    while let Some(first) = rx.recv().await {
+        buf.clear();
+        let mut next = Some(first);
+        while let Some(m) = next.take() {
+            if let Err(e) = encode_frame(&mut buf, &m) {
+                crate::log::warn(format!("message not sent: {e:#}"));
+            }
+            if buf.len() < WRITE_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if w.write_all(&buf).await.is_err() {
+            break;
+        }
+    }
+    w
 }
 
 /// Reads one frame; `Ok(None)` on a clean end of stream before a frame starts.
@@ -164,6 +201,36 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
         .context("connection closed inside a frame")?;
     let msg = serde_json::from_slice(&body).context("malformed message")?;
     Ok(Some(msg))
+}
+
+/// Reads frames on a task of its own and hands them over a channel, so a reader can wait for
+/// them in a `select!` without losing a half-read frame when another branch wins. The stream
+/// is read through a buffer (one system call for a burst of frames). An error is the last
+/// item; the channel closes after it or at the end of the stream.
+pub fn spawn_reader<R, T>(r: R) -> tokio::sync::mpsc::UnboundedReceiver<anyhow::Result<T>>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    T: DeserializeOwned + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut r = tokio::io::BufReader::with_capacity(64 * 1024, r);
+        loop {
+            match read_frame::<_, T>(&mut r).await {
+                Ok(Some(m)) => {
+                    if tx.send(Ok(m)).is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    rx
 }
 
 /// Reads one frame within `limit`; a silent or slow peer is an error.

@@ -20,7 +20,7 @@ use crate::backend::BackendKind;
 use crate::cli::WorkerArgs;
 use crate::config::Config;
 use crate::duration::{format_human, parse_duration};
-use crate::protocol::{read_frame, write_frame, Reply, Request, Role, RunEnd, TaskSpec};
+use crate::protocol::{write_frame, Reply, Request, Role, RunEnd, TaskSpec};
 use crate::server::shell::unix_now;
 
 /// Interval between heartbeats.
@@ -169,6 +169,14 @@ struct Running {
     slot: u32,
 }
 
+/// A task the server sent ahead to a busy slot, to start the moment the slot's task ends.
+struct Queued {
+    task: u64,
+    spec: TaskSpec,
+    estimate: Duration,
+    buffer: Duration,
+}
+
 async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
     let started_at = unix_now();
     let walltime = parse_duration(&args.walltime).context("invalid `--walltime`")?;
@@ -191,7 +199,7 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
             .unwrap_or_else(|| "?".into()),
         format_human(deadline.saturating_sub(unix_now()))
     ));
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, mut wr) = stream.into_split();
     write_frame(
         &mut wr,
         &Request::WorkerHello {
@@ -205,20 +213,15 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
         },
     )
     .await?;
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Request>();
-    let writer = tokio::spawn(async move {
-        while let Some(m) = out_rx.recv().await {
-            if write_frame(&mut wr, &m).await.is_err() {
-                break;
-            }
-        }
-        wr
-    });
+    let (out_tx, out_rx) = mpsc::unbounded_channel::<Request>();
+    let writer = tokio::spawn(crate::protocol::write_queued(wr, out_rx));
+    let mut replies = crate::protocol::spawn_reader::<_, Reply>(rd);
     for slot in 0..args.slots {
         out_tx.send(Request::Ask { slot })?;
     }
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(u64, RunEnd, f64)>();
     let mut running: HashMap<u64, Running> = HashMap::new();
+    let mut queued: HashMap<u32, Queued> = HashMap::new();
     let mut slots_open = args.slots;
     let tasks_root = cluster_dir.join("tasks");
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
@@ -233,32 +236,54 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
             break Ok(0);
         }
         tokio::select! {
-            msg = read_frame::<_, Reply>(&mut rd) => match msg {
-                Ok(Some(Reply::Run { slot, task, spec, .. })) => {
-                    match spawn_task(&spec, task, slot, &tasks_root, &done_tx) {
-                        Ok(r) => { running.insert(task, r); }
-                        Err(e) => {
-                            crate::log::warn(format!("task {task} could not start: {e:#}"));
-                            out_tx.send(Request::TaskEnded { task, end: RunEnd::Exited { code: 127 }, secs: 0.0 })?;
+            msg = replies.recv() => match msg {
+                Some(Ok(Reply::Run { slot, task, spec, estimate, buffer })) => {
+                    if running.values().any(|r| r.slot == slot) {
+                        let next = Queued {
+                            task,
+                            spec,
+                            estimate: Duration::from_secs_f64(estimate.clamp(0.0, 1e9)),
+                            buffer: Duration::from_secs_f64(buffer.clamp(0.0, 1e9)),
+                        };
+                        if let Some(old) = queued.insert(slot, next) {
+                            // The server sends one task ahead per slot; give back a second.
+                            out_tx.send(Request::TaskEnded { task: old.task, end: RunEnd::NotStarted, secs: 0.0 })?;
                             unacked += 1;
-                            out_tx.send(Request::Ask { slot })?;
                         }
+                    } else if !start(&spec, task, slot, &tasks_root, &done_tx, &mut running, &out_tx)? {
+                        unacked += 1;
+                        out_tx.send(Request::Ask { slot })?;
                     }
                 }
-                Ok(Some(Reply::Retire { slot, reason })) => {
+                Some(Ok(Reply::Retire { slot, reason })) => {
                     crate::log::info(format!("slot {slot} retires: {reason}"));
                     slots_open = slots_open.saturating_sub(1);
                 }
-                Ok(Some(Reply::Stop { .. })) => slots_open = slots_open.saturating_sub(1),
-                Ok(Some(Reply::Ack { .. })) => unacked = unacked.saturating_sub(1),
-                Ok(Some(other)) => crate::log::debug(format!("ignored server message {other:?}")),
-                Ok(None) => break Err(anyhow::anyhow!("the server closed the connection")),
-                Err(e) => break Err(e.context("lost the connection to the server")),
+                Some(Ok(Reply::Stop { .. })) => slots_open = slots_open.saturating_sub(1),
+                Some(Ok(Reply::Ack { .. })) => unacked = unacked.saturating_sub(1),
+                Some(Ok(other)) => crate::log::debug(format!("ignored server message {other:?}")),
+                None => break Err(anyhow::anyhow!("the server closed the connection")),
+                Some(Err(e)) => break Err(e.context("lost the connection to the server")),
             },
             Some((task, end, secs)) = done_rx.recv() => {
                 if let Some(r) = running.remove(&task) {
-                    out_tx.send(Request::TaskEnded { task, end, secs })?;
-                    unacked += 1;
+                    // The task sent ahead starts first, then the reports go out.
+                    let mut reports = vec![Request::TaskEnded { task, end, secs }];
+                    if let Some(next) = queued.remove(&r.slot) {
+                        let now = unix_now();
+                        let fits = args.no_admission
+                            || crate::plan::may_start(now, deadline, next.estimate, next.buffer, 0, None)
+                                == crate::plan::Admission::Start;
+                        if !fits {
+                            reports.push(Request::TaskEnded { task: next.task, end: RunEnd::NotStarted, secs: 0.0 });
+                        } else if !start(&next.spec, next.task, r.slot, &tasks_root, &done_tx, &mut running, &out_tx)? {
+                            unacked += 1;
+                        }
+                    }
+                    unacked += reports.len();
+                    for m in reports {
+                        out_tx.send(m)?;
+                    }
                     out_tx.send(Request::Ask { slot: r.slot })?;
                 }
             }
@@ -268,6 +293,19 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
             _ = &mut deadline_timer => break Ok(stop_all(&mut running, &out_tx, deadline, "the deadline").await),
         }
     };
+    // Tasks sent ahead and never started go back to the server's queue.
+    for (_, q) in queued.drain() {
+        if out_tx
+            .send(Request::TaskEnded {
+                task: q.task,
+                end: RunEnd::NotStarted,
+                secs: 0.0,
+            })
+            .is_ok()
+        {
+            unacked += 1;
+        }
+    }
     match outcome {
         Ok(code) => {
             out_tx.send(Request::Goodbye)?;
@@ -276,9 +314,9 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
             if let Ok(Ok(_wr)) = tokio::time::timeout(Duration::from_secs(5), writer).await {
                 let _ = tokio::time::timeout(Duration::from_secs(5), async {
                     while unacked > 0 {
-                        match read_frame::<_, Reply>(&mut rd).await {
-                            Ok(Some(Reply::Ack { .. })) => unacked -= 1,
-                            Ok(Some(_)) => {}
+                        match replies.recv().await {
+                            Some(Ok(Reply::Ack { .. })) => unacked -= 1,
+                            Some(Ok(_)) => {}
                             _ => break,
                         }
                     }
@@ -315,6 +353,34 @@ async fn connect_with_retry(address: &str) -> anyhow::Result<tokio::net::TcpStre
         "cannot reach the server at `{address}`: {}; is `hpcluster up` running, and can this node reach that host?",
         last.map(|e| e.to_string()).unwrap_or_default()
     )
+}
+
+/// Starts a task in a slot; a task that cannot start is reported as exit 127 (returns false:
+/// the slot is free again, and the caller counts the report).
+fn start(
+    spec: &TaskSpec,
+    task: u64,
+    slot: u32,
+    tasks_root: &Path,
+    done: &mpsc::UnboundedSender<(u64, RunEnd, f64)>,
+    running: &mut HashMap<u64, Running>,
+    out: &mpsc::UnboundedSender<Request>,
+) -> anyhow::Result<bool> {
+    match spawn_task(spec, task, slot, tasks_root, done) {
+        Ok(r) => {
+            running.insert(task, r);
+            Ok(true)
+        }
+        Err(e) => {
+            crate::log::warn(format!("task {task} could not start: {e:#}"));
+            out.send(Request::TaskEnded {
+                task,
+                end: RunEnd::Exited { code: 127 },
+                secs: 0.0,
+            })?;
+            Ok(false)
+        }
+    }
 }
 
 async fn stop_all(
@@ -366,10 +432,15 @@ async fn copy_to_file<R: tokio::io::AsyncRead + Unpin>(
     path: PathBuf,
 ) -> anyhow::Result<()> {
     use tokio::io::AsyncReadExt;
-    let mut buf = vec![0u8; 64 * 1024];
+    // Most tasks write nothing to one of their streams: no zeroed buffer until bytes come.
+    let mut buf: Vec<u8> = Vec::new();
     let mut file: Option<std::fs::File> = None;
     loop {
-        let n = from.read(&mut buf).await?;
+        buf.clear();
+        if buf.capacity() == 0 {
+            buf.reserve_exact(64 * 1024);
+        }
+        let n = from.read_buf(&mut buf).await?;
         if n == 0 {
             return Ok(());
         }

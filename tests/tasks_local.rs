@@ -476,3 +476,92 @@ fn garbage_on_the_server_port_does_not_disturb_the_run() {
     let [done, failed, ..] = summary(&out);
     assert_eq!((done, failed), (2, 0), "{}", out.all());
 }
+
+/// Short tasks are sent ahead to busy slots: every one still runs exactly once, none is
+/// counted as retried, and each slot never holds more than one task waiting.
+#[test]
+fn short_tasks_sent_ahead_each_run_exactly_once() {
+    let c = Cluster::new("ahead");
+    let tasks = c.write("tasks.txt", &lines(&["true"; 300]));
+    let out = spawn(c.up(
+        &tasks,
+        &[
+            "--walltime",
+            "1h",
+            "--task-time",
+            "1s",
+            "--slots",
+            "2",
+            "--max-jobs",
+            "1",
+        ],
+    ))
+    .wait(120);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    let [done, failed, not_run, retried, killed, _] = summary(&out);
+    assert_eq!(
+        (done, failed, not_run, retried, killed),
+        (300, 0, 0, 0, 0),
+        "{}",
+        out.all()
+    );
+    let journal = c.journal();
+    assert_each_done_once(&journal, 300, &out.all());
+    assert_eq!(ev(&journal, "started").count(), 300, "{}", out.all());
+    // Sent ahead: some task was started (sent) before the previous task of its slot ended.
+    let mut open = 0usize;
+    let mut most_open = 0usize;
+    for e in &journal {
+        match e["ev"].as_str() {
+            Some("started") => open += 1,
+            Some("ended") => open -= 1,
+            _ => {}
+        }
+        most_open = most_open.max(open);
+    }
+    assert!(
+        (3..=4).contains(&most_open),
+        "2 slots with one task each sent ahead hold 3 or 4 tasks at once, saw {most_open}"
+    );
+}
+
+/// A task sent ahead that no longer fits when its slot frees up (the task before it ran
+/// past its estimate) goes back unstarted, costs no retry, and runs in a later batch job.
+#[test]
+fn a_task_sent_ahead_that_no_longer_fits_is_given_back_unstarted() {
+    let c = Cluster::new("giveback");
+    let tasks = c.write("tasks.txt", &lines(&["sleep 1.4"; 4]));
+    let out = spawn(c.up(
+        &tasks,
+        &[
+            "--walltime",
+            "3s",
+            "--task-time",
+            "1s",
+            "--buffer",
+            "0",
+            "--max-jobs",
+            "1",
+        ],
+    ))
+    .wait(120);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    let [done, failed, not_run, retried, killed, jobs] = summary(&out);
+    assert_eq!(
+        (done, failed, not_run, retried, killed),
+        (4, 0, 0, 0, 0),
+        "{}",
+        out.all()
+    );
+    assert!(jobs >= 2, "{}", out.all());
+    let journal = c.journal();
+    assert_each_done_once(&journal, 4, &out.all());
+    let returned = ev(&journal, "ended")
+        .filter(|e| e["outcome"] == "returned")
+        .count();
+    assert!(
+        returned >= 1,
+        "no task came back unstarted:\n{journal:#?}\n{}",
+        out.all()
+    );
+}

@@ -182,6 +182,7 @@ fn options(config: &Config, dir: &std::path::Path, exit_when_done: bool) -> Serv
     ServerOptions {
         max_jobs: config.max_jobs,
         cores: config.cores,
+        slots: config.slots.max(1),
         poll_interval: config.poll_interval,
         log_directory: config
             .log_directory

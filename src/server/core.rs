@@ -26,6 +26,9 @@ pub type WorkerId = u64;
 const TIMED_SCAN_LIMIT: usize = 4096;
 /// A worker lost this close to its deadline was killed by the walltime.
 const WALLTIME_SLACK: Duration = Duration::from_secs(3);
+/// A slot whose task is expected to end within this long gets its next task sent ahead, so
+/// it starts without waiting for a round trip to the server (see [`Core::prefetch`]).
+pub const PREFETCH_BELOW: Duration = Duration::from_secs(2);
 
 /// Settings of the core.
 #[derive(Debug, Clone)]
@@ -129,12 +132,22 @@ pub struct WorkerHello {
 struct Worker {
     hello: WorkerHello,
     started_per_slot: Vec<u32>,
-    /// (task, slot, start time).
-    running: Vec<(TaskId, u32, Duration)>,
+    running: Vec<RunningTask>,
     parked: Vec<(u32, Duration)>,
     retired_slots: u32,
     last_seen: Duration,
     tasks_done: u64,
+}
+
+/// A task sent to a worker slot, running or (sent ahead) queued behind the slot's task.
+#[derive(Debug, Clone, Copy)]
+struct RunningTask {
+    task: TaskId,
+    slot: u32,
+    /// When it was sent.
+    since: Duration,
+    /// The estimate it was admitted with.
+    estimate: Duration,
 }
 
 /// The answer to a slot's request.
@@ -152,6 +165,8 @@ pub enum Dispatch {
     Park,
     /// Every task has ended and no more will come.
     Stop,
+    /// The slot still runs a task sent ahead: nothing to answer (see [`Core::prefetch`]).
+    Busy,
 }
 
 /// How a task ended, as the journal records it.
@@ -167,6 +182,8 @@ pub enum Outcome {
         reason: String,
         walltime: bool,
     },
+    /// Sent ahead to a worker slot that gave it back unstarted (no run is lost).
+    Returned,
 }
 
 /// One task-level event for the journal and the log.
@@ -355,6 +372,10 @@ impl Core {
             return Dispatch::Stop;
         };
         let slot_ix = (slot as usize).min(worker.started_per_slot.len().saturating_sub(1));
+        if worker.running.iter().any(|r| r.slot == slot_ix as u32) {
+            // Its task sent ahead has started: the ask is for the one after (`prefetch`).
+            return Dispatch::Busy;
+        }
         let started = worker.started_per_slot.get(slot_ix).copied().unwrap_or(0);
         let (deadline, max_tasks, admission) = (
             worker.hello.deadline,
@@ -372,12 +393,68 @@ impl Core {
             return Dispatch::Park;
         }
         let buffer = self.cfg.buffer.resolve(self.cfg.walltime);
+        match self.select(now, now, deadline, started, max_tasks, admission) {
+            Ok(task) => self.start(id, slot_ix as u32, task, now, buffer),
+            Err(refusal) => {
+                self.retire_slot(id);
+                Dispatch::Retire {
+                    reason: describe_refusal(refusal),
+                }
+            }
+        }
+    }
+
+    /// Sends a slot its next task ahead while its current task runs, so the worker starts it
+    /// the moment the current one ends instead of idling for a round trip to the server.
+    /// Only for slots whose task is expected to end within [`PREFETCH_BELOW`] (for longer
+    /// tasks the round trip is noise, and a task held for long could start sooner elsewhere);
+    /// one task at most waits per slot. The task is admitted as if it started when the
+    /// current one is expected to end, and the worker checks the deadline again before it
+    /// starts it. `None` when nothing is sent; a refusal here never retires the slot (its
+    /// next ask does that).
+    pub fn prefetch(&mut self, id: WorkerId, slot: u32, now: Duration) -> Option<Dispatch> {
+        if self.pending_default.is_empty() && self.pending_timed.is_empty() {
+            return None;
+        }
+        let worker = self.workers.get(&id)?;
+        let slot_ix = (slot as usize).min(worker.started_per_slot.len().saturating_sub(1));
+        let mut on_slot = worker.running.iter().filter(|r| r.slot == slot_ix as u32);
+        let current = *on_slot.next()?;
+        if on_slot.next().is_some() || current.estimate > PREFETCH_BELOW {
+            return None;
+        }
+        let at = (current.since + current.estimate).max(now);
+        let started = worker.started_per_slot.get(slot_ix).copied().unwrap_or(0);
+        let (deadline, max_tasks, admission) = (
+            worker.hello.deadline,
+            worker.hello.max_tasks,
+            worker.hello.admission,
+        );
+        let buffer = self.cfg.buffer.resolve(self.cfg.walltime);
+        let task = self
+            .select(now, at, deadline, started, max_tasks, admission)
+            .ok()?;
+        Some(self.start(id, slot_ix as u32, task, now, buffer))
+    }
+
+    /// Takes the oldest pending task that may start at `at` on a worker with this deadline
+    /// and count of tasks started in the slot, out of the queue; or why none may.
+    fn select(
+        &mut self,
+        now: Duration,
+        at: Duration,
+        deadline: Duration,
+        started: u32,
+        max_tasks: Option<u32>,
+        admission: bool,
+    ) -> Result<TaskId, Option<Admission>> {
+        let buffer = self.cfg.buffer.resolve(self.cfg.walltime);
         let mut refusal = None;
         let default_est = self.default_estimate_at(now);
         let mut pick: Option<(TaskId, bool)> = None;
         if let Some(&front) = self.pending_default.front() {
             match self.admit(
-                now,
+                at,
                 deadline,
                 default_est,
                 buffer,
@@ -395,7 +472,7 @@ impl Core {
                 break;
             }
             let est = self.estimator.estimate(self.tasks[t as usize].spec.time);
-            match self.admit(now, deadline, est, buffer, started, max_tasks, admission) {
+            match self.admit(at, deadline, est, buffer, started, max_tasks, admission) {
                 Admission::Start => {
                     pick = Some((pos as TaskId, true));
                     break;
@@ -408,24 +485,15 @@ impl Core {
             }
         }
         match pick {
-            Some((task_or_pos, timed)) => {
-                let task = if timed {
-                    self.pending_timed
-                        .remove(task_or_pos as usize)
-                        .expect("position from the scan")
-                } else {
-                    self.pending_default
-                        .pop_front()
-                        .expect("front from the check")
-                };
-                self.start(id, slot_ix as u32, task, now, buffer)
-            }
-            None => {
-                self.retire_slot(id);
-                Dispatch::Retire {
-                    reason: describe_refusal(refusal),
-                }
-            }
+            Some((pos, true)) => Ok(self
+                .pending_timed
+                .remove(pos as usize)
+                .expect("position from the scan")),
+            Some((_, false)) => Ok(self
+                .pending_default
+                .pop_front()
+                .expect("front from the check")),
+            None => Err(refusal),
         }
     }
 
@@ -477,7 +545,12 @@ impl Core {
         if let Some(n) = w.started_per_slot.get_mut(slot as usize) {
             *n += 1;
         }
-        w.running.push((task, slot, now));
+        w.running.push(RunningTask {
+            task,
+            slot,
+            since: now,
+            estimate,
+        });
         self.counts.pending -= 1;
         self.counts.running += 1;
         Dispatch::Run {
@@ -542,12 +615,14 @@ impl Core {
     ) -> Option<TaskEvent> {
         self.on_heartbeat(id, now);
         let w = self.workers.get_mut(&id)?;
-        let pos = w.running.iter().position(|(t, _, _)| *t == task)?;
-        let (_, _, since) = w.running.swap_remove(pos);
+        let pos = w.running.iter().position(|r| r.task == task)?;
+        // `remove`, not `swap_remove`: a slot's tasks stay in the order they were sent.
+        let since = w.running.remove(pos).since;
         let deadline = w.hello.deadline;
         self.running_default.remove(&(since, task));
         self.counts.running -= 1;
         let outcome = match end {
+            RunEnd::NotStarted => return Some(self.give_back(task)),
             RunEnd::Exited { code: 0 } => {
                 w.tasks_done += 1;
                 self.estimator.observe(secs);
@@ -594,7 +669,9 @@ impl Core {
                 t.state = TaskState::Failed { reason };
                 self.counts.failed += 1;
             }
-            Outcome::Requeued { .. } => unreachable!("requeue has its own path"),
+            Outcome::Requeued { .. } | Outcome::Returned => {
+                unreachable!("requeue and give_back have their own paths")
+            }
         }
     }
 
@@ -630,6 +707,20 @@ impl Core {
         }
     }
 
+    /// A task sent ahead comes back unstarted: first in line again, no run lost.
+    fn give_back(&mut self, task: TaskId) -> TaskEvent {
+        let t = &mut self.tasks[task as usize];
+        t.state = TaskState::Pending;
+        let timed = t.spec.time.is_some();
+        self.enqueue(task, timed, true);
+        self.counts.pending += 1;
+        TaskEvent {
+            task,
+            outcome: Outcome::Returned,
+            secs: 0.0,
+        }
+    }
+
     /// The worker left cleanly; anything it still held is requeued.
     pub fn on_goodbye(&mut self, id: WorkerId, now: Duration) -> Vec<TaskEvent> {
         self.on_worker_lost(id, "worker left while running it", now)
@@ -642,9 +733,18 @@ impl Core {
         };
         let walltime = now.saturating_add(WALLTIME_SLACK) >= w.hello.deadline;
         let mut events = Vec::new();
-        for (task, _, since) in w.running {
+        let mut slots_seen = BTreeSet::new();
+        for RunningTask {
+            task, since, slot, ..
+        } in w.running
+        {
             self.running_default.remove(&(since, task));
             self.counts.running -= 1;
+            if !slots_seen.insert(slot) {
+                // The second task of a slot was sent ahead and cannot have started.
+                events.push(self.give_back(task));
+                continue;
+            }
             let reason = if walltime {
                 "killed by the walltime".to_string()
             } else {

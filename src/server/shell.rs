@@ -31,7 +31,9 @@ pub const MAX_FAILED_STARTS: u32 = 3;
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub max_jobs: u32,
+    /// Cores of each batch job, shared by its worker's slots.
     pub cores: u32,
+    pub slots: u32,
     pub poll_interval: Duration,
     /// Directory of batch job logs, named in errors.
     pub log_directory: std::path::PathBuf,
@@ -188,7 +190,8 @@ pub async fn run(
         walltime_kills: c.walltime_kills,
         batch_jobs: st.book.submitted,
         core_seconds_consumed: st.worker_seconds(unix_now()) * st.opts.cores as f64,
-        core_seconds_tasks: c.task_seconds,
+        // Each slot has cores / slots of its batch job's cores.
+        core_seconds_tasks: c.task_seconds * st.opts.cores as f64 / st.opts.slots.max(1) as f64,
         interrupted,
     })
 }
@@ -371,6 +374,9 @@ impl LoopState {
                 Request::Ask { slot } => {
                     let d = core.on_ask(id, slot, now);
                     self.dispatch(journal, id, slot, d, now)?;
+                    if let Some(next) = core.prefetch(id, slot, now) {
+                        self.dispatch(journal, id, slot, next, now)?;
+                    }
                 }
                 Request::TaskEnded { task, end, secs } => {
                     if let Some(ev) = core.on_task_ended(id, task, end, secs, now) {
@@ -492,7 +498,7 @@ impl LoopState {
                 Reply::Retire { slot, reason }
             }
             Dispatch::Stop => Reply::Stop { slot },
-            Dispatch::Park => return Ok(()),
+            Dispatch::Park | Dispatch::Busy => return Ok(()),
         };
         self.send(id, reply);
         Ok(())
@@ -517,6 +523,10 @@ impl LoopState {
                 ev.task, ev.secs
             )),
             Outcome::Requeued { reason, .. } => crate::log::info(format!("task {} requeued: {reason}", ev.task)),
+            Outcome::Returned => crate::log::debug(format!(
+                "task {} came back unstarted from worker slot it was sent ahead to",
+                ev.task
+            )),
             Outcome::Done => {}
         }
         Ok(())
@@ -525,7 +535,11 @@ impl LoopState {
     fn wake(&mut self, core: &mut Core, journal: &mut JournalWriter) -> anyhow::Result<()> {
         let now = unix_now();
         for (id, slot, d) in core.on_wake(now) {
+            let run = matches!(d, Dispatch::Run { .. });
             self.dispatch(journal, id, slot, d, now)?;
+            if let Some(next) = run.then(|| core.prefetch(id, slot, now)).flatten() {
+                self.dispatch(journal, id, slot, next, now)?;
+            }
         }
         Ok(())
     }
@@ -768,14 +782,9 @@ async fn serve_peer(
             else {
                 anyhow::bail!("a worker must say hello first");
             };
-            let (tx, mut rx) = mpsc::unbounded_channel::<Reply>();
-            let writer = tokio::spawn(async move {
-                while let Some(reply) = rx.recv().await {
-                    if write_frame(&mut wr, &reply).await.is_err() {
-                        break;
-                    }
-                }
-            });
+            let (tx, rx) = mpsc::unbounded_channel::<Reply>();
+            let writer = tokio::spawn(crate::protocol::write_queued(wr, rx));
+            let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
             let hello = WorkerHello {
                 job,
                 slots: slots.clamp(1, 4096),

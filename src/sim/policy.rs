@@ -141,7 +141,7 @@ fn from_dispatch(d: Dispatch) -> Decision {
     match d {
         Dispatch::Run { task, .. } => Decision::Run(task as usize),
         Dispatch::Retire { .. } => Decision::Retire,
-        Dispatch::Park => Decision::Park,
+        Dispatch::Park | Dispatch::Busy => Decision::Park,
         Dispatch::Stop => Decision::Stop,
     }
 }

@@ -148,6 +148,22 @@ pub fn check_line(key: &str, value: &str) -> Result<(), UnsafeValue> {
     }
 }
 
+/// A one-line value a job script puts inside double quotes, where the batch job's shell
+/// expands `$VAR` and `${VAR}` (e.g. `local_directory = "$TMPDIR"`): a quote, a backslash, a
+/// backquote or `$(` would end the quotes or run a command.
+pub fn check_double_quoted(key: &str, value: &str) -> Result<(), UnsafeValue> {
+    check_line(key, value)?;
+    if value.contains(['"', '\\', '`']) || value.contains("$(") {
+        return Err(unsafe_value(
+            key,
+            value,
+            "it contains a quote, a backslash, a backquote or `$(`; give a path, where \
+             `$VAR` and `${VAR}` are expanded on the compute node",
+        ));
+    }
+    Ok(())
+}
+
 /// The shebang: `#!` and an absolute interpreter path, on one line.
 pub fn check_shebang(value: &str) -> Result<(), UnsafeValue> {
     check_line("shebang", value)?;

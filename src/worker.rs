@@ -8,11 +8,10 @@
 //! allocation. On SIGTERM (the batch system stopping the job) or at the deadline it stops its tasks and reports them interrupted, so the server requeues them.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
-use tokio::process::Command as TokioCommand;
 use tokio::sync::mpsc;
 
 use crate::auth::Secret;
@@ -22,6 +21,12 @@ use crate::config::Config;
 use crate::duration::{format_human, parse_duration};
 use crate::protocol::{write_frame, Reply, Request, Role, RunEnd, TaskSpec};
 use crate::server::shell::unix_now;
+
+mod launch;
+mod scratch;
+
+use launch::{kill_group, Launcher, Running};
+use scratch::Scratch;
 
 /// Interval between heartbeats.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -163,12 +168,6 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<i32> {
     rt.block_on(run_async(args))
 }
 
-struct Running {
-    pgid: i32,
-    started: Instant,
-    slot: u32,
-}
-
 /// A task the server sent ahead to a busy slot, to start the moment the slot's task ends.
 struct Queued {
     task: u64,
@@ -188,10 +187,12 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
         Some(a) => a.clone(),
         None => read_server_address(&cluster_dir)?,
     };
-    let mut stream = connect_with_retry(&address).await?;
-    crate::auth::connect(&mut stream, &secret, Role::Worker).await?;
     let kind = backend_from_env(args.backend, &env);
     let job = kind.and_then(|k| crate::backend::job_id_from_env(k, &env));
+    // Removed when the worker ends (dropped at the end of this function).
+    let scratch = Scratch::from_env(&env, job.as_ref().map(|j| j.id.as_str()))?;
+    let mut stream = connect_with_retry(&address).await?;
+    crate::auth::connect(&mut stream, &secret, Role::Worker).await?;
     crate::log::info(format!(
         "worker of batch job {} connected to {address}; deadline in {}",
         job.as_ref()
@@ -219,11 +220,15 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
     for slot in 0..args.slots {
         out_tx.send(Request::Ask { slot })?;
     }
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(u64, RunEnd, f64)>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<launch::Ended>();
+    let launcher = Launcher {
+        tasks_root: cluster_dir.join("tasks"),
+        scratch: scratch.as_ref().map(|s| s.path().to_path_buf()),
+        done: done_tx,
+    };
     let mut running: HashMap<u64, Running> = HashMap::new();
     let mut queued: HashMap<u32, Queued> = HashMap::new();
     let mut slots_open = args.slots;
-    let tasks_root = cluster_dir.join("tasks");
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut intr = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -250,7 +255,7 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
                             out_tx.send(Request::TaskEnded { task: old.task, end: RunEnd::NotStarted, secs: 0.0 })?;
                             unacked += 1;
                         }
-                    } else if !start(&spec, task, slot, &tasks_root, &done_tx, &mut running, &out_tx)? {
+                    } else if !launcher.start(&spec, task, slot, &mut running, &out_tx)? {
                         unacked += 1;
                         out_tx.send(Request::Ask { slot })?;
                     }
@@ -276,7 +281,7 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
                                 == crate::plan::Admission::Start;
                         if !fits {
                             reports.push(Request::TaskEnded { task: next.task, end: RunEnd::NotStarted, secs: 0.0 });
-                        } else if !start(&next.spec, next.task, r.slot, &tasks_root, &done_tx, &mut running, &out_tx)? {
+                        } else if !launcher.start(&next.spec, next.task, r.slot, &mut running, &out_tx)? {
                             unacked += 1;
                         }
                     }
@@ -355,34 +360,6 @@ async fn connect_with_retry(address: &str) -> anyhow::Result<tokio::net::TcpStre
     )
 }
 
-/// Starts a task in a slot; a task that cannot start is reported as exit 127 (returns false:
-/// the slot is free again, and the caller counts the report).
-fn start(
-    spec: &TaskSpec,
-    task: u64,
-    slot: u32,
-    tasks_root: &Path,
-    done: &mpsc::UnboundedSender<(u64, RunEnd, f64)>,
-    running: &mut HashMap<u64, Running>,
-    out: &mpsc::UnboundedSender<Request>,
-) -> anyhow::Result<bool> {
-    match spawn_task(spec, task, slot, tasks_root, done) {
-        Ok(r) => {
-            running.insert(task, r);
-            Ok(true)
-        }
-        Err(e) => {
-            crate::log::warn(format!("task {task} could not start: {e:#}"));
-            out.send(Request::TaskEnded {
-                task,
-                end: RunEnd::Exited { code: 127 },
-                secs: 0.0,
-            })?;
-            Ok(false)
-        }
-    }
-}
-
 async fn stop_all(
     running: &mut HashMap<u64, Running>,
     out: &mpsc::UnboundedSender<Request>,
@@ -411,133 +388,6 @@ async fn stop_all(
         });
     }
     0
-}
-
-fn kill_group(pgid: i32, sig: i32) {
-    if pgid > 0 {
-        // SAFETY: kill(2) with a negative pid signals the task's own process group only.
-        unsafe {
-            libc::kill(-pgid, sig);
-        }
-    }
-}
-
-/// How long a finished task's output may still be copied before its end is reported.
-const OUTPUT_GRACE: Duration = Duration::from_secs(2);
-
-/// Copies a task's stdout or stderr into its file, created at the first byte: a task that
-/// prints nothing leaves no empty file behind (and costs no file creation).
-async fn copy_to_file<R: tokio::io::AsyncRead + Unpin>(
-    mut from: R,
-    path: PathBuf,
-) -> anyhow::Result<()> {
-    use tokio::io::AsyncReadExt;
-    // Most tasks write nothing to one of their streams: no zeroed buffer until bytes come.
-    let mut buf: Vec<u8> = Vec::new();
-    let mut file: Option<std::fs::File> = None;
-    loop {
-        buf.clear();
-        if buf.capacity() == 0 {
-            buf.reserve_exact(64 * 1024);
-        }
-        let n = from.read_buf(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        let f = match &mut file {
-            Some(f) => f,
-            None => file.insert(create_output(&path)?),
-        };
-        std::io::Write::write_all(f, &buf[..n])
-            .with_context(|| format!("failed to write `{}`", path.display()))?;
-    }
-}
-
-/// Creates an output file, and its directory the first time.
-fn create_output(path: &Path) -> anyhow::Result<std::fs::File> {
-    let create = || std::fs::File::create(path);
-    let made = match create() {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            create()
-        }
-        other => other,
-    };
-    made.with_context(|| format!("failed to create `{}`", path.display()))
-}
-
-/// A task's stdout and stderr files: `<cluster dir>/tasks/<id / 1000>/<id>.out|.err`.
-fn task_output_paths(tasks_root: &Path, task: u64) -> (PathBuf, PathBuf) {
-    let dir = tasks_root.join(format!("{:03}", task / 1000));
-    (
-        dir.join(format!("{task}.out")),
-        dir.join(format!("{task}.err")),
-    )
-}
-
-fn spawn_task(
-    spec: &TaskSpec,
-    task: u64,
-    slot: u32,
-    tasks_root: &Path,
-    done: &mpsc::UnboundedSender<(u64, RunEnd, f64)>,
-) -> anyhow::Result<Running> {
-    let (out, err) = task_output_paths(tasks_root, task);
-    let mut cmd = TokioCommand::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(&spec.cmd)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    cmd.process_group(0);
-    cmd.env("HPCLUSTER_TASK_ID", task.to_string())
-        .env("HPCLUSTER_SLOT", slot.to_string());
-    for (k, v) in &spec.env {
-        cmd.env(k, v);
-    }
-    if let Some(cwd) = &spec.cwd {
-        cmd.current_dir(cwd);
-    }
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("failed to start `/bin/sh -c {}`", spec.cmd))?;
-    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
-    let started = Instant::now();
-    let copy_out = child
-        .stdout
-        .take()
-        .map(|s| tokio::spawn(copy_to_file(s, out)));
-    let copy_err = child
-        .stderr
-        .take()
-        .map(|s| tokio::spawn(copy_to_file(s, err)));
-    let done = done.clone();
-    tokio::spawn(async move {
-        let end = match child.wait().await {
-            Ok(status) => {
-                use std::os::unix::process::ExitStatusExt;
-                match (status.code(), status.signal()) {
-                    (Some(code), _) => RunEnd::Exited { code },
-                    (None, Some(sig)) => RunEnd::Signaled { signal: sig },
-                    _ => RunEnd::Exited { code: -1 },
-                }
-            }
-            Err(_) => RunEnd::Exited { code: -1 },
-        };
-        // The output is complete when the task's end is reported, unless a background process
-        // of the task still holds it open: that one is not waited for past OUTPUT_GRACE.
-        for copy in [copy_out, copy_err].into_iter().flatten() {
-            let _ = tokio::time::timeout(OUTPUT_GRACE, copy).await;
-        }
-        let _ = done.send((task, end, started.elapsed().as_secs_f64()));
-    });
-    Ok(Running {
-        pgid,
-        started,
-        slot,
-    })
 }
 
 fn hostname() -> String {
@@ -604,19 +454,6 @@ mod tests {
             deadline(s(100), s(50), &env(&[("HPCLUSTER_JOB_DEADLINE", "900")])),
             s(150)
         );
-    }
-
-    #[tokio::test]
-    async fn output_files_are_created_at_the_first_byte_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let silent = dir.path().join("000/1.err");
-        copy_to_file(tokio::io::empty(), silent.clone())
-            .await
-            .unwrap();
-        assert!(!silent.exists());
-        let loud = dir.path().join("000/1.out");
-        copy_to_file(&b"hello\n"[..], loud.clone()).await.unwrap();
-        assert_eq!(std::fs::read_to_string(&loud).unwrap(), "hello\n");
     }
 
     #[test]

@@ -138,6 +138,12 @@ bad_input! {
     bad_shebang:
         "shebang = \"bash\"\n", &[], RENDER
         => "invalid `shebang`", "expected `#!` and an absolute interpreter path";
+    local_directory_that_would_run_a_command:
+        "local_directory = \"/scratch/$(whoami)\"\n", &[], RENDER
+        => "invalid `local_directory`", "`$VAR` and `${VAR}` are expanded on the compute node";
+    local_directory_with_a_quote:
+        "local_directory = '/tmp/a\"b'\n", &[], RENDER
+        => "invalid `local_directory`", "a quote, a backslash";
     bad_lsf_units:
         "lsf_units = \"bogus\"\n", &[], &["render", "--backend", "lsf"]
         => "invalid `lsf_units` `bogus`", "kb, mb, gb, tb, pb or eb";

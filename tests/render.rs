@@ -199,3 +199,22 @@ fn lsf_walltime_is_rounded_down_to_minutes() {
     assert!(script.contains("#BSUB -W 01:30\n"), "{script}");
     assert!(script.contains("--walltime 1h30m"), "{script}");
 }
+
+#[test]
+fn local_directory_is_exported_for_the_compute_node_shell_to_expand() {
+    for backend in ["slurm", "sge", "pbs", "lsf", "local"] {
+        let script = render("local_directory = \"$TMPDIR/hp\"\n", backend);
+        let export = "export HPCLUSTER_LOCAL_DIRECTORY=\"$TMPDIR/hp\"\n";
+        assert!(script.contains(export), "{backend}: {script}");
+        let worker = script.lines().position(|l| l.contains(" worker ")).unwrap();
+        let line = script
+            .lines()
+            .position(|l| l.starts_with("export HPCLUSTER_LOCAL"))
+            .unwrap();
+        assert!(
+            line < worker,
+            "{backend}: exported after the worker starts\n{script}"
+        );
+    }
+    assert!(!render("", "slurm").contains("HPCLUSTER_LOCAL_DIRECTORY"));
+}

@@ -565,3 +565,31 @@ fn a_task_sent_ahead_that_no_longer_fits_is_given_back_unstarted() {
         out.all()
     );
 }
+
+/// `local_directory` gives each worker a scratch directory of its own, the tasks' `TMPDIR`,
+/// removed when the worker ends.
+#[test]
+fn tasks_get_a_scratch_directory_under_local_directory_removed_at_the_end() {
+    let c = Cluster::new("scratch");
+    let scratch_root = c.tmp.path().join("scratch");
+    std::fs::create_dir(&scratch_root).unwrap();
+    let tasks = c.write(
+        "tasks.txt",
+        &lines(&[
+            "test \"$TMPDIR\" = \"$HPCLUSTER_LOCAL_DIR\" && test -d \"$TMPDIR\" && echo \"$TMPDIR\" && touch \"$TMPDIR/spill\"",
+        ]),
+    );
+    let mut cmd = c.up(&tasks, &["--walltime", "1h", "--task-time", "1s"]);
+    cmd.env("HPCLUSTER_LOCAL_DIRECTORY", &scratch_root);
+    let out = spawn(cmd).wait(60);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    let said = std::fs::read_to_string(c.dir().join("tasks/000/0.out")).unwrap();
+    let seen = std::path::Path::new(said.trim());
+    assert!(seen.starts_with(&scratch_root), "TMPDIR {said:?}");
+    assert_ne!(seen, scratch_root.as_path());
+    assert!(
+        !seen.exists(),
+        "the scratch directory {seen:?} is left behind"
+    );
+    assert_eq!(std::fs::read_dir(&scratch_root).unwrap().count(), 0);
+}

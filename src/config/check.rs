@@ -90,7 +90,7 @@ fn check_script_values(c: &Config) -> Result<(), CheckError> {
         validate::check_shell_line("job_script_epilogue", line).map_err(e)?;
     }
     if let Some(dir) = &c.local_directory {
-        validate::check_line("local_directory", dir).map_err(e)?;
+        validate::check_double_quoted("local_directory", dir).map_err(e)?;
     }
     validate::check_line("interface", &c.interface).map_err(e)?;
     validate::check_shebang(&c.shebang).map_err(e)

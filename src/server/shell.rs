@@ -196,23 +196,26 @@ pub async fn run(
     })
 }
 
-/// How long `up` polls at its end for the final state of batch jobs it cancelled.
-const SETTLE_WITHIN: Duration = Duration::from_secs(30);
+/// Pauses between the polls `up` makes at its end for the final state of batch jobs it
+/// cancelled: five status commands at most, over 15.5 s, gentle on the controller.
+const SETTLE_PAUSES_MS: [u64; 5] = [500, 1000, 2000, 4000, 8000];
 
 /// Polls until every batch job has a final state, so `jobs.json` records how each ended
-/// (bounded by [`SETTLE_WITHIN`]; `hpcluster status` refreshes whatever is left).
+/// (at most [`SETTLE_PAUSES_MS`]; `hpcluster status` refreshes whatever is left).
 async fn settle(
     book: &mut JobBook,
     jobs_cmd: &std::sync::mpsc::Sender<JobCmd>,
     rx: &mut mpsc::UnboundedReceiver<JobEvent>,
 ) {
-    let until = tokio::time::Instant::now() + SETTLE_WITHIN;
-    while !book.live().is_empty() && tokio::time::Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    for pause in SETTLE_PAUSES_MS {
+        if book.live().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(pause)).await;
         if jobs_cmd.send(JobCmd::Poll).is_err() {
             return;
         }
-        let polled = tokio::time::timeout_at(until, async {
+        let polled = tokio::time::timeout(Duration::from_secs(60), async {
             while let Some(ev) = rx.recv().await {
                 if let JobEvent::Polled(r) = ev {
                     return Some(r);
@@ -232,10 +235,8 @@ async fn settle(
     let left = book.live().len();
     if left > 0 {
         crate::log::info(format!(
-            "{left} cancelled batch job{} had not ended after {}s; `hpcluster status` shows \
-             how they end",
+            "{left} cancelled batch job{} had not ended yet; `hpcluster status` shows how they end",
             plural(left),
-            SETTLE_WITHIN.as_secs()
         ));
     }
 }

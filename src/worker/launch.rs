@@ -1,0 +1,203 @@
+//! Starting a task in a worker slot: `/bin/sh -c` in a process group of its own, its output
+//! piped into `tasks/NNN/<id>.out|.err` (each file created at the first byte, so tasks that
+//! print nothing leave no files), its end sent back to the worker's loop.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::process::Command as TokioCommand;
+use tokio::sync::mpsc;
+
+use crate::protocol::{Request, RunEnd, TaskSpec};
+
+/// A task running in a slot.
+pub struct Running {
+    pub pgid: i32,
+    pub started: Instant,
+    pub slot: u32,
+}
+
+/// A task's end as the launcher reports it: (task, how it ended, seconds it ran).
+pub type Ended = (u64, RunEnd, f64);
+
+/// What every task of a worker starts with.
+pub struct Launcher {
+    /// `<cluster dir>/tasks`.
+    pub tasks_root: PathBuf,
+    /// The worker's scratch directory (`local_directory`), the tasks' `TMPDIR`.
+    pub scratch: Option<PathBuf>,
+    pub done: mpsc::UnboundedSender<Ended>,
+}
+
+impl Launcher {
+    /// Starts a task in a slot; a task that cannot start is reported as exit 127 (returns
+    /// false: the slot is free again, and the caller counts the report).
+    pub fn start(
+        &self,
+        spec: &TaskSpec,
+        task: u64,
+        slot: u32,
+        running: &mut HashMap<u64, Running>,
+        out: &mpsc::UnboundedSender<Request>,
+    ) -> anyhow::Result<bool> {
+        match self.spawn(spec, task, slot) {
+            Ok(r) => {
+                running.insert(task, r);
+                Ok(true)
+            }
+            Err(e) => {
+                crate::log::warn(format!("task {task} could not start: {e:#}"));
+                out.send(Request::TaskEnded {
+                    task,
+                    end: RunEnd::Exited { code: 127 },
+                    secs: 0.0,
+                })?;
+                Ok(false)
+            }
+        }
+    }
+
+    fn spawn(&self, spec: &TaskSpec, task: u64, slot: u32) -> anyhow::Result<Running> {
+        let (out, err) = task_output_paths(&self.tasks_root, task);
+        let mut cmd = TokioCommand::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(&spec.cmd)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.process_group(0);
+        cmd.env("HPCLUSTER_TASK_ID", task.to_string())
+            .env("HPCLUSTER_SLOT", slot.to_string());
+        if let Some(dir) = &self.scratch {
+            cmd.env("TMPDIR", dir).env("HPCLUSTER_LOCAL_DIR", dir);
+        }
+        for (k, v) in &spec.env {
+            cmd.env(k, v);
+        }
+        if let Some(cwd) = &spec.cwd {
+            cmd.current_dir(cwd);
+        }
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("failed to start `/bin/sh -c {}`", spec.cmd))?;
+        let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+        let started = Instant::now();
+        let copy_out = child
+            .stdout
+            .take()
+            .map(|s| tokio::spawn(copy_to_file(s, out)));
+        let copy_err = child
+            .stderr
+            .take()
+            .map(|s| tokio::spawn(copy_to_file(s, err)));
+        let done = self.done.clone();
+        tokio::spawn(async move {
+            let end = match child.wait().await {
+                Ok(status) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    match (status.code(), status.signal()) {
+                        (Some(code), _) => RunEnd::Exited { code },
+                        (None, Some(sig)) => RunEnd::Signaled { signal: sig },
+                        _ => RunEnd::Exited { code: -1 },
+                    }
+                }
+                Err(_) => RunEnd::Exited { code: -1 },
+            };
+            // The output is complete when the task's end is reported, unless a background
+            // process of the task still holds it open: not waited for past OUTPUT_GRACE.
+            for copy in [copy_out, copy_err].into_iter().flatten() {
+                let _ = tokio::time::timeout(OUTPUT_GRACE, copy).await;
+            }
+            let _ = done.send((task, end, started.elapsed().as_secs_f64()));
+        });
+        Ok(Running {
+            pgid,
+            started,
+            slot,
+        })
+    }
+}
+
+pub fn kill_group(pgid: i32, sig: i32) {
+    if pgid > 0 {
+        // SAFETY: kill(2) with a negative pid signals the task's own process group only.
+        unsafe {
+            libc::kill(-pgid, sig);
+        }
+    }
+}
+
+/// How long a finished task's output may still be copied before its end is reported.
+const OUTPUT_GRACE: Duration = Duration::from_secs(2);
+
+/// Copies a task's stdout or stderr into its file, created at the first byte: a task that
+/// prints nothing leaves no empty file behind (and costs no file creation).
+async fn copy_to_file<R: tokio::io::AsyncRead + Unpin>(
+    mut from: R,
+    path: PathBuf,
+) -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt;
+    // Most tasks write nothing to one of their streams: no zeroed buffer until bytes come.
+    let mut buf: Vec<u8> = Vec::new();
+    let mut file: Option<std::fs::File> = None;
+    loop {
+        buf.clear();
+        if buf.capacity() == 0 {
+            buf.reserve_exact(64 * 1024);
+        }
+        let n = from.read_buf(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        let f = match &mut file {
+            Some(f) => f,
+            None => file.insert(create_output(&path)?),
+        };
+        std::io::Write::write_all(f, &buf[..n])
+            .with_context(|| format!("failed to write `{}`", path.display()))?;
+    }
+}
+
+/// Creates an output file, and its directory the first time.
+fn create_output(path: &Path) -> anyhow::Result<std::fs::File> {
+    let create = || std::fs::File::create(path);
+    let made = match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            create()
+        }
+        other => other,
+    };
+    made.with_context(|| format!("failed to create `{}`", path.display()))
+}
+
+/// A task's stdout and stderr files: `<cluster dir>/tasks/<id / 1000>/<id>.out|.err`.
+fn task_output_paths(tasks_root: &Path, task: u64) -> (PathBuf, PathBuf) {
+    let dir = tasks_root.join(format!("{:03}", task / 1000));
+    (
+        dir.join(format!("{task}.out")),
+        dir.join(format!("{task}.err")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn output_files_are_created_at_the_first_byte_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let silent = dir.path().join("000/1.err");
+        copy_to_file(tokio::io::empty(), silent.clone())
+            .await
+            .unwrap();
+        assert!(!silent.exists());
+        let loud = dir.path().join("000/1.out");
+        copy_to_file(&b"hello\n"[..], loud.clone()).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&loud).unwrap(), "hello\n");
+    }
+}

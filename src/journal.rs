@@ -352,11 +352,10 @@ impl JournalWriter {
                     let mut result = Ok(());
                     // Group commit: gather what arrives within a short window, then sync once.
                     // Fewer fsyncs also spare the filesystem journal that task output files use.
-                    let window = std::time::Instant::now() + GROUP_COMMIT_WINDOW;
-                    let more = std::iter::from_fn(|| {
-                        let left = window.saturating_duration_since(std::time::Instant::now());
-                        rx.recv_timeout(left).ok()
-                    });
+                    // The thread sleeps through the window instead of waking for each command:
+                    // senders then find no waiter to wake (no futex call per event batch).
+                    std::thread::sleep(GROUP_COMMIT_WINDOW);
+                    let more: Vec<WriterCmd> = rx.try_iter().collect();
                     for cmd in std::iter::once(first).chain(more) {
                         match cmd {
                             WriterCmd::Append(entries) => {

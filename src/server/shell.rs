@@ -21,6 +21,9 @@ use crate::server::core::{Core, Dispatch, Outcome, TaskEvent, WorkerHello, Worke
 use crate::server::jobs::{self, Backoff, JobBook, JobCmd, JobControl, JobEvent};
 use crate::server::progress::Progress;
 
+/// The first pause between polls while `up` waits for the batch jobs of retiring workers.
+const DRAIN_POLL_FIRST: Duration = Duration::from_millis(50);
+
 /// How long `up` waits at its end for batch jobs of retired workers to end by themselves.
 pub const RETIRE_GRACE: Duration = Duration::from_secs(15);
 
@@ -137,6 +140,10 @@ pub async fn run(
             // Drain: workers get Stop (parked slots now, asking slots as they ask), their last
             // reports are acknowledged, and their batch jobs end on their own; what is left
             // after RETIRE_GRACE is cancelled below.
+            if drain_until.is_none() {
+                // Batch jobs of retiring workers end within moments: look often.
+                tick = tokio::time::interval(DRAIN_POLL_FIRST);
+            }
             let until = *drain_until.get_or_insert_with(|| {
                 st.draining = true;
                 st.next_poll = Duration::ZERO;
@@ -277,6 +284,7 @@ struct LoopState {
     fatal: Option<String>,
     /// Every task has ended: the last workers are being let go.
     draining: bool,
+    drain_poll: Backoff,
 }
 
 /// A reply held until the journal is on disk.
@@ -312,14 +320,16 @@ impl LoopState {
             worker_seconds_closed: 0.0,
             fatal: None,
             draining: false,
+            drain_poll: Backoff::new(DRAIN_POLL_FIRST, Duration::from_secs(1)),
         }
     }
 
-    /// While draining, poll every second (at most 15 calls): only the last batch jobs' ends are
-    /// awaited.
+    /// While draining, only the last batch jobs' ends are awaited: a poll soon after each
+    /// worker leaves, then doubling pauses up to a second (at most about 20 status commands in
+    /// the RETIRE_GRACE).
     fn poll_interval(&self) -> Duration {
         if self.draining {
-            Duration::from_secs(1)
+            self.drain_poll.current()
         } else {
             self.poll.current()
         }
@@ -452,6 +462,10 @@ impl LoopState {
     }
 
     fn worker_gone(&mut self, id: WorkerId, now: Duration) {
+        if self.draining {
+            self.drain_poll.on_change(true);
+            self.next_poll = self.next_poll.min(now + self.drain_poll.current());
+        }
         if let Some(p) = self.peers.remove(&id) {
             self.worker_seconds_closed += now.saturating_sub(p.since).as_secs_f64();
             if let Some(job) = &p.job {
@@ -663,6 +677,9 @@ impl LoopState {
                     !ended.is_empty() || states.iter().any(|(_, s)| *s == JobState::Running),
                 );
                 self.next_poll = now + self.poll_interval();
+                if self.draining {
+                    self.drain_poll.on_change(false);
+                }
                 for (job, state, worker) in ended {
                     crate::log::debug(format!("batch job {job} ended: {state:?}"));
                     if let Some(w) = worker.filter(|w| self.peers.contains_key(w)) {
@@ -692,6 +709,9 @@ impl LoopState {
                 self.poll_in_flight = false;
                 self.poll.on_change(false);
                 self.next_poll = now + self.poll_interval();
+                if self.draining {
+                    self.drain_poll.on_change(false);
+                }
                 crate::log::warn(format!(
                     "batch job status failed (jobs kept as they were): {e}"
                 ));

@@ -394,7 +394,7 @@ impl Core {
         }
         let buffer = self.cfg.buffer.resolve(self.cfg.walltime);
         match self.select(now, now, deadline, started, max_tasks, admission) {
-            Ok(task) => self.start(id, slot_ix as u32, task, now, buffer),
+            Ok(task) => self.start(id, slot_ix as u32, task, now, now, buffer),
             Err(refusal) => {
                 self.retire_slot(id);
                 Dispatch::Retire {
@@ -434,7 +434,7 @@ impl Core {
         let task = self
             .select(now, at, deadline, started, max_tasks, admission)
             .ok()?;
-        Some(self.start(id, slot_ix as u32, task, now, buffer))
+        Some(self.start(id, slot_ix as u32, task, now, at, buffer))
     }
 
     /// Takes the oldest pending task that may start at `at` on a worker with this deadline
@@ -522,19 +522,23 @@ impl Core {
         may_start(now, deadline, estimate, buffer, started, max_tasks)
     }
 
+    /// Hands a task to a slot; it starts at `since` (now, or when the slot's current task is
+    /// expected to end for a task sent ahead), which is what the oldest-running bound of the
+    /// estimate counts from.
     fn start(
         &mut self,
         id: WorkerId,
         slot: u32,
         task: TaskId,
         now: Duration,
+        since: Duration,
         buffer: Duration,
     ) -> Dispatch {
         let estimate = match self.tasks[task as usize].spec.time {
             Some(own) => self.estimator.estimate(Some(own)),
             None => {
                 let e = self.default_estimate_at(now);
-                self.running_default.insert((now, task));
+                self.running_default.insert((since, task));
                 e
             }
         };
@@ -548,7 +552,7 @@ impl Core {
         w.running.push(RunningTask {
             task,
             slot,
-            since: now,
+            since,
             estimate,
         });
         self.counts.pending -= 1;

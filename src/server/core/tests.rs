@@ -365,3 +365,16 @@ fn a_lost_worker_gives_back_the_task_sent_ahead_without_a_lost_run() {
     assert_eq!(c.counts().pending, 2);
     assert_eq!(c.counts().running, 0);
 }
+
+#[test]
+fn a_task_sent_ahead_counts_its_running_time_from_its_expected_start() {
+    let mut c = short_core();
+    c.on_tasks_added(vec![task("a"), task("b")]);
+    c.on_worker_hello(1, hello(H), s(0));
+    let a = run_id(&c.on_ask(1, 0, s(0)));
+    c.prefetch(1, 0, s(0)).unwrap();
+    c.on_task_ended(1, a, RunEnd::Exited { code: 0 }, 1.0, s(1));
+    // Task b started at about 1 s: at 1.5 s it has run 0.5 s, not 1.5 s, so the estimate
+    // (1 s) is not raised by the oldest-running bound.
+    assert_eq!(c.default_estimate_at(ms(1500)), s(1));
+}

@@ -406,7 +406,7 @@ impl Core {
 
     /// Sends a slot its next task ahead while its current task runs, so the worker starts it
     /// the moment the current one ends instead of idling for a round trip to the server.
-    /// Only for slots whose task is expected to end within [`PREFETCH_BELOW`] (for longer
+    /// Only for slots whose task is known to end within [`PREFETCH_BELOW`] (for longer
     /// tasks the round trip is noise, and a task held for long could start sooner elsewhere);
     /// one task at most waits per slot. The task is admitted as if it started when the
     /// current one is expected to end, and the worker checks the deadline again before it
@@ -420,7 +420,11 @@ impl Core {
         let slot_ix = (slot as usize).min(worker.started_per_slot.len().saturating_sub(1));
         let mut on_slot = worker.running.iter().filter(|r| r.slot == slot_ix as u32);
         let current = *on_slot.next()?;
-        if on_slot.next().is_some() || current.estimate > PREFETCH_BELOW {
+        // A zero estimate means unknown (no `task_time`, nothing learned yet): not short.
+        if on_slot.next().is_some()
+            || current.estimate.is_zero()
+            || current.estimate > PREFETCH_BELOW
+        {
             return None;
         }
         let at = (current.since + current.estimate).max(now);

@@ -378,3 +378,16 @@ fn a_task_sent_ahead_counts_its_running_time_from_its_expected_start() {
     // (1 s) is not raised by the oldest-running bound.
     assert_eq!(c.default_estimate_at(ms(1500)), s(1));
 }
+
+#[test]
+fn tasks_of_unknown_duration_are_never_sent_ahead() {
+    // No task_time and nothing learned: the estimate is zero, which means unknown.
+    let mut c = Core::new(CoreConfig {
+        task_time: None,
+        ..core(1, H).cfg
+    });
+    c.on_tasks_added(vec![task("a"), task("b")]);
+    c.on_worker_hello(1, hello(H), s(0));
+    assert_eq!(run_id(&c.on_ask(1, 0, s(0))), 0);
+    assert_eq!(c.prefetch(1, 0, s(0)), None);
+}

@@ -19,6 +19,10 @@ use crate::protocol::{read_frame_within, write_frame, Role, VERSION};
 /// How long a peer may take to answer the challenge.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Largest handshake message: nonces and MACs take a few hundred bytes, so a peer that has
+/// not proved it knows the secret cannot make the server allocate more than this for it.
+pub const HANDSHAKE_MAX_FRAME: usize = 4096;
+
 /// The cluster's shared secret.
 #[derive(Clone)]
 pub struct Secret(Vec<u8>);
@@ -157,7 +161,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
         },
     )
     .await?;
-    let resp: Response = read_frame_within(stream, HANDSHAKE_TIMEOUT).await?;
+    let resp: Response = read_frame_within(stream, HANDSHAKE_MAX_FRAME, HANDSHAKE_TIMEOUT).await?;
     let tag = hex::decode(&resp.tag).unwrap_or_default();
     let ok = resp.version == VERSION
         && secret.verify(
@@ -203,7 +207,7 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     secret: &Secret,
     role: Role,
 ) -> anyhow::Result<()> {
-    let ch: Challenge = read_frame_within(stream, HANDSHAKE_TIMEOUT).await?;
+    let ch: Challenge = read_frame_within(stream, HANDSHAKE_MAX_FRAME, HANDSHAKE_TIMEOUT).await?;
     let mine = nonce()?;
     let tag = secret.mac(&[
         b"hpcluster-v1 client",
@@ -220,7 +224,7 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
         },
     )
     .await?;
-    match read_frame_within::<_, Verdict>(stream, HANDSHAKE_TIMEOUT).await? {
+    match read_frame_within::<_, Verdict>(stream, HANDSHAKE_MAX_FRAME, HANDSHAKE_TIMEOUT).await? {
         Verdict::Welcome { tag } => {
             let tag = hex::decode(tag).unwrap_or_default();
             if !secret.verify(&[b"hpcluster-v1 server", mine.as_bytes()], &tag) {
@@ -255,6 +259,29 @@ mod tests {
         let e = connect(&mut b, &bad, Role::Client).await.unwrap_err();
         assert!(e.to_string().contains("wrong cluster secret"), "{e}");
         assert!(server.await.unwrap().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_large_frame_before_authentication_is_refused() {
+        use tokio::io::AsyncWriteExt;
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let s = Secret::generate().unwrap();
+        let server = tokio::spawn(async move { accept(&mut a, &s).await });
+        // Read the server's challenge, then announce a 1 MiB answer (the post-handshake
+        // limit) and send nothing more: refused at once, not awaited or allocated.
+        let _: serde_json::Value =
+            crate::protocol::read_frame_within(&mut b, HANDSHAKE_MAX_FRAME, HANDSHAKE_TIMEOUT)
+                .await
+                .unwrap();
+        b.write_all(&(crate::protocol::MAX_FRAME as u32).to_be_bytes())
+            .await
+            .unwrap();
+        let e = tokio::time::timeout(Duration::from_secs(2), server)
+            .await
+            .expect("refused without waiting for the body")
+            .unwrap()
+            .unwrap_err();
+        assert!(e.to_string().contains("exceeds the 4096 byte limit"), "{e}");
     }
 
     #[test]

@@ -185,6 +185,14 @@ pub async fn write_queued<W: AsyncWrite + Unpin, T: Serialize + std::fmt::Debug>
 pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
     r: &mut R,
 ) -> anyhow::Result<Option<T>> {
+    read_frame_max(r, MAX_FRAME).await
+}
+
+/// Reads one frame of at most `max` bytes (checked before anything is allocated for it).
+pub async fn read_frame_max<R: AsyncRead + Unpin, T: DeserializeOwned>(
+    r: &mut R,
+    max: usize,
+) -> anyhow::Result<Option<T>> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -192,8 +200,8 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
         Err(e) => return Err(e.into()),
     }
     let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME {
-        bail!("frame of {len} bytes exceeds the {MAX_FRAME} byte limit");
+    if len > max {
+        bail!("frame of {len} bytes exceeds the {max} byte limit");
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body)
@@ -233,12 +241,13 @@ where
     rx
 }
 
-/// Reads one frame within `limit`; a silent or slow peer is an error.
+/// Reads one frame of at most `max` bytes within `limit`; a silent or slow peer is an error.
 pub async fn read_frame_within<R: AsyncRead + Unpin, T: DeserializeOwned>(
     r: &mut R,
+    max: usize,
     limit: Duration,
 ) -> anyhow::Result<T> {
-    match tokio::time::timeout(limit, read_frame(r)).await {
+    match tokio::time::timeout(limit, read_frame_max(r, max)).await {
         Ok(Ok(Some(m))) => Ok(m),
         Ok(Ok(None)) => bail!("connection closed"),
         Ok(Err(e)) => Err(e),

@@ -103,7 +103,12 @@ fn lsf_array_goes_through_stdin_and_ends_done() {
         "{}",
         out.all()
     );
-    assert_eq!(f.calls_of("bjobs").len(), 2);
+    let bjobs = f.calls_of("bjobs");
+    assert_eq!(bjobs.len(), 2);
+    assert!(
+        bjobs[0].starts_with("bjobs -a -noheader -o jobid jobindex stat exit_code delimiter='|' "),
+        "{bjobs:?}"
+    );
 }
 
 #[test]

@@ -7,8 +7,13 @@ use super::command::{chunk_ids, Runner, MAX_ID_CHARS};
 use super::{Backend, BackendKind, JobId, JobState, JobStatus, SubmitRequest};
 use crate::config::Config;
 
-/// bjobs' fixed output format.
-const BJOBS_FORMAT: &str = "jobid jobindex stat delimiter='|'";
+/// bjobs' fixed output format. `exit_code` tells a run-limit kill (140) from other exits.
+const BJOBS_FORMAT: &str = "jobid jobindex stat exit_code delimiter='|'";
+
+/// The exit code LSF reports for a job killed at its run limit (`-W`): 128 + 12, SIGUSR2.
+/// Recorded job reports show `TERM_RUNLIMIT: job killed after reaching LSF run time limit.`
+/// with `Exited with exit code 140.` (see tests/fixtures/lsf/README.md).
+pub const RUNLIMIT_EXIT_CODE: i64 = 140;
 
 pub struct Lsf {
     runner: Runner,
@@ -31,11 +36,7 @@ impl Lsf {
             .to_vec();
         argv.extend(args.iter().cloned());
         let out = self.runner.run(&argv, None)?;
-        let only_missing = out
-            .stderr
-            .lines()
-            .all(|l| l.contains("is not found") || l.trim().is_empty());
-        if !out.success() && !only_missing {
+        if !out.success() && !bjobs_stderr_only_missing(&out.stderr) {
             return Err(out.error(what));
         }
         Ok(parse_bjobs(&out.stdout))
@@ -64,33 +65,38 @@ pub fn parse_submit(stdout: &str) -> anyhow::Result<JobId> {
         })
 }
 
-/// Maps an LSF `STAT` to a [`JobState`].
-pub fn parse_state(stat: &str) -> JobState {
+/// Maps an LSF `STAT` (and `EXIT_CODE` once exited) to a [`JobState`]: `EXIT` with the
+/// run-limit exit code 140 is `timeout`, any other `EXIT` is `failed`.
+pub fn parse_state(stat: &str, exit: Option<i64>) -> JobState {
     match stat {
         "PEND" | "PSUSP" | "WAIT" => JobState::Pending,
         "RUN" | "USUSP" | "SSUSP" | "PROV" => JobState::Running,
         "DONE" => JobState::Done,
+        "EXIT" if exit == Some(RUNLIMIT_EXIT_CODE) => JobState::Timeout,
         "EXIT" | "ZOMBI" => JobState::Failed,
         _ => JobState::Unknown,
     }
 }
 
-/// Parses `bjobs -noheader -o "jobid jobindex stat delimiter='|'"`: `4101|0|RUN`,
-/// `4102|3|PEND` (array task 3 -> `4102[3]`).
+/// Parses `bjobs -noheader -o "jobid jobindex stat exit_code delimiter='|'"`: `4101|0|RUN|-`,
+/// `4102|3|PEND|-` (array task 3 -> `4102[3]`), `4103|0|EXIT|140`. Lines of the older
+/// three-field format (`4101|0|RUN`, no exit code) are read too.
 pub fn parse_bjobs(stdout: &str) -> HashMap<JobId, JobStatus> {
     stdout
         .lines()
         .filter_map(|line| {
-            let f: Vec<&str> = line.trim().split('|').collect();
-            let [job, index, stat] = f[..] else {
-                return None;
+            let f: Vec<&str> = line.trim().split('|').map(str::trim).collect();
+            let (job, index, stat, exit) = match f[..] {
+                [job, index, stat] => (job, index, stat, None),
+                [job, index, stat, exit] => (job, index, stat, exit.parse().ok()),
+                _ => return None,
             };
             let id = match index {
                 "0" | "-" => job.to_string(),
                 i => format!("{job}[{i}]"),
             };
             let status = JobStatus {
-                state: parse_state(stat),
+                state: parse_state(stat, exit),
                 native: stat.to_string(),
                 started: None,
                 ended: None,
@@ -98,6 +104,24 @@ pub fn parse_bjobs(stdout: &str) -> HashMap<JobId, JobStatus> {
             Some((JobId::new(id), status))
         })
         .collect()
+}
+
+/// Whether bjobs' stderr only says that some jobs are not found (`Job <4101> is not found`):
+/// jobs older than `CLEAN_PERIOD`, not a failure of the command.
+pub fn bjobs_stderr_only_missing(stderr: &str) -> bool {
+    stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .all(|l| l.contains("is not found"))
+}
+
+/// Whether bkill's stderr only says that the jobs are already gone:
+/// `Job <4101>: Job has already finished` or `Job <4101>: No matching job found`.
+pub fn bkill_stderr_only_gone(stderr: &str) -> bool {
+    stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .all(|l| l.contains("Job has already finished") || l.contains("No matching job found"))
 }
 
 impl Backend for Lsf {
@@ -148,10 +172,7 @@ impl Backend for Lsf {
             argv.extend(self.cancel_extra.iter().cloned());
             argv.extend(chunk.iter().map(|j| j.id.clone()));
             let out = self.runner.run(&argv, None)?;
-            let gone = out.stderr.lines().all(|l| {
-                l.contains("Job has already finished") || l.contains("No matching job found")
-            });
-            if !out.success() && !gone {
+            if !out.success() && !bkill_stderr_only_gone(&out.stderr) {
                 return Err(out.error("failed to cancel LSF batch jobs"));
             }
         }
@@ -173,8 +194,12 @@ impl Backend for Lsf {
 mod tests {
     use super::*;
 
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("tests/fixtures/lsf/{name}")).unwrap()
+    }
+
     #[test]
-    fn every_recorded_bsub_answer_parses() {
+    fn hand_written_bsub_answers_parse() {
         let cases = [
             "Job <4101> is submitted to queue <normal>.\n",
             "Job <4101> is submitted to default queue <normal>.\n",
@@ -189,9 +214,43 @@ mod tests {
     }
 
     #[test]
-    fn recorded_bjobs_maps_states_and_array_tasks() {
-        let out = std::fs::read_to_string("tests/fixtures/lsf/bjobs.txt").unwrap();
-        let m = parse_bjobs(&out);
+    fn real_bsub_answer_parses() {
+        let out = fixture("bsub-lilac-msk.txt");
+        assert_eq!(parse_submit(&out).unwrap(), JobId::new("13298296"));
+    }
+
+    #[test]
+    fn real_bkill_answer_for_a_finished_job_is_not_an_error() {
+        assert!(bkill_stderr_only_gone(&fixture(
+            "bkill-finished-lilac-msk.txt"
+        )));
+        // The answer for a running job goes to stdout with exit 0; it is no "gone" message.
+        assert!(!bkill_stderr_only_gone(&fixture(
+            "bkill-running-lilac-msk.txt"
+        )));
+        assert!(bjobs_stderr_only_missing("Job <4101> is not found\n\n"));
+        assert!(!bjobs_stderr_only_missing("LSF is down. Please wait ...\n"));
+    }
+
+    #[test]
+    fn run_limit_exit_code_of_a_real_job_report_is_a_timeout() {
+        let report = fixture("job-report-runlimit-dtu-excerpt.txt");
+        assert!(report.contains("TERM_RUNLIMIT"));
+        let code: i64 = report
+            .lines()
+            .find_map(|l| l.strip_prefix("Exited with exit code "))
+            .and_then(|c| c.trim_end_matches('.').parse().ok())
+            .unwrap();
+        assert_eq!(code, RUNLIMIT_EXIT_CODE);
+        assert_eq!(parse_state("EXIT", Some(code)), JobState::Timeout);
+        assert_eq!(parse_state("EXIT", Some(1)), JobState::Failed);
+        assert_eq!(parse_state("EXIT", None), JobState::Failed);
+        assert_eq!(parse_state("DONE", None), JobState::Done);
+    }
+
+    #[test]
+    fn hand_written_bjobs_maps_states_and_array_tasks() {
+        let m = parse_bjobs(&fixture("bjobs.txt"));
         let st = |id: &str| m[&JobId::new(id)].state;
         assert_eq!(st("4101"), JobState::Running);
         assert_eq!(st("4102[1]"), JobState::Done);
@@ -199,5 +258,19 @@ mod tests {
         assert_eq!(st("4103"), JobState::Failed);
         assert_eq!(st("4104"), JobState::Running);
         assert_eq!(m.len(), 5);
+    }
+
+    #[test]
+    fn hand_written_bjobs_with_exit_code_maps_run_limit_kills() {
+        let m = parse_bjobs(&fixture("bjobs-exit-code.txt"));
+        let st = |id: &str| m[&JobId::new(id)].state;
+        assert_eq!(st("4101"), JobState::Running);
+        assert_eq!(st("4102[1]"), JobState::Done);
+        assert_eq!(st("4102[2]"), JobState::Pending);
+        assert_eq!(st("4103"), JobState::Timeout);
+        assert_eq!(st("4104"), JobState::Failed);
+        assert_eq!(st("4105[3]"), JobState::Timeout);
+        assert_eq!(m[&JobId::new("4103")].native, "EXIT");
+        assert_eq!(m.len(), 6);
     }
 }

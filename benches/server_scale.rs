@@ -51,7 +51,13 @@ fn queued_memory(n: usize) -> anyhow::Result<(f64, f64, Duration)> {
     let tasks = hpcluster::tasks::read_tasks(&file)?;
     let (mut journal, replay) = Journal::open(&dir.path().join("journal.jsonl"))?;
     let mut core = Core::new(config());
-    hpcluster::server::shell::seed_tasks(&mut core, &mut journal, replay, tasks)?;
+    hpcluster::server::shell::seed_tasks(
+        &mut core,
+        &mut journal,
+        replay,
+        tasks,
+        &Default::default(),
+    )?;
     let took = t0.elapsed();
     assert_eq!(core.counts().pending, n);
     let after = vm_hwm_kib();
@@ -78,6 +84,7 @@ fn dispatch_latency(workers: u64, rounds: u64) -> (f64, f64, f64) {
             host: format!("node{w}"),
             max_tasks: None,
             admission: true,
+            claims: Vec::new(),
         };
         core.on_worker_hello(w, hello, now);
     }

@@ -46,6 +46,8 @@ pub struct ReplayedTask {
     pub spec: TaskSpec,
     pub state: TaskState,
     pub lost_runs: u32,
+    /// The batch job of its last start while it is running (the journal ends before its end).
+    pub job: Option<String>,
 }
 
 /// What a journal holds.
@@ -102,16 +104,21 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
                 spec,
                 state: TaskState::Pending,
                 lost_runs: 0,
+                job: None,
             });
         }
-        Entry::Started { id, worker, .. } => {
+        Entry::Started {
+            id, worker, job, ..
+        } => {
             let t = task(r, id)?;
             t.state = TaskState::Running { worker, slot: 0 };
+            t.job = job;
         }
         Entry::Ended {
             id, outcome, secs, ..
         } => {
             let t = task(r, id)?;
+            t.job = None;
             match outcome {
                 Outcome::Done => {
                     t.state = TaskState::Done;
@@ -277,6 +284,10 @@ mod tests {
         assert!(matches!(states[2], TaskState::Failed { .. }));
         assert_eq!(states[3], TaskState::Pending);
         assert_eq!(r.durations, vec![2.5]);
+        // The batch job of a task left running is kept (its worker may come back for it);
+        // an ended task has none.
+        let jobs: Vec<_> = r.tasks.iter().map(|t| t.job.clone()).collect();
+        assert_eq!(jobs, [None, Some("7".to_string()), None, None]);
     }
 
     #[test]

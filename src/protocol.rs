@@ -62,6 +62,17 @@ pub enum RunEnd {
     NotStarted,
 }
 
+/// A task a reconnecting worker still runs (or has finished without its report reaching the
+/// server), in its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Claim {
+    pub task: u64,
+    pub slot: u32,
+    /// Seconds it has run (or ran) so far.
+    #[serde(default)]
+    pub secs: f64,
+}
+
 /// Messages a worker or client sends after the handshake.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -76,6 +87,9 @@ pub enum Request {
         pid: u32,
         max_tasks: Option<u32>,
         admission: bool,
+        /// Tasks this worker already holds, when it reconnects (to a restarted server).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        claims: Vec<Claim>,
     },
     /// A free slot asks for a task.
     Ask {
@@ -119,6 +133,8 @@ pub enum Reply {
     Stop { slot: u32 },
     /// A task end is on disk.
     Ack { task: u64 },
+    /// A claimed task is not this worker's anymore (it was requeued): stop it, drop its result.
+    Disown { task: u64, reason: String },
     /// Tasks added, with their IDs.
     Added { first: u64, count: u64 },
     /// Summary for a client.

@@ -298,6 +298,11 @@ impl Tracker {
         self.cancel(&ids)
     }
 
+    /// Batch jobs not known to have ended (queued, running, or not polled yet).
+    pub fn live_jobs(&self) -> Vec<JobId> {
+        self.unsettled()
+    }
+
     fn unsettled(&self) -> Vec<JobId> {
         self.jobs
             .iter()

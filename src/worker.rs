@@ -19,13 +19,15 @@ use crate::backend::BackendKind;
 use crate::cli::WorkerArgs;
 use crate::config::Config;
 use crate::duration::{format_human, parse_duration};
-use crate::protocol::{write_frame, Reply, Request, Role, RunEnd, TaskSpec};
+use crate::protocol::{Claim, Reply, Request, RunEnd, TaskSpec};
 use crate::server::shell::unix_now;
 
 mod launch;
+mod link;
 mod scratch;
 
 use launch::{kill_group, Launcher, Running};
+use link::{Link, Target};
 use scratch::Scratch;
 
 /// Interval between heartbeats.
@@ -182,43 +184,36 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let deadline = deadline(started_at, walltime, &env);
     let cluster_dir = args.cluster_dir.clone();
-    let secret = Secret::load(&cluster_dir.join("secret"))?;
-    let address = match &args.server {
-        Some(a) => a.clone(),
-        None => read_server_address(&cluster_dir)?,
+    let target = Target {
+        server: args.server.clone(),
+        cluster_dir: cluster_dir.clone(),
+        secret: Secret::load(&cluster_dir.join("secret"))?,
     };
     let kind = backend_from_env(args.backend, &env);
     let job = kind.and_then(|k| crate::backend::job_id_from_env(k, &env));
     // Removed when the worker ends (dropped at the end of this function).
     let scratch = Scratch::from_env(&env, job.as_ref().map(|j| j.id.as_str()))?;
-    let mut stream = connect_with_retry(&address).await?;
-    crate::auth::connect(&mut stream, &secret, Role::Worker).await?;
+    let hello = Request::WorkerHello {
+        job: job.clone(),
+        slots: args.slots,
+        deadline: deadline.as_secs_f64(),
+        host: hostname(),
+        pid: std::process::id(),
+        max_tasks: args.max_tasks,
+        admission: !args.no_admission,
+        claims: Vec::new(),
+    };
+    let mut link = Link::open(&target, hello.clone()).await?;
     crate::log::info(format!(
-        "worker of batch job {} connected to {address}; deadline in {}",
+        "worker of batch job {} connected to {}; deadline in {}",
         job.as_ref()
             .map(|j| j.to_string())
             .unwrap_or_else(|| "?".into()),
+        link.address,
         format_human(deadline.saturating_sub(unix_now()))
     ));
-    let (rd, mut wr) = stream.into_split();
-    write_frame(
-        &mut wr,
-        &Request::WorkerHello {
-            job,
-            slots: args.slots,
-            deadline: deadline.as_secs_f64(),
-            host: hostname(),
-            pid: std::process::id(),
-            max_tasks: args.max_tasks,
-            admission: !args.no_admission,
-        },
-    )
-    .await?;
-    let (out_tx, out_rx) = mpsc::unbounded_channel::<Request>();
-    let writer = tokio::spawn(crate::protocol::write_queued(wr, out_rx));
-    let mut replies = crate::protocol::spawn_reader::<_, Reply>(rd);
     for slot in 0..args.slots {
-        out_tx.send(Request::Ask { slot })?;
+        link.send(Request::Ask { slot });
     }
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<launch::Ended>();
     let launcher = Launcher {
@@ -228,8 +223,9 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
     };
     let mut running: HashMap<u64, Running> = HashMap::new();
     let mut queued: HashMap<u32, Queued> = HashMap::new();
-    let mut slots_open = args.slots;
+    let mut retired: std::collections::HashSet<u32> = Default::default();
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut reconnect = tokio::time::interval(link::RECONNECT_EVERY);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut intr = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let until_deadline = deadline.saturating_sub(unix_now());
@@ -237,11 +233,11 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
     tokio::pin!(deadline_timer);
     let mut unacked = 0usize;
     let outcome: anyhow::Result<i32> = loop {
-        if slots_open == 0 && running.is_empty() {
+        if retired.len() as u32 >= args.slots && running.is_empty() {
             break Ok(0);
         }
         tokio::select! {
-            msg = replies.recv() => match msg {
+            msg = link.recv() => match msg {
                 Some(Ok(Reply::Run { slot, task, spec, estimate, buffer })) => {
                     if running.values().any(|r| r.slot == slot) {
                         let next = Queued {
@@ -252,23 +248,47 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
                         };
                         if let Some(old) = queued.insert(slot, next) {
                             // The server sends one task ahead per slot; give back a second.
-                            out_tx.send(Request::TaskEnded { task: old.task, end: RunEnd::NotStarted, secs: 0.0 })?;
+                            link.send(Request::TaskEnded { task: old.task, end: RunEnd::NotStarted, secs: 0.0 });
                             unacked += 1;
                         }
-                    } else if !launcher.start(&spec, task, slot, &mut running, &out_tx)? {
+                    } else if let Some(failed) = launcher.start(&spec, task, slot, &mut running) {
+                        link.send(failed);
                         unacked += 1;
-                        out_tx.send(Request::Ask { slot })?;
+                        link.send(Request::Ask { slot });
                     }
                 }
                 Some(Ok(Reply::Retire { slot, reason })) => {
                     crate::log::info(format!("slot {slot} retires: {reason}"));
-                    slots_open = slots_open.saturating_sub(1);
+                    retired.insert(slot);
                 }
-                Some(Ok(Reply::Stop { .. })) => slots_open = slots_open.saturating_sub(1),
+                Some(Ok(Reply::Stop { slot })) => {
+                    retired.insert(slot);
+                }
                 Some(Ok(Reply::Ack { .. })) => unacked = unacked.saturating_sub(1),
+                Some(Ok(Reply::Disown { task, reason })) => {
+                    // Requeued while we were away: another worker runs it now.
+                    queued.retain(|_, q| q.task != task);
+                    if let Some(r) = running.remove(&task) {
+                        crate::log::warn(format!("task {task} stopped: {reason}"));
+                        kill_group(r.pgid, libc::SIGKILL);
+                        if !retired.contains(&r.slot) {
+                            link.send(Request::Ask { slot: r.slot });
+                        }
+                    }
+                }
                 Some(Ok(other)) => crate::log::debug(format!("ignored server message {other:?}")),
-                None => break Err(anyhow::anyhow!("the server closed the connection")),
-                Some(Err(e)) => break Err(e.context("lost the connection to the server")),
+                None | Some(Err(_)) if unix_now() >= deadline => {
+                    break Err(anyhow::anyhow!("lost the connection to the server at the deadline"));
+                }
+                None | Some(Err(_)) => {
+                    crate::log::warn(format!(
+                        "lost the connection to the server; {} task(s) keep running; reconnecting for up to {}",
+                        running.len(),
+                        format_human(link::RECONNECT_WITHIN)
+                    ));
+                    link.lose();
+                    reconnect.reset();
+                }
             },
             Some((task, end, secs)) = done_rx.recv() => {
                 if let Some(r) = running.remove(&task) {
@@ -281,53 +301,67 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
                                 == crate::plan::Admission::Start;
                         if !fits {
                             reports.push(Request::TaskEnded { task: next.task, end: RunEnd::NotStarted, secs: 0.0 });
-                        } else if !launcher.start(&next.spec, next.task, r.slot, &mut running, &out_tx)? {
-                            unacked += 1;
+                        } else if let Some(failed) = launcher.start(&next.spec, next.task, r.slot, &mut running) {
+                            reports.push(failed);
                         }
                     }
                     unacked += reports.len();
                     for m in reports {
-                        out_tx.send(m)?;
+                        link.send(m);
                     }
-                    out_tx.send(Request::Ask { slot: r.slot })?;
+                    link.send(Request::Ask { slot: r.slot });
                 }
             }
-            _ = heartbeat.tick() => { out_tx.send(Request::Heartbeat)?; }
-            _ = term.recv() => break Ok(stop_all(&mut running, &out_tx, deadline, "SIGTERM").await),
-            _ = intr.recv() => break Ok(stop_all(&mut running, &out_tx, deadline, "SIGINT").await),
-            _ = &mut deadline_timer => break Ok(stop_all(&mut running, &out_tx, deadline, "the deadline").await),
+            _ = heartbeat.tick() => link.send(Request::Heartbeat),
+            _ = reconnect.tick(), if !link.is_connected() => {
+                if link.lost_for().is_some_and(|d| d >= link::RECONNECT_WITHIN) {
+                    break Err(anyhow::anyhow!(
+                        "no server answered for {}",
+                        format_human(link::RECONNECT_WITHIN)
+                    ));
+                }
+                let claims: Vec<Claim> = running
+                    .iter()
+                    .map(|(task, r)| Claim {
+                        task: *task,
+                        slot: r.slot,
+                        secs: r.started.elapsed().as_secs_f64(),
+                    })
+                    .collect();
+                match link.reconnect(&target, hello.clone(), claims).await {
+                    Ok(()) => {
+                        crate::log::info(format!(
+                            "reconnected to the server at {} holding {} task(s)",
+                            link.address,
+                            running.len()
+                        ));
+                        for slot in 0..args.slots {
+                            let busy = running.values().any(|r| r.slot == slot);
+                            if !busy && !retired.contains(&slot) {
+                                link.send(Request::Ask { slot });
+                            }
+                        }
+                    }
+                    Err(e) => crate::log::debug(format!("reconnecting failed: {e:#}")),
+                }
+            }
+            _ = term.recv() => break Ok(stop_all(&mut running, &mut link, deadline, "SIGTERM").await),
+            _ = intr.recv() => break Ok(stop_all(&mut running, &mut link, deadline, "SIGINT").await),
+            _ = &mut deadline_timer => break Ok(stop_all(&mut running, &mut link, deadline, "the deadline").await),
         }
     };
     // Tasks sent ahead and never started go back to the server's queue.
     for (_, q) in queued.drain() {
-        if out_tx
-            .send(Request::TaskEnded {
-                task: q.task,
-                end: RunEnd::NotStarted,
-                secs: 0.0,
-            })
-            .is_ok()
-        {
-            unacked += 1;
-        }
+        link.send(Request::TaskEnded {
+            task: q.task,
+            end: RunEnd::NotStarted,
+            secs: 0.0,
+        });
+        unacked += 1;
     }
     match outcome {
         Ok(code) => {
-            out_tx.send(Request::Goodbye)?;
-            drop(out_tx);
-            // Wait for the writer to drain, then for acks of the last reports (bounded).
-            if let Ok(Ok(_wr)) = tokio::time::timeout(Duration::from_secs(5), writer).await {
-                let _ = tokio::time::timeout(Duration::from_secs(5), async {
-                    while unacked > 0 {
-                        match replies.recv().await {
-                            Some(Ok(Reply::Ack { .. })) => unacked -= 1,
-                            Some(Ok(_)) => {}
-                            _ => break,
-                        }
-                    }
-                })
-                .await;
-            }
+            link.close(unacked).await;
             crate::log::info("worker retired");
             Ok(code)
         }
@@ -362,7 +396,7 @@ async fn connect_with_retry(address: &str) -> anyhow::Result<tokio::net::TcpStre
 
 async fn stop_all(
     running: &mut HashMap<u64, Running>,
-    out: &mpsc::UnboundedSender<Request>,
+    out: &mut Link,
     deadline: Duration,
     why: &str,
 ) -> i32 {
@@ -381,7 +415,7 @@ async fn stop_all(
     .await;
     for (task, r) in running.drain() {
         kill_group(r.pgid, libc::SIGKILL);
-        let _ = out.send(Request::TaskEnded {
+        out.send(Request::TaskEnded {
             task,
             end: RunEnd::Interrupted { walltime },
             secs: r.started.elapsed().as_secs_f64(),

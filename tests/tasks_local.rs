@@ -598,3 +598,66 @@ fn tasks_get_a_scratch_directory_under_local_directory_removed_at_the_end() {
     );
     assert_eq!(std::fs::read_dir(&scratch_root).unwrap().count(), 0);
 }
+
+/// `up` killed (kill -9) while its workers run tasks, then started again: the workers keep
+/// their tasks running, reconnect to the new server and claim them; nothing runs twice, and
+/// the batch job is re-attached, neither cancelled nor submitted again.
+#[test]
+fn a_restarted_server_gets_back_the_tasks_its_workers_kept_running() {
+    let c = Cluster::new("reattach");
+    let ran = c.tmp.path().join("ran.txt");
+    let cmd = format!("sleep 4; echo $HPCLUSTER_TASK_ID >> {}", ran.display());
+    let tasks = c.write("tasks.txt", &lines(&[cmd.as_str(), cmd.as_str()]));
+    let args = [
+        "--walltime",
+        "60s",
+        "--task-time",
+        "10s",
+        "--max-jobs",
+        "1",
+        "--slots",
+        "2",
+    ];
+    let up = spawn(c.up(&tasks, &args));
+    wait_for(30, "2 tasks started", || {
+        (ev(&c.journal(), "started").count() >= 2).then_some(())
+    });
+    up.signal(9);
+    let killed = up.wait(10);
+    assert_eq!(killed.code, None, "{}", killed.all());
+    let out = spawn(c.up(&tasks, &args)).wait(90);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert!(
+        out.stderr.contains("re-attached 1 batch job(s)"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr.contains("came back holding 2 task(s)"),
+        "{}",
+        out.all()
+    );
+    let [done, failed, not_run, retried, walltime_kills, _] = summary(&out);
+    assert_eq!(
+        (done, failed, not_run, retried, walltime_kills),
+        (2, 0, 0, 0, 0),
+        "{}",
+        out.all()
+    );
+    let journal = c.journal();
+    assert_each_done_once(&journal, 2, &out.all());
+    assert_eq!(
+        ev(&journal, "started").count(),
+        2,
+        "a task started twice: {journal:#?}"
+    );
+    let mut ran: Vec<String> = std::fs::read_to_string(&ran)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    ran.sort();
+    assert_eq!(ran, ["0", "1"], "each task ran exactly once");
+    let states = support::recorded_states(&c.dir());
+    assert_eq!(states, ["done"], "the batch job ended by itself");
+}

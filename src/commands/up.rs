@@ -92,13 +92,32 @@ async fn serve(
     let secret = Secret::load_or_create(&dir.file("secret"))?;
     let (mut journal, replay) = Journal::open(&dir.file("journal.jsonl"))?;
     let mut tracker = Tracker::new(&config, backend, dir)?;
-    let leftover = tracker.cancel_all()?;
+    // Batch jobs of a previous run that are still queued or running are re-attached: their
+    // workers reconnect (they keep running their tasks while the server is away) and claim
+    // the tasks the journal left running on them.
+    let leftover = tracker.live_jobs();
     if !leftover.is_empty() {
+        if let Err(e) = tracker.poll_once() {
+            crate::log::warn(format!(
+                "could not read the state of the batch jobs left from the previous run ({e:#}); \
+                 keeping them"
+            ));
+        }
+    }
+    let reattached = tracker.live_jobs();
+    if !reattached.is_empty() {
         crate::log::info(format!(
-            "cancelled {} batch job(s) left from the previous run of this cluster",
-            leftover.len()
+            "re-attached {} batch job(s) left running from the previous run of this cluster: {}",
+            reattached.len(),
+            reattached
+                .iter()
+                .map(|j| j.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
         ));
     }
+    let alive: std::collections::HashSet<String> =
+        reattached.iter().map(|j| j.to_string()).collect();
     let walltime = crate::template::granted_walltime(config.backend, config.walltime);
     let mut core = Core::new(CoreConfig {
         task_time: config.task_time,
@@ -111,8 +130,13 @@ async fn serve(
         heartbeat_timeout: HEARTBEAT_TIMEOUT,
     });
     let exit_when_done = tasks.is_some();
-    let (resumed, added) =
-        shell::seed_tasks(&mut core, &mut journal, replay, tasks.unwrap_or_default())?;
+    let (resumed, added) = shell::seed_tasks(
+        &mut core,
+        &mut journal,
+        replay,
+        tasks.unwrap_or_default(),
+        &alive,
+    )?;
     if resumed > 0 {
         let c = core.counts();
         crate::log::info(format!(
@@ -163,7 +187,7 @@ async fn serve(
         ));
     }
     let mut opts = options(&config, &dir_path, exit_when_done);
-    opts.initial_jobs = initial;
+    opts.initial_jobs = reattached.into_iter().chain(initial).collect();
     let result = shell::run(
         listener,
         secret,

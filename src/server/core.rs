@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::backend::JobId;
 use crate::estimate::Estimator;
 use crate::plan::{may_start, Admission, Buffer};
-use crate::protocol::{RunEnd, TaskSpec};
+use crate::protocol::{Claim, RunEnd, TaskSpec};
 
 pub type TaskId = u64;
 pub type WorkerId = u64;
@@ -126,6 +126,8 @@ pub struct WorkerHello {
     pub host: String,
     pub max_tasks: Option<u32>,
     pub admission: bool,
+    /// Tasks it already holds (a worker reconnecting to a restarted server).
+    pub claims: Vec<Claim>,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +140,10 @@ struct Worker {
     last_seen: Duration,
     tasks_done: u64,
 }
+
+/// The worker of a task the journal left running on a batch job that may still be alive:
+/// nobody, until that job's worker reconnects and claims it.
+const ORPHAN: WorkerId = WorkerId::MAX;
 
 /// A task sent to a worker slot, running or (sent ahead) queued behind the slot's task.
 #[derive(Debug, Clone, Copy)]
@@ -224,6 +230,18 @@ pub struct Core {
     /// time bounds the estimate from below (a task running 70 min says tasks take >= 70 min,
     /// before any of the long ones has finished and taught the estimator).
     running_default: BTreeSet<(Duration, TaskId)>,
+    /// Tasks the journal left running, by batch job, held until the job's worker claims
+    /// them, the job ends, or the time given (then requeued).
+    orphans: HashMap<String, (Duration, Vec<TaskId>)>,
+}
+
+/// What the core makes of a worker's claims.
+#[derive(Debug, Default, PartialEq)]
+pub struct ClaimOutcome {
+    /// Claimed tasks that are not the worker's: it must stop them.
+    pub disowned: Vec<TaskId>,
+    /// Tasks of its batch job it did not claim, requeued.
+    pub requeued: Vec<TaskEvent>,
 }
 
 impl Core {
@@ -243,6 +261,7 @@ impl Core {
             workers: HashMap::new(),
             counts: Counts::default(),
             input_closed: false,
+            orphans: HashMap::new(),
         }
     }
 
@@ -317,6 +336,116 @@ impl Core {
             state,
             lost_runs,
         });
+    }
+
+    /// Restores a task the journal left running on batch job `job`, which may still be alive:
+    /// it stays running (nobody's) until the job's worker claims it, the job ends
+    /// ([`Core::on_job_ended`]) or `until` passes ([`Core::expire_orphans`]).
+    pub fn restore_orphan(&mut self, spec: TaskSpec, job: String, lost_runs: u32, until: Duration) {
+        let id = self.tasks.len() as TaskId;
+        self.tasks.push(Task {
+            spec: spec.into(),
+            state: TaskState::Running {
+                worker: ORPHAN,
+                slot: 0,
+            },
+            lost_runs,
+        });
+        self.counts.running += 1;
+        self.orphans
+            .entry(job)
+            .or_insert_with(|| (until, Vec::new()))
+            .1
+            .push(id);
+    }
+
+    /// A worker's claims (in its hello, after it reconnected): tasks the journal left running
+    /// on its batch job become its own again; claims of anything else are disowned; tasks of
+    /// its job it does not claim are requeued.
+    pub fn on_claims(&mut self, id: WorkerId, now: Duration) -> ClaimOutcome {
+        let mut out = ClaimOutcome::default();
+        let Some(w) = self.workers.get(&id) else {
+            return out;
+        };
+        let claims = w.hello.claims.clone();
+        let job = w.hello.job.as_ref().map(|j| j.to_string());
+        let mut held = job
+            .as_ref()
+            .and_then(|j| self.orphans.remove(j))
+            .map(|(_, tasks)| tasks)
+            .unwrap_or_default();
+        for c in claims {
+            let Some(pos) = held.iter().position(|t| *t == c.task) else {
+                out.disowned.push(c.task);
+                continue;
+            };
+            held.swap_remove(pos);
+            let estimate = self
+                .estimator
+                .estimate(self.tasks[c.task as usize].spec.time);
+            self.tasks[c.task as usize].state = TaskState::Running {
+                worker: id,
+                slot: c.slot,
+            };
+            if self.tasks[c.task as usize].spec.time.is_none() {
+                self.running_default.insert((now, c.task));
+            }
+            let w = self.workers.get_mut(&id).expect("checked above");
+            w.running.push(RunningTask {
+                task: c.task,
+                slot: c.slot,
+                since: now,
+                estimate,
+            });
+        }
+        for task in held {
+            self.counts.running -= 1;
+            out.requeued.push(self.requeue(
+                task,
+                0.0,
+                "its worker came back without it after the server restarted".into(),
+                false,
+            ));
+        }
+        out
+    }
+
+    /// A batch job ended: tasks the journal left running on it are requeued.
+    pub fn on_job_ended(&mut self, job: &str) -> Vec<TaskEvent> {
+        let Some((_, tasks)) = self.orphans.remove(job) else {
+            return Vec::new();
+        };
+        self.requeue_orphans(tasks, "its batch job ended while the server was down")
+    }
+
+    /// Tasks the journal left running whose worker has not come back in time are requeued.
+    pub fn expire_orphans(&mut self, now: Duration) -> Vec<TaskEvent> {
+        let expired: Vec<String> = self
+            .orphans
+            .iter()
+            .filter(|(_, (until, _))| now >= *until)
+            .map(|(job, _)| job.clone())
+            .collect();
+        let mut events = Vec::new();
+        for job in expired {
+            if let Some((_, tasks)) = self.orphans.remove(&job) {
+                events.extend(self.requeue_orphans(
+                    tasks,
+                    "its worker did not come back after the server restarted",
+                ));
+            }
+        }
+        events
+    }
+
+    fn requeue_orphans(&mut self, tasks: Vec<TaskId>, reason: &str) -> Vec<TaskEvent> {
+        tasks
+            .into_iter()
+            .map(|t| {
+                self.counts.running -= 1;
+                self.requeue(t, 0.0, reason.into(), false)
+            })
+            .collect()
     }
 
     /// A duration from the journal's history teaches the estimate.

@@ -17,7 +17,7 @@ use crate::auth::{self, Secret};
 use crate::backend::{JobId, JobState};
 use crate::journal::{Entry, Journal, JournalWriter};
 use crate::protocol::{read_frame, write_frame, Reply, Request, Role, TaskSpec};
-use crate::server::core::{Core, Dispatch, Outcome, TaskEvent, WorkerHello, WorkerId};
+use crate::server::core::{Core, Dispatch, Outcome, TaskEvent, TaskState, WorkerHello, WorkerId};
 use crate::server::jobs::{self, Backoff, JobBook, JobCmd, JobControl, JobEvent};
 use crate::server::progress::Progress;
 
@@ -371,15 +371,50 @@ impl LoopState {
                         .map(|j| j.to_string())
                         .unwrap_or_else(|| "?".into())
                 ));
+                let claimed = hello.claims.len();
+                // A worker coming back has been working since its oldest claimed task started.
+                let held_for = hello
+                    .claims
+                    .iter()
+                    .map(|c| c.secs)
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .fold(0.0, f64::max)
+                    .min(1e9);
                 self.peers.insert(
                     id,
                     Peer {
                         tx,
                         job: hello.job.clone(),
-                        since: now,
+                        since: now.saturating_sub(Duration::from_secs_f64(held_for)),
                     },
                 );
                 core.on_worker_hello(id, hello, now);
+                let out = core.on_claims(id, now);
+                if claimed > 0 {
+                    crate::log::info(format!(
+                        "worker {id} came back holding {claimed} task(s){}",
+                        if out.disowned.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; {} of them were requeued meanwhile and are stopped",
+                                out.disowned.len()
+                            )
+                        }
+                    ));
+                }
+                for task in out.disowned {
+                    self.send(
+                        id,
+                        Reply::Disown {
+                            task,
+                            reason: "it was requeued while the worker was away".into(),
+                        },
+                    );
+                }
+                for ev in out.requeued {
+                    self.record(journal, &ev, now)?;
+                }
             }
             Event::Msg { id, req } => match req {
                 Request::Ask { slot } => {
@@ -607,6 +642,9 @@ impl LoopState {
                 self.record(journal, &ev, now)?;
             }
         }
+        for ev in core.expire_orphans(now) {
+            self.record(journal, &ev, now)?;
+        }
         self.wake(core, journal)?;
         if !self.submit_in_flight && now >= self.next_submit {
             let n = core.jobs_wanted(
@@ -682,6 +720,9 @@ impl LoopState {
                 }
                 for (job, state, worker) in ended {
                     crate::log::debug(format!("batch job {job} ended: {state:?}"));
+                    for ev in core.on_job_ended(&job.to_string()) {
+                        self.record(journal, &ev, now)?;
+                    }
                     if let Some(w) = worker.filter(|w| self.peers.contains_key(w)) {
                         let evs = core.on_worker_lost(
                             w,
@@ -798,6 +839,7 @@ async fn serve_peer(
                 host,
                 max_tasks,
                 admission,
+                claims,
                 ..
             }) = first
             else {
@@ -817,6 +859,7 @@ async fn serve_peer(
                 host,
                 max_tasks,
                 admission,
+                claims,
             };
             ev_tx.send(Event::Hello { id, hello, tx }).ok();
             let why = loop {
@@ -870,11 +913,18 @@ pub async fn client_request(
 /// file's tasks after them are added (none when it is the same file; new lines appended to the
 /// file are added). A file that does not start with the journal's tasks is an error: resuming
 /// would run a different list. `new` is empty for an open cluster (`up` without `--tasks`).
+/// Tasks the journal left running on a batch job still alive wait this long for the job's
+/// worker to reconnect and claim them (workers retry every few seconds).
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(60);
+
+/// Puts the journal's tasks and the new ones into the core. Tasks the journal left running on
+/// a batch job in `alive` are held for that job's worker (see [`Core::restore_orphan`]).
 pub fn seed_tasks(
     core: &mut Core,
     journal: &mut Journal,
     replay: crate::journal::Replay,
     mut new: Vec<TaskSpec>,
+    alive: &std::collections::HashSet<String>,
 ) -> anyhow::Result<(usize, usize)> {
     let resumed = replay.tasks.len();
     if resumed > 0 && !new.is_empty() {
@@ -896,8 +946,14 @@ pub fn seed_tasks(
     for d in &replay.durations {
         core.learn(*d);
     }
+    let until = unix_now() + ORPHAN_GRACE;
     for t in replay.tasks {
-        core.restore_task(t.spec, t.state, t.lost_runs);
+        match t.job.filter(|j| alive.contains(j)) {
+            Some(job) if matches!(t.state, TaskState::Running { .. }) => {
+                core.restore_orphan(t.spec, job, t.lost_runs, until)
+            }
+            _ => core.restore_task(t.spec, t.state, t.lost_runs),
+        }
     }
     let first = core.task_count() as u64;
     for (i, spec) in new.iter().enumerate() {

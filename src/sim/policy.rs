@@ -155,6 +155,7 @@ impl Dispatcher for CorePolicy {
             host: format!("node{worker}"),
             max_tasks: None,
             admission: true,
+            claims: Vec::new(),
         };
         self.core.on_worker_hello(worker, hello, d(now));
     }

@@ -32,29 +32,27 @@ pub struct Launcher {
 }
 
 impl Launcher {
-    /// Starts a task in a slot; a task that cannot start is reported as exit 127 (returns
-    /// false: the slot is free again, and the caller counts the report).
+    /// Starts a task in a slot; a task that cannot start comes back as its report (exit
+    /// 127) for the caller to send: the slot is free again.
     pub fn start(
         &self,
         spec: &TaskSpec,
         task: u64,
         slot: u32,
         running: &mut HashMap<u64, Running>,
-        out: &mpsc::UnboundedSender<Request>,
-    ) -> anyhow::Result<bool> {
+    ) -> Option<Request> {
         match self.spawn(spec, task, slot) {
             Ok(r) => {
                 running.insert(task, r);
-                Ok(true)
+                None
             }
             Err(e) => {
                 crate::log::warn(format!("task {task} could not start: {e:#}"));
-                out.send(Request::TaskEnded {
+                Some(Request::TaskEnded {
                     task,
                     end: RunEnd::Exited { code: 127 },
                     secs: 0.0,
-                })?;
-                Ok(false)
+                })
             }
         }
     }

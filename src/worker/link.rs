@@ -1,0 +1,198 @@
+//! The worker's connection to the server, which can be lost and made again.
+//!
+//! When the server goes away (its process killed, the login node rebooted) a worker does not
+//! kill its tasks: they keep running, their reports wait in a backlog, and the worker tries
+//! to reach a server again every few seconds for [`RECONNECT_WITHIN`], reading the address
+//! from the cluster directory each time (a restarted `hpcluster up` listens on a new port).
+//! Its new hello claims the tasks it holds, so the restarted server, which found them
+//! running in its journal, gives them back to it instead of running them a second time.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::auth::Secret;
+use crate::protocol::{write_frame, Claim, Reply, Request, Role};
+
+/// How long a worker that lost its server keeps trying to reach one.
+pub const RECONNECT_WITHIN: Duration = Duration::from_secs(300);
+/// Pause between reconnection attempts.
+pub const RECONNECT_EVERY: Duration = Duration::from_secs(2);
+
+/// Where the server is and how to prove who we are.
+pub struct Target {
+    /// `--server HOST:PORT`; else the address in the cluster directory, read at each attempt.
+    pub server: Option<String>,
+    pub cluster_dir: PathBuf,
+    pub secret: Secret,
+}
+
+impl Target {
+    fn address(&self) -> anyhow::Result<String> {
+        match &self.server {
+            Some(a) => Ok(a.clone()),
+            None => super::read_server_address(&self.cluster_dir),
+        }
+    }
+}
+
+type Replies = mpsc::UnboundedReceiver<anyhow::Result<Reply>>;
+
+/// An open (or lost) connection to the server.
+pub struct Link {
+    tx: Option<mpsc::UnboundedSender<Request>>,
+    replies: Replies,
+    /// Keeps `replies` open (and silent) while the connection is lost.
+    idle: Option<mpsc::UnboundedSender<anyhow::Result<Reply>>>,
+    writer: Option<JoinHandle<OwnedWriteHalf>>,
+    /// Task reports made while the server was away, sent after the next hello.
+    backlog: Vec<Request>,
+    lost_since: Option<Instant>,
+    pub address: String,
+}
+
+impl Link {
+    /// Connects (retrying for a while: the server may still be starting), authenticates and
+    /// says `hello`.
+    pub async fn open(target: &Target, hello: Request) -> anyhow::Result<Link> {
+        let address = target.address()?;
+        let stream = super::connect_with_retry(&address).await?;
+        Self::start(target, stream, address, hello).await
+    }
+
+    async fn start(
+        target: &Target,
+        mut stream: tokio::net::TcpStream,
+        address: String,
+        hello: Request,
+    ) -> anyhow::Result<Link> {
+        crate::auth::connect(&mut stream, &target.secret, Role::Worker).await?;
+        let (rd, mut wr) = stream.into_split();
+        write_frame(&mut wr, &hello).await?;
+        let (tx, rx) = mpsc::unbounded_channel::<Request>();
+        Ok(Link {
+            tx: Some(tx),
+            replies: crate::protocol::spawn_reader::<_, Reply>(rd),
+            idle: None,
+            writer: Some(tokio::spawn(crate::protocol::write_queued(wr, rx))),
+            backlog: Vec::new(),
+            lost_since: None,
+            address,
+        })
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.lost_since.is_none()
+    }
+
+    /// How long the server has been away.
+    pub fn lost_for(&self) -> Option<Duration> {
+        self.lost_since.map(|t| t.elapsed())
+    }
+
+    /// Sends a message; while the server is away, task reports wait for the next connection
+    /// and anything else (asks, heartbeats) is dropped: the next hello says it all again.
+    pub fn send(&mut self, req: Request) {
+        let req = match &self.tx {
+            Some(tx) => match tx.send(req) {
+                Ok(()) => return,
+                Err(e) => e.0,
+            },
+            None => req,
+        };
+        if matches!(req, Request::TaskEnded { .. }) {
+            self.backlog.push(req);
+        }
+    }
+
+    /// The next message from the server; `None` or an error when the connection is lost
+    /// (never while it is already lost: then this waits forever).
+    pub async fn recv(&mut self) -> Option<anyhow::Result<Reply>> {
+        self.replies.recv().await
+    }
+
+    /// Marks the connection lost.
+    pub fn lose(&mut self) {
+        if self.lost_since.is_some() {
+            return;
+        }
+        self.tx = None;
+        if let Some(w) = self.writer.take() {
+            w.abort();
+        }
+        let (idle, replies) = mpsc::unbounded_channel();
+        self.idle = Some(idle);
+        self.replies = replies;
+        self.lost_since = Some(Instant::now());
+    }
+
+    /// One attempt to reach a server again; `hello` (without claims) is completed with
+    /// `running` and the tasks of the backlog, which is sent right after it.
+    pub async fn reconnect(
+        &mut self,
+        target: &Target,
+        mut hello: Request,
+        running: Vec<Claim>,
+    ) -> anyhow::Result<()> {
+        let address = target.address()?;
+        let stream = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::TcpStream::connect(&address),
+        )
+        .await
+        .with_context(|| format!("connecting to `{address}` timed out"))?
+        .with_context(|| format!("cannot reach the server at `{address}`"))?;
+        let _ = stream.set_nodelay(true);
+        if let Request::WorkerHello { claims, .. } = &mut hello {
+            *claims = running;
+            claims.extend(self.backlog.iter().filter_map(|r| match r {
+                Request::TaskEnded { task, secs, .. } => Some(Claim {
+                    task: *task,
+                    slot: u32::MAX,
+                    secs: *secs,
+                }),
+                _ => None,
+            }));
+        } else {
+            bail!("a worker's first message is its hello");
+        }
+        let fresh = tokio::time::timeout(
+            Duration::from_secs(15),
+            Self::start(target, stream, address, hello),
+        )
+        .await
+        .context("the server did not complete the handshake within 15s")??;
+        let backlog = std::mem::take(&mut self.backlog);
+        *self = fresh;
+        for r in backlog {
+            self.send(r);
+        }
+        Ok(())
+    }
+
+    /// Says goodbye, lets the writer drain, then waits (bounded) for the acks of the last
+    /// `unacked` reports.
+    pub async fn close(mut self, mut unacked: usize) {
+        self.send(Request::Goodbye);
+        self.tx = None;
+        let Some(writer) = self.writer.take() else {
+            return;
+        };
+        if let Ok(Ok(_wr)) = tokio::time::timeout(Duration::from_secs(5), writer).await {
+            let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                while unacked > 0 {
+                    match self.replies.recv().await {
+                        Some(Ok(Reply::Ack { .. })) => unacked -= 1,
+                        Some(Ok(_)) => {}
+                        _ => break,
+                    }
+                }
+            })
+            .await;
+        }
+    }
+}

@@ -375,11 +375,18 @@ impl Core {
             .map(|(_, tasks)| tasks)
             .unwrap_or_default();
         for c in claims {
-            let Some(pos) = held.iter().position(|t| *t == c.task) else {
-                out.disowned.push(c.task);
-                continue;
-            };
-            held.swap_remove(pos);
+            match held.iter().position(|t| *t == c.task) {
+                Some(pos) => {
+                    held.swap_remove(pos);
+                }
+                // Still on an older connection of the same batch job that the server has not
+                // seen close yet (the worker reconnected after a network fault): moved over.
+                None if self.take_from_same_job(c.task, id, job.as_deref()) => {}
+                None => {
+                    out.disowned.push(c.task);
+                    continue;
+                }
+            }
             let estimate = self
                 .estimator
                 .estimate(self.tasks[c.task as usize].spec.time);
@@ -408,6 +415,31 @@ impl Core {
             ));
         }
         out
+    }
+
+    /// Removes `task` from another worker of batch job `job` (not `to`) that runs it.
+    fn take_from_same_job(&mut self, task: TaskId, to: WorkerId, job: Option<&str>) -> bool {
+        let Some(job) = job else {
+            return false;
+        };
+        let TaskState::Running { worker, .. } = self.tasks[task as usize].state else {
+            return false;
+        };
+        if worker == to || worker == ORPHAN {
+            return false;
+        }
+        let Some(old) = self.workers.get_mut(&worker) else {
+            return false;
+        };
+        if old.hello.job.as_ref().map(|j| j.to_string()).as_deref() != Some(job) {
+            return false;
+        }
+        let Some(pos) = old.running.iter().position(|r| r.task == task) else {
+            return false;
+        };
+        let moved = old.running.remove(pos);
+        self.running_default.remove(&(moved.since, task));
+        true
     }
 
     /// A batch job ended: tasks the journal left running on it are requeued.

@@ -476,3 +476,43 @@ fn tasks_left_running_are_requeued_when_their_job_ends_or_their_worker_stays_awa
     c.on_worker_hello(1, rejoin("7", &[(0, 0)]), s(61));
     assert_eq!(c.on_claims(1, s(61)).disowned, [0]);
 }
+
+#[test]
+fn a_worker_reconnecting_to_the_same_server_takes_its_tasks_from_its_old_connection() {
+    let mut c = core(60, H);
+    c.on_tasks_added(vec![task("a"), task("b")]);
+    let first = WorkerHello {
+        job: Some(JobId::new("7")),
+        ..hello(H)
+    };
+    c.on_worker_hello(1, first, s(0));
+    assert_eq!(run_id(&c.on_ask(1, 0, s(0))), 0);
+    // The same batch job's worker comes back on a new connection before the old one is seen
+    // closed: it keeps task 0, and the old connection's loss then requeues nothing.
+    c.on_worker_hello(2, rejoin("7", &[(0, 0)]), s(5));
+    assert_eq!(c.on_claims(2, s(5)), ClaimOutcome::default());
+    assert_eq!(
+        c.task_state(0),
+        Some(&TaskState::Running { worker: 2, slot: 0 })
+    );
+    assert!(c.on_worker_lost(1, "connection reset", s(6)).is_empty());
+    assert_eq!(c.counts().running, 1);
+    let ev = c
+        .on_task_ended(2, 0, RunEnd::Exited { code: 0 }, 10.0, s(10))
+        .unwrap();
+    assert_eq!(ev.outcome, Outcome::Done);
+    // Another job's worker cannot take it.
+    let mut c = core(60, H);
+    c.on_tasks_added(vec![task("a")]);
+    c.on_worker_hello(
+        1,
+        WorkerHello {
+            job: Some(JobId::new("7")),
+            ..hello(H)
+        },
+        s(0),
+    );
+    c.on_ask(1, 0, s(0));
+    c.on_worker_hello(2, rejoin("8", &[(0, 0)]), s(5));
+    assert_eq!(c.on_claims(2, s(5)).disowned, [0]);
+}

@@ -661,3 +661,38 @@ fn a_restarted_server_gets_back_the_tasks_its_workers_kept_running() {
     let states = support::recorded_states(&c.dir());
     assert_eq!(states, ["done"], "the batch job ended by itself");
 }
+
+/// When `up` gives up (here: batch jobs end before their worker connects), it still cancels
+/// the batch jobs it submitted: none is left queued or running.
+#[test]
+fn up_that_gives_up_cancels_its_batch_jobs() {
+    let c = Cluster::new("giveup");
+    let tasks = c.write("tasks.txt", &lines(&["true"; 20]));
+    let mut cmd = c.up(
+        &tasks,
+        &["--walltime", "60s", "--task-time", "30s", "--max-jobs", "4"],
+    );
+    // Batch jobs 1-3 fail before their worker starts; the others hang on in their prologue.
+    cmd.env(
+        "HPCLUSTER_JOB_SCRIPT_PROLOGUE",
+        "case $HPCLUSTER_LOCAL_JOB_ID in local-1|local-2|local-3) exit 3;; *) sleep 60;; esac",
+    );
+    let out = spawn(cmd).wait(90);
+    assert_eq!(out.code, Some(1), "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("3 batch jobs in a row ended before their worker connected"),
+        "{}",
+        out.all()
+    );
+    assert!(out.stderr.contains("cancelled "), "{}", out.all());
+    let states = support::recorded_states(&c.dir());
+    assert!(states.len() >= 4, "{states:?}");
+    assert!(
+        states
+            .iter()
+            .all(|s| !["pending", "running", "unknown"].contains(&s.as_str())),
+        "batch jobs left behind: {states:?}\n{}",
+        out.all()
+    );
+}

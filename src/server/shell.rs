@@ -114,54 +114,63 @@ pub async fn run(
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut interrupted = false;
     let mut drain_until: Option<tokio::time::Instant> = None;
-    loop {
-        tokio::select! {
-            Some(ev) = ev_rx.recv() => {
-                st.on_event(&mut core, &mut journal, ev)?;
-                while let Ok(ev) = ev_rx.try_recv() {
+    // The loop's error (if any) is returned after the batch jobs are cancelled below: an
+    // `up` that fails never leaves batch jobs behind.
+    let looped: anyhow::Result<()> = async {
+        loop {
+            tokio::select! {
+                Some(ev) = ev_rx.recv() => {
                     st.on_event(&mut core, &mut journal, ev)?;
-                    if st.acks.len() >= 4096 { break; }
+                    while let Ok(ev) = ev_rx.try_recv() {
+                        st.on_event(&mut core, &mut journal, ev)?;
+                        if st.acks.len() >= 4096 { break; }
+                    }
+                    st.flush(&mut journal)?;
                 }
-                st.flush(&mut journal)?;
+                Some(jev) = job_rx.recv() => st.on_job_event(&mut core, &mut journal, jev)?,
+                synced = journal.synced() => st.release(synced?),
+                _ = tick.tick() => {
+                    st.on_tick(&mut core, &mut journal, &jobs_cmd)?;
+                    st.flush(&mut journal)?;
+                    if journal.has_unsynced() {
+                        // `started` entries need no ack, but should not wait for the next task end.
+                        journal.request_sync()?;
+                    }
+                }
+                _ = &mut shutdown => { interrupted = true; break; }
             }
-            Some(jev) = job_rx.recv() => st.on_job_event(&mut core, &mut journal, jev)?,
-            synced = journal.synced() => st.release(synced?),
-            _ = tick.tick() => {
-                st.on_tick(&mut core, &mut journal, &jobs_cmd)?;
+            if st.opts.exit_when_done && core.is_finished() {
+                // Drain: workers get Stop (parked slots now, asking slots as they ask), their last
+                // reports are acknowledged, and their batch jobs end on their own; what is left
+                // after RETIRE_GRACE is cancelled below.
+                if drain_until.is_none() {
+                    // Batch jobs of retiring workers end within moments: look often.
+                    tick = tokio::time::interval(DRAIN_POLL_FIRST);
+                }
+                let until = *drain_until.get_or_insert_with(|| {
+                    st.draining = true;
+                    st.next_poll = Duration::ZERO;
+                    tokio::time::Instant::now() + RETIRE_GRACE
+                });
+                st.wake(&mut core, &mut journal)?;
                 st.flush(&mut journal)?;
-                if journal.has_unsynced() {
-                    // `started` entries need no ack, but should not wait for the next task end.
-                    journal.request_sync()?;
+                let retiring = st
+                    .book
+                    .jobs
+                    .values()
+                    .any(|j| j.connected && !j.state.is_final());
+                if (st.peers.is_empty() && st.waiting.is_empty() && !retiring)
+                    || tokio::time::Instant::now() >= until
+                {
+                    break;
                 }
             }
-            _ = &mut shutdown => { interrupted = true; break; }
         }
-        if st.opts.exit_when_done && core.is_finished() {
-            // Drain: workers get Stop (parked slots now, asking slots as they ask), their last
-            // reports are acknowledged, and their batch jobs end on their own; what is left
-            // after RETIRE_GRACE is cancelled below.
-            if drain_until.is_none() {
-                // Batch jobs of retiring workers end within moments: look often.
-                tick = tokio::time::interval(DRAIN_POLL_FIRST);
-            }
-            let until = *drain_until.get_or_insert_with(|| {
-                st.draining = true;
-                st.next_poll = Duration::ZERO;
-                tokio::time::Instant::now() + RETIRE_GRACE
-            });
-            st.wake(&mut core, &mut journal)?;
-            st.flush(&mut journal)?;
-            let retiring = st
-                .book
-                .jobs
-                .values()
-                .any(|j| j.connected && !j.state.is_final());
-            if (st.peers.is_empty() && st.waiting.is_empty() && !retiring)
-                || tokio::time::Instant::now() >= until
-            {
-                break;
-            }
-        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = &looped {
+        crate::log::warn(format!("the server stops on an error: {e:#}"));
     }
     acceptor.abort();
     let live = st.book.live();
@@ -186,7 +195,9 @@ pub async fn run(
         }
         settle(&mut st.book, &jobs_cmd, &mut job_rx).await;
     }
-    journal.close()?;
+    let closed = journal.close();
+    looped?;
+    closed?;
     st.progress.finish();
     let c = core.counts();
     Ok(Summary {

@@ -197,6 +197,16 @@ impl Runner {
     }
 }
 
+/// Whether every non-blank line of a command's stderr holds one of `patterns`: the messages
+/// with which status and cancel commands say that jobs are already gone, which are not
+/// failures of the command.
+pub fn stderr_only(stderr: &str, patterns: &[&str]) -> bool {
+    stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .all(|l| patterns.iter().any(|p| l.contains(p)))
+}
+
 /// Splits `ids` into chunks whose joined length stays under `max_chars` (command-line limit).
 pub fn chunk_ids(ids: &[JobId], max_chars: usize) -> Vec<Vec<JobId>> {
     let mut chunks: Vec<Vec<JobId>> = Vec::new();

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::command::{chunk_ids, Runner, MAX_ID_CHARS};
+use super::command::{chunk_ids, stderr_only, Runner, MAX_ID_CHARS};
 use super::{Backend, BackendKind, JobId, JobState, JobStatus, SubmitRequest};
 use crate::config::Config;
 
@@ -109,19 +109,16 @@ pub fn parse_bjobs(stdout: &str) -> HashMap<JobId, JobStatus> {
 /// Whether bjobs' stderr only says that some jobs are not found (`Job <4101> is not found`):
 /// jobs older than `CLEAN_PERIOD`, not a failure of the command.
 pub fn bjobs_stderr_only_missing(stderr: &str) -> bool {
-    stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .all(|l| l.contains("is not found"))
+    stderr_only(stderr, &["is not found"])
 }
 
 /// Whether bkill's stderr only says that the jobs are already gone:
 /// `Job <4101>: Job has already finished` or `Job <4101>: No matching job found`.
 pub fn bkill_stderr_only_gone(stderr: &str) -> bool {
-    stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .all(|l| l.contains("Job has already finished") || l.contains("No matching job found"))
+    stderr_only(
+        stderr,
+        &["Job has already finished", "No matching job found"],
+    )
 }
 
 impl Backend for Lsf {

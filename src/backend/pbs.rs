@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::command::{chunk_ids, Runner, MAX_ID_CHARS};
+use super::command::{chunk_ids, stderr_only, Runner, MAX_ID_CHARS};
 use super::{clock, Backend, BackendKind, JobId, JobState, JobStatus, SubmitRequest};
 use crate::config::Config;
 
@@ -154,19 +154,13 @@ pub fn parse_qstat(stdout: &str) -> HashMap<JobId, JobStatus> {
 /// Whether qstat's stderr only says that some IDs are unknown (`qstat: Unknown Job Id ID`):
 /// jobs the server no longer keeps, not a failure of the command.
 pub fn qstat_stderr_only_unknown(stderr: &str) -> bool {
-    stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .all(|l| l.contains("Unknown Job Id"))
+    stderr_only(stderr, &["Unknown Job Id"])
 }
 
 /// Whether qdel's stderr only says that the jobs are already gone: `qdel: Unknown Job Id ID`
 /// or `qdel: Job has finished ID` (OpenPBS with job history).
 pub fn qdel_stderr_only_gone(stderr: &str) -> bool {
-    stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .all(|l| l.contains("Unknown Job Id") || l.contains("Job has finished"))
+    stderr_only(stderr, &["Unknown Job Id", "Job has finished"])
 }
 
 impl Backend for Pbs {

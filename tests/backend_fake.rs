@@ -352,3 +352,44 @@ fn dry_run_prints_every_script_and_command_and_creates_nothing() {
     assert_eq!(out.matches(" worker --cluster-dir ").count(), 2, "{out}");
     assert!(!tmp.path().join(".hpcluster").exists());
 }
+
+/// A submit whose answer holds no readable job ID stops `up` at once (a retry would only make
+/// more batch jobs it cannot track), and a Grid Engine answer to the PBS backend says so.
+#[test]
+fn an_unreadable_submit_answer_stops_up_after_one_submit() {
+    let f = Fake::new();
+    let tasks = f.work.path().join("tasks.txt");
+    std::fs::write(&tasks, "true\ntrue\n").unwrap();
+    let mut c = f.cmd("wrongq");
+    c.env("FAKE_QSUB_SGE", "1").args([
+        "up",
+        "--backend",
+        "pbs",
+        "--walltime",
+        "1h",
+        "--task-time",
+        "1m",
+        "--tasks",
+        tasks.to_str().unwrap(),
+    ]);
+    let out = spawn(c).wait(60);
+    assert_eq!(out.code, Some(1), "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("cannot read a job ID from qsub's output"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr
+            .contains("this `qsub` is Grid Engine's, not PBS's: set `backend = \"sge\"`"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr.contains("may exist: find it by that name"),
+        "{}",
+        out.all()
+    );
+    assert_eq!(f.calls_of("qsub").len(), 1, "{:?}", f.calls());
+}

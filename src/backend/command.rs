@@ -151,13 +151,15 @@ impl Runner {
         loop {
             let out = self.run_once(argv, Some(workdir))?;
             if out.success() {
-                return parse(&out.stdout).with_context(|| {
-                    format!(
-                        "the batch job `{job_name}` may exist: find it by that name \
-                         (stderr: {})",
-                        out.stderr.trim()
-                    )
-                });
+                return parse(&out.stdout)
+                    .with_context(|| {
+                        format!(
+                            "the batch job `{job_name}` may exist: find it by that name \
+                             (stderr: {})",
+                            out.stderr.trim()
+                        )
+                    })
+                    .context(UnreadableSubmit);
             }
             if attempt >= self.attempts || !self.transient(&out) {
                 return Err(out.error(&format!("failed to submit batch job `{job_name}`")));
@@ -197,6 +199,18 @@ impl Runner {
     }
 }
 
+/// A submit command succeeded but its answer holds no job ID hpcluster can read: retrying
+/// would create more batch jobs it cannot track, so the caller stops instead.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the submit command's answer could not be read")]
+pub struct UnreadableSubmit;
+
+/// Whether `e` (or anything in its chain) is an [`UnreadableSubmit`].
+pub fn is_unreadable_submit(e: &anyhow::Error) -> bool {
+    // `downcast_ref` sees context values through every layer of context.
+    e.downcast_ref::<UnreadableSubmit>().is_some()
+}
+
 /// Whether every non-blank line of a command's stderr holds one of `patterns`: the messages
 /// with which status and cancel commands say that jobs are already gone, which are not
 /// failures of the command.
@@ -232,6 +246,17 @@ pub const MAX_ID_CHARS: usize = 100_000;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_unreadable_submit_is_seen_through_more_context() {
+        use anyhow::Context;
+        let e = Err::<(), _>(anyhow::anyhow!("no ID"))
+            .context(UnreadableSubmit)
+            .context("submitting 3 batch jobs")
+            .unwrap_err();
+        assert!(is_unreadable_submit(&e));
+        assert!(!is_unreadable_submit(&anyhow::anyhow!("timed out")));
+    }
+
     use super::*;
 
     #[test]

@@ -48,9 +48,14 @@ pub fn parse_submit(stdout: &str) -> anyhow::Result<JobId> {
         .rfind(|l| is_pbs_id(l))
         .map(JobId::new)
         .ok_or_else(|| {
+            let hint = if stdout.contains("Your job") && stdout.contains("has been submitted") {
+                "\nthis `qsub` is Grid Engine's, not PBS's: set `backend = \"sge\"`"
+            } else {
+                ""
+            };
             anyhow::anyhow!(
                 "cannot read a job ID from qsub's output: expected `N.server` or `N[].server`, \
-                 got:\n{}",
+                 got:\n{}{hint}",
                 stdout.trim_end()
             )
         })

@@ -82,9 +82,22 @@ pub fn parse_submit(stdout: &str) -> anyhow::Result<Submitted> {
         .filter_map(parse_line)
         .next_back()
         .ok_or_else(|| {
+            let pbs_like = stdout.lines().map(str::trim).any(|l| {
+                l.split_once('.').is_some_and(|(n, server)| {
+                    !n.is_empty()
+                        && n.trim_end_matches("[]").bytes().all(|b| b.is_ascii_digit())
+                        && !server.is_empty()
+                        && !server.contains(' ')
+                })
+            });
+            let hint = if pbs_like {
+                "\nthis `qsub` looks like PBS's, not Grid Engine's: set `backend = \"pbs\"`"
+            } else {
+                ""
+            };
             anyhow::anyhow!(
                 "cannot read a job ID from qsub's output: expected `N`, `N.1-10:1` or `Your job N \
-             (...) has been submitted`, got:\n{}",
+             (...) has been submitted`, got:\n{}{hint}",
                 stdout.trim_end()
             )
         })

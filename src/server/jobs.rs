@@ -30,10 +30,17 @@ pub enum JobCmd {
     Cancel(Vec<JobId>),
 }
 
+/// A failed submit; `fatal` when retrying could only make batch jobs hpcluster cannot track.
+#[derive(Debug)]
+pub struct SubmitError {
+    pub message: String,
+    pub fatal: bool,
+}
+
 /// The batch-system thread's answers.
 #[derive(Debug)]
 pub enum JobEvent {
-    Submitted(Result<Vec<JobId>, String>),
+    Submitted(Result<Vec<JobId>, SubmitError>),
     Polled(Result<Vec<(JobId, JobState)>, String>),
     Cancelled(Result<usize, String>),
 }
@@ -50,7 +57,10 @@ pub fn spawn(
             for cmd in rx {
                 let ev = match cmd {
                     JobCmd::Submit(n) => {
-                        JobEvent::Submitted(control.submit(n).map_err(|e| format!("{e:#}")))
+                        JobEvent::Submitted(control.submit(n).map_err(|e| SubmitError {
+                            fatal: crate::backend::command::is_unreadable_submit(&e),
+                            message: format!("{e:#}"),
+                        }))
                     }
                     JobCmd::Poll => JobEvent::Polled(control.poll().map_err(|e| format!("{e:#}"))),
                     JobCmd::Cancel(ids) => {

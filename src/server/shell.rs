@@ -711,6 +711,10 @@ impl LoopState {
             JobEvent::Submitted(Err(e)) => {
                 self.submit_in_flight = false;
                 self.submit_failures += 1;
+                if e.fatal {
+                    anyhow::bail!("submitting worker batch jobs: {}", e.message);
+                }
+                let e = e.message;
                 if self.submit_failures >= 3 {
                     anyhow::bail!("submitting worker batch jobs failed {} times in a row; the last error: {e}", self.submit_failures);
                 }

@@ -199,7 +199,7 @@ impl Tracker {
 
     /// One poll cycle: one status call for every unsettled batch job. Returns the changes.
     pub fn poll_once(&mut self) -> anyhow::Result<Vec<Change>> {
-        let ids: Vec<JobId> = self.unsettled();
+        let ids: Vec<JobId> = self.live_jobs();
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -294,16 +294,12 @@ impl Tracker {
 
     /// Cancels every batch job that is not final.
     pub fn cancel_all(&mut self) -> anyhow::Result<Vec<JobId>> {
-        let ids = self.unsettled();
+        let ids = self.live_jobs();
         self.cancel(&ids)
     }
 
     /// Batch jobs not known to have ended (queued, running, or not polled yet).
     pub fn live_jobs(&self) -> Vec<JobId> {
-        self.unsettled()
-    }
-
-    fn unsettled(&self) -> Vec<JobId> {
         self.jobs
             .iter()
             .filter(|j| !j.is_settled())

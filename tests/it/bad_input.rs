@@ -1,0 +1,180 @@
+//! Bad input through the binary: every case exits with status 1 and names what is wrong, what
+//! was expected and how to fix it. Values that would break or hijack a job script are refused
+//! before any script exists.
+
+use crate::harness::Test;
+
+/// Runs `hpcluster ARGS` in a sandbox with `config` as `./hpcluster.toml` (unless empty) and
+/// `env`; asserts exit status 1, an `error: ` line and every expected fragment on stderr.
+fn fails(config: &str, env: &[(&str, &str)], args: &[&str], expected: &[&str]) {
+    let mut t = Test::new();
+    if !config.is_empty() {
+        t = t.config(config);
+    }
+    let out = t.hpcluster(args).envs(env).output();
+    let (stdout, stderr) = (out.stdout, out.stderr);
+    assert_eq!(
+        out.code,
+        Some(1),
+        "exit status of {args:?}; stderr: {stderr}"
+    );
+    assert!(stdout.is_empty(), "nothing on stdout, got: {stdout}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    for fragment in expected {
+        assert!(
+            stderr.contains(fragment),
+            "missing {fragment:?} in: {stderr}"
+        );
+    }
+}
+
+macro_rules! bad_input {
+    ($($name:ident: $config:expr, $env:expr, $args:expr => $($expected:expr),+;)+) => {
+        $(
+            #[test]
+            fn $name() {
+                fails($config, $env, $args, &[$($expected),+]);
+            }
+        )+
+    };
+}
+
+const RENDER: &[&str] = &["render", "--backend", "slurm"];
+const SHOW: &[&str] = &["config", "show"];
+
+bad_input! {
+    unknown_key_suggests_the_right_one:
+        "backend = \"slurm\"\nwaltime = \"5h\"\n", &[], SHOW
+        => "unknown key `waltime` on line 2 of config", "did you mean `walltime`?";
+    unknown_dask_only_key_points_to_docs:
+        "death_timeout = 60\n", &[], SHOW
+        => "unknown key `death_timeout` on line 1", "see docs/configuration.md";
+    dask_yaml_sections_are_not_nested:
+        "[jobqueue.slurm]\ncores = 4\n", &[], SHOW
+        => "unknown key `jobqueue` on line 1", "one flat table of keys", "without a `[section]`";
+    wrong_type_names_key_line_and_expected:
+        "backend = \"slurm\"\n\nwalltime = 5\n", &[], SHOW
+        => "invalid `walltime` on line 3 of config",
+           "expected a duration string like \"5h\" or \"04:00:00\", found an integer (5)";
+    wrong_type_for_a_count:
+        "cores = \"many\"\n", &[], RENDER
+        => "invalid `cores` on line 1", "expected a whole number from 1 to 4294967295";
+    wrong_type_for_a_list:
+        "name = \"a\"\njob_extra_directives = \"--qos=high\"\n", &[], RENDER
+        => "invalid `job_extra_directives` on line 2",
+           "expected an array of strings like [\"--qos=high\"], found a string";
+    toml_syntax_error:
+        "walltime = \"5h\n", &[], SHOW
+        => "failed to parse config", "as TOML", "line 1";
+    alias_and_key_both_set:
+        "slots = 2\nprocesses = 4\n", &[], SHOW
+        => "`processes` on line 2", "sets `slots` again", "keep one of them";
+    bad_duration_flag_lists_accepted_forms:
+        "", &[], &["plan", "--walltime", "5x", "--task-time", "1h"]
+        => "invalid `--walltime`: invalid duration `5x`", "expected one of 5h, 90m, 4h30m";
+    bad_duration_in_env_names_the_variable:
+        "", &[("HPCLUSTER_TASK_TIME", "soon")], &["plan", "--walltime", "5h"]
+        => "invalid `task_time` in environment variable `HPCLUSTER_TASK_TIME`",
+           "invalid duration `soon`";
+    zero_walltime:
+        "walltime = \"0s\"\n", &[], SHOW
+        => "`walltime` must be greater than zero", "set by config";
+    bad_buffer:
+        "", &[], &["plan", "--walltime", "5h", "--task-time", "1h", "--buffer", "150%"]
+        => "invalid `--buffer`", "a percentage must be a number from 0 to 99";
+    bad_memory_unit_lists_accepted_forms:
+        "", &[], &["render", "--backend", "slurm", "--memory", "10XB"]
+        => "invalid `--memory`: invalid memory `10XB`: `XB` is not a unit",
+           "expected a size like 100GB";
+    bad_memory_in_file:
+        "memory = \"lots\"\n", &[], RENDER
+        => "invalid `memory` on line 1", "invalid memory `lots`: it does not start with a number";
+    negative_memory_bytes:
+        "memory = -5\n", &[], RENDER
+        => "invalid `memory` on line 1", "positive number of bytes, found -5";
+    bad_backend_name:
+        "backend = \"slurmm\"\n", &[], SHOW
+        => "invalid `backend` on line 1", "unknown backend `slurmm`: expected one of slurm, sge, pbs, lsf, local";
+    negative_cores:
+        "", &[], &["render", "--backend", "slurm", "--cores=-1"]
+        => "invalid `--cores`: expected a whole number from 1 to 4294967295, found -1";
+    zero_slots_by_dask_alias_in_env:
+        "", &[("HPCLUSTER_PROCESSES", "0")], SHOW
+        => "invalid `slots` in environment variable `HPCLUSTER_PROCESSES`", "found 0";
+    newline_in_name:
+        "name = \"a\\nb\"\n", &[], RENDER
+        => "invalid `name` \"a\\nb\": it contains a line break";
+    directive_smuggled_in_job_name:
+        "name = \"x\\n#SBATCH --uid=0\"\n", &[], RENDER
+        => "invalid `name` \"x\\n#SBATCH --uid=0\"", "line break", "set by config";
+    command_substitution_in_queue:
+        "", &[], &["render", "--backend", "slurm", "--queue", "$(rm -rf ~)"]
+        => "invalid `queue` \"$(rm -rf ~)\": `$` is not allowed",
+           "letters, digits and `_.-@:+=,/%` only", "set by flag `--queue`";
+    backticks_in_account:
+        "account = \"`whoami`\"\n", &[], RENDER
+        => "invalid `account` \"`whoami`\": ``` is not allowed";
+    semicolon_in_project_from_env:
+        "", &[("HPCLUSTER_PROJECT", "p;reboot")], &["render", "--backend", "lsf"]
+        => "invalid `project` \"p;reboot\": `;` is not allowed",
+           "set by environment variable `HPCLUSTER_PROJECT`";
+    space_in_log_directory:
+        "log_directory = \"/my logs\"\n", &[], RENDER
+        => "invalid `log_directory` \"/my logs\": ` ` is not allowed";
+    newline_in_extra_directive:
+        "job_extra_directives = [\"--qos=high\\nrm -rf ~\"]\n", &[], RENDER
+        => "invalid `job_extra_directives`", "line break";
+    extra_directive_with_its_own_prefix:
+        "job_extra_directives = [\"#SBATCH --qos=high\"]\n", &[], RENDER
+        => "give the directive without its `#SBATCH`", "like `--qos=high`";
+    sge_job_name_with_leading_digit:
+        "backend = \"sge\"\nname = \"1job\"\n", &[], &["render"]
+        => "invalid `name` \"1job\"", "SGE rejects job names that start with a digit";
+    account_on_sge:
+        "backend = \"sge\"\naccount = \"acct\"\n", &[], &["render"]
+        => "`account` is not used by the sge backend, which charges a `project`",
+           "rename `account` to `project`";
+    project_on_slurm:
+        "", &[], &["render", "--backend", "slurm", "--project", "p1"]
+        => "`project` is not used by the slurm backend, which charges an `account`",
+           "set by flag `--project`";
+    bad_shebang:
+        "shebang = \"bash\"\n", &[], RENDER
+        => "invalid `shebang`", "expected `#!` and an absolute interpreter path";
+    local_directory_that_would_run_a_command:
+        "local_directory = \"/scratch/$(whoami)\"\n", &[], RENDER
+        => "invalid `local_directory`", "`$VAR` and `${VAR}` are expanded on the compute node";
+    local_directory_with_a_quote:
+        "local_directory = '/tmp/a\"b'\n", &[], RENDER
+        => "invalid `local_directory`", "a quote, a backslash";
+    bad_lsf_units:
+        "lsf_units = \"bogus\"\n", &[], &["render", "--backend", "lsf"]
+        => "invalid `lsf_units` `bogus`", "kb, mb, gb, tb, pb or eb";
+    bad_json_list_in_env:
+        "", &[("HPCLUSTER_JOB_EXTRA_DIRECTIVES", "[\"--qos=high\",")], SHOW
+        => "invalid `job_extra_directives` in environment variable `HPCLUSTER_JOB_EXTRA_DIRECTIVES`",
+           "expected a JSON array of strings";
+    missing_config_flag_file:
+        "", &[], &["config", "show", "--config", "nope.toml"]
+        => "nope.toml` (given by --config) does not exist", "check the path";
+    missing_config_env_file:
+        "", &[("HPCLUSTER_CONFIG", "/nonexistent/h.toml")], SHOW
+        => "config `/nonexistent/h.toml` (given by HPCLUSTER_CONFIG) does not exist";
+    task_longer_than_walltime_names_the_smallest_walltime:
+        "", &[], &["plan", "--walltime", "3h", "--task-time", "4h"]
+        => "a task of 4h does not fit in a walltime of 3h", "smallest walltime that fits one task is 4h13m";
+    task_longer_than_walltime_in_json_mode:
+        "", &[], &["plan", "--walltime", "3h", "--task-time", "4h", "--json"]
+        => "smallest walltime that fits one task is 4h13m";
+}
+
+/// A plan without a task time says how to give one.
+#[test]
+fn plan_without_task_time() {
+    fails(
+        "",
+        &[],
+        &["plan", "--walltime", "5h"],
+        &["`task_time` is not set", "--task-time 4h"],
+    );
+}

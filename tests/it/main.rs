@@ -1,0 +1,27 @@
+//! hpcluster's integration tests, in one binary (it links once): each module drives the real
+//! `hpcluster` through the one harness, [`harness::Test`].
+//!
+//! - `plan_results`, `config`, `bad_input`, `render`: the commands that only read
+//!   configuration (`render` snapshots every backend's script with insta, in `snapshots/`).
+//! - `backend_fake`: PBS, LSF and SLURM through the fake commands of `tests/fake-bin`.
+//! - `backend_local`: the local backend's batch jobs.
+//! - `tasks_local`, `tasks_faults`: tasks end to end on the local backend, and its faults.
+//! - `backend_slurm`, `backend_sge`, `tasks_real`: the real SLURM and SGE that
+//!   `scripts/test.sh` starts, through the scenarios of `real`.
+//!
+//! Recorded scheduler outputs for the unit tests stay in `tests/fixtures/`.
+
+mod harness;
+mod real;
+
+mod backend_fake;
+mod backend_local;
+mod backend_sge;
+mod backend_slurm;
+mod bad_input;
+mod config;
+mod plan_results;
+mod render;
+mod tasks_faults;
+mod tasks_local;
+mod tasks_real;

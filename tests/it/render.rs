@@ -1,0 +1,227 @@
+//! Rendered job scripts for every backend over several configurations (insta snapshots), the
+//! dask-jobqueue SLURMCluster equivalence, directive skipping and array jobs.
+
+use hpcluster::backend::BackendKind;
+use hpcluster::config::Config;
+use hpcluster::template::{render_script, JobContext};
+
+use crate::harness::{Test, FIXED};
+
+const BATCH: [&str; 4] = ["slurm", "sge", "pbs", "lsf"];
+
+fn render(config: &str, backend: &str) -> String {
+    let out =
+        Test::new()
+            .config(&format!("{FIXED}{config}"))
+            .run(&["render", "--backend", backend]);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "render --backend {backend} failed: {}",
+        out.stderr
+    );
+    out.stdout
+}
+
+fn snapshot_all(case: &str, config: &str) {
+    for backend in BATCH {
+        let script = render(config, backend);
+        insta::assert_snapshot!(format!("{backend}_{case}"), script);
+    }
+}
+
+#[test]
+fn defaults() {
+    snapshot_all("defaults", "");
+    insta::assert_snapshot!("local_defaults", render("", "local"));
+}
+
+#[test]
+fn queue_charge_extra_directives_prologue() {
+    let common = r#"
+queue = "regular"
+walltime = "5h"
+task_time = "4h"
+job_script_prologue = ["module load python/3.11", "source $HOME/venv/bin/activate"]
+job_script_epilogue = ["echo done"]
+"#;
+    for backend in BATCH {
+        let (charge, extra) = match backend {
+            "slurm" => ("account = \"myaccount\"", "--exclusive"),
+            "pbs" => ("account = \"myaccount\"", "-l place=excl"),
+            "sge" => ("project = \"myproject\"", "-l exclusive=true"),
+            _ => ("project = \"myproject\"", "-x"),
+        };
+        let config = format!("{common}{charge}\njob_extra_directives = [\"{extra}\"]\n");
+        let script = render(&config, backend);
+        assert!(script.contains(&format!("{extra}\n")), "{script}");
+        insta::assert_snapshot!(format!("{backend}_queue_charge_extra_prologue"), script);
+    }
+}
+
+#[test]
+fn several_slots() {
+    snapshot_all(
+        "several_slots",
+        "cores = 8\nslots = 4\nmemory = \"16GiB\"\nwalltime = \"1-12:00:00\"\ntask_time = \"50m\"\n",
+    );
+}
+
+#[test]
+fn odd_memory_sizes() {
+    snapshot_all(
+        "odd_memory",
+        "cores = 3\nmemory = \"1500MB\"\nwalltime = \"90m30s\"\nname = \"odd.mem_1\"\n",
+    );
+    let small = render("memory = 5000\nlsf_units = \"kb\"\n", "lsf");
+    assert!(small.contains("#BSUB -M 5\n"), "{small}");
+    let small = render("memory = 5000\n", "slurm");
+    assert!(small.contains("#SBATCH --mem=5K\n"), "{small}");
+}
+
+/// dask-jobqueue 0.9.0: SLURMCluster(cores=24, memory="100GB", queue="regular",
+/// account="myaccount", walltime="02:00:00", job_extra_directives=["--qos=high"]).
+#[test]
+fn dask_slurm_cluster_equivalence() {
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/dask-slurm.toml"
+    ))
+    .unwrap();
+    let out = Test::new()
+        .config(&format!("{example}{FIXED}"))
+        .run(&["render"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let script = out.stdout;
+    let directives: Vec<&str> = script
+        .lines()
+        .filter(|l| l.starts_with("#SBATCH"))
+        .collect();
+    let logs = "/scratch/me/.hpcluster/hpcluster/logs/hpcluster-1";
+    assert_eq!(
+        directives,
+        [
+            "#SBATCH -J hpcluster-1".to_string(),
+            format!("#SBATCH -e {logs}-%J.err"),
+            format!("#SBATCH -o {logs}-%J.out"),
+            "#SBATCH -p regular".to_string(),
+            "#SBATCH -A myaccount".to_string(),
+            "#SBATCH -n 1".to_string(),
+            "#SBATCH --cpus-per-task=24".to_string(),
+            "#SBATCH --mem=94G".to_string(),
+            "#SBATCH -t 02:00:00".to_string(),
+            "#SBATCH --qos=high".to_string(),
+        ]
+    );
+    assert!(script.starts_with("#!/usr/bin/env bash\n\n#SBATCH -J"));
+}
+
+#[test]
+fn skip_drops_generated_lines_but_keeps_extra_directives() {
+    let script = render(
+        "memory = \"4GB\"\njob_directives_skip = [\"--mem\"]\njob_extra_directives = [\"--mem-per-cpu=2G\"]\n",
+        "slurm",
+    );
+    assert!(!script.contains("--mem=4G"), "{script}");
+    assert!(script.contains("#SBATCH --mem-per-cpu=2G\n"), "{script}");
+    assert!(script.contains("#SBATCH -t 00:30:00\n"), "{script}");
+}
+
+#[test]
+fn resource_spec_replaces_the_generated_resource_line() {
+    let config = "cores = 4\nmemory = \"8GB\"\nresource_spec = \"mem_free=8G,h_vmem=8G\"\n";
+    let sge = render(config, "sge");
+    assert!(sge.contains("#$ -l mem_free=8G,h_vmem=8G\n"), "{sge}");
+    assert!(!sge.contains("h_vmem=1908M"), "{sge}");
+    assert!(sge.contains("#$ -pe smp 4\n"), "{sge}");
+    let pbs = render("resource_spec = \"select=2:ncpus=8\"\n", "pbs");
+    assert!(pbs.contains("#PBS -l select=2:ncpus=8\n"), "{pbs}");
+    assert!(!pbs.contains("ncpus=1"), "{pbs}");
+}
+
+#[test]
+fn sge_shell_comes_from_the_shebang() {
+    let script = render("shebang = \"#!/bin/zsh -l\"\n", "sge");
+    assert!(script.starts_with("#!/bin/zsh -l\n"), "{script}");
+    assert!(script.contains("#$ -S /bin/zsh\n"), "{script}");
+}
+
+#[test]
+fn user_template_overrides_the_builtin_one() {
+    let sandbox = Test::new();
+    let tpl = sandbox.write(
+        "my.sh.tera",
+        "{{ shebang }}\n#MY {{ job_name }} {{ walltime }}\n{{ worker_command }}\n",
+    );
+    let sandbox = sandbox.config(&format!(
+        "{FIXED}backend = \"pbs\"\ntemplate = \"{}\"\n",
+        tpl.display()
+    ));
+    let out = sandbox.run(&["render"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let script = out.stdout;
+    assert!(script.contains("#MY hpcluster-1 00:30:00\n"), "{script}");
+    assert!(!script.contains("#PBS"), "{script}");
+}
+
+fn array_script(backend: BackendKind) -> String {
+    let config = Config {
+        backend,
+        name: "arr".to_string(),
+        ..Config::default()
+    };
+    let job = JobContext {
+        job_name: "arr-1".to_string(),
+        log_directory: "/logs".into(),
+        worker_command: vec![
+            "hpcluster".into(),
+            "worker".into(),
+            "--x".into(),
+            "a b".into(),
+        ],
+        array: Some(7),
+    };
+    render_script(&config, &job).unwrap()
+}
+
+#[test]
+fn array_directives_per_backend() {
+    let slurm = array_script(BackendKind::Slurm);
+    assert!(slurm.contains("#SBATCH --array=1-7\n"), "{slurm}");
+    assert!(
+        slurm.contains("#SBATCH -o /logs/arr-1-%A_%a.out\n"),
+        "{slurm}"
+    );
+    assert!(slurm.contains("hpcluster worker --x 'a b'\n"), "{slurm}");
+    assert!(array_script(BackendKind::Sge).contains("#$ -t 1-7\n"));
+    assert!(array_script(BackendKind::Pbs).contains("#PBS -J 1-7\n"));
+    let lsf = array_script(BackendKind::Lsf);
+    assert!(lsf.contains("#BSUB -J \"arr-1[1-7]\"\n"), "{lsf}");
+    assert!(lsf.contains("#BSUB -o /logs/arr-1-%J_%I.out\n"), "{lsf}");
+}
+
+#[test]
+fn lsf_walltime_is_rounded_down_to_minutes() {
+    let script = render("walltime = \"1h30m59s\"\ntask_time = \"1h\"\n", "lsf");
+    assert!(script.contains("#BSUB -W 01:30\n"), "{script}");
+    assert!(script.contains("--walltime 1h30m"), "{script}");
+}
+
+#[test]
+fn local_directory_is_exported_for_the_compute_node_shell_to_expand() {
+    for backend in ["slurm", "sge", "pbs", "lsf", "local"] {
+        let script = render("local_directory = \"$TMPDIR/hp\"\n", backend);
+        let export = "export HPCLUSTER_LOCAL_DIRECTORY=\"$TMPDIR/hp\"\n";
+        assert!(script.contains(export), "{backend}: {script}");
+        let worker = script.lines().position(|l| l.contains(" worker ")).unwrap();
+        let line = script
+            .lines()
+            .position(|l| l.starts_with("export HPCLUSTER_LOCAL"))
+            .unwrap();
+        assert!(
+            line < worker,
+            "{backend}: exported after the worker starts\n{script}"
+        );
+    }
+    assert!(!render("", "slurm").contains("HPCLUSTER_LOCAL_DIRECTORY"));
+}

@@ -3,6 +3,8 @@
 # FAKE_TRANSIENT_<cmd>=N: the first N calls of <cmd> fail with a transient error.
 # FAKE_CREATE_THEN_TIMEOUT=1: the first submit creates the job, then reports a timeout.
 # FAKE_PERMANENT_<cmd>=1: <cmd> fails with a permanent error.
+# FAKE_RUNNING_POLLS=N: jobs are RUNNING for the first N status calls (default 1), then DONE.
+# FAKE_GRID_ENGINE=1: qsub, qstat and qdel are Grid Engine's (grid-engine/*), not PBS's.
 set -euo pipefail
 CMD=$(basename "$0")
 : "${FAKE_STATE:?FAKE_STATE must name the state directory of the fakes}"
@@ -33,10 +35,11 @@ new_job() {
     echo "$n"
 }
 
-# poll_state ID: RUNNING on the first status call, DONE afterwards, CANCELLED once cancelled.
+# poll_state ID: RUNNING for the first FAKE_RUNNING_POLLS status calls (default 1), DONE
+# afterwards, CANCELLED once cancelled.
 poll_state() {
     if grep -qxF "$1" "$FAKE_STATE/cancelled" 2>/dev/null; then echo CANCELLED
-    elif [ "$POLL" -le 1 ]; then echo RUNNING
+    elif [ "$POLL" -le "${FAKE_RUNNING_POLLS:-1}" ]; then echo RUNNING
     else echo DONE; fi
 }
 

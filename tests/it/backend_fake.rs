@@ -275,7 +275,8 @@ fn dry_run_prints_every_script_and_command_and_creates_nothing() {
 /// more batch jobs it cannot track), and a Grid Engine answer to the PBS backend says so.
 #[test]
 fn an_unreadable_submit_answer_stops_up_after_one_submit() {
-    let f = fake("wrongq").env("FAKE_QSUB_SGE", "1");
+    // Grid Engine's qsub, qstat and qdel on PATH.
+    let f = fake("wrongq").env("FAKE_GRID_ENGINE", "1");
     let tasks = f.write("tasks.txt", "true\ntrue\n");
     let out = f
         .hpcluster(&[

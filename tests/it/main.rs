@@ -3,6 +3,7 @@
 //!
 //! - `plan_results`, `config`, `bad_input`, `render`: the commands that only read
 //!   configuration (`render` snapshots every backend's script with insta, in `snapshots/`).
+//! - `every_backend`: one scenario (up, status, down or SIGTERM, cancel) on all five backends.
 //! - `backend_fake`: PBS, LSF and SLURM through the fake commands of `tests/fake-bin`.
 //! - `backend_local`: the local backend's batch jobs.
 //! - `tasks_local`, `tasks_faults`: tasks end to end on the local backend, and its faults.
@@ -20,6 +21,7 @@ mod backend_sge;
 mod backend_slurm;
 mod bad_input;
 mod config;
+mod every_backend;
 mod plan_results;
 mod render;
 mod tasks_faults;

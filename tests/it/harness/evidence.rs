@@ -34,6 +34,11 @@ impl Test {
         self.recorded(|j| &j["state"])
     }
 
+    /// The recorded IDs of the cluster's batch jobs, in submission order.
+    pub fn recorded_ids(&self) -> Vec<String> {
+        self.recorded(|j| &j["id"]["id"])
+    }
+
     /// Waits until the cluster records `n` batch jobs, all in state `state`.
     pub fn wait_states(&self, n: usize, state: &str, secs: u64) {
         wait_for(secs, &format!("{n} batch job(s) {state}"), || {

@@ -101,6 +101,10 @@ impl Test {
         self
     }
 
+    pub fn envs(self, vars: &[(&str, &str)]) -> Test {
+        vars.iter().fold(self, |t, (k, v)| t.env(*k, *v))
+    }
+
     /// The sandbox directory, where every command runs.
     pub fn path(&self) -> &Path {
         self.tmp.path()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs hpcluster the ways users do and checks each result (CI calls it; about two minutes on
-# 2 cores from a clean target/, seconds when target/release is fresh):
+# Installs hpcluster the ways users do and checks each result (CI calls it; about 90 s on
+# 2 cores from a clean target/, about 10 s when target/release is fresh):
 #   1. the wheel: release build, man pages into hpcluster.data/ (maturin ships that directory as
 #      the wheel's data), `maturin build`, then `pip install` of that wheel into a fresh venv;
 #      `hpcluster --version` must print Cargo.toml's version and every man page must render;

@@ -76,6 +76,13 @@ pub enum Command {
     /// Supervise one local batch job (used by the local backend).
     #[command(hide = true)]
     LocalJob(LocalJobArgs),
+    /// Write the man pages: hpcluster.1 and one per subcommand (hpcluster-up.1, ...).
+    #[command(hide = true)]
+    Manpage {
+        /// Directory to write the pages into (created if absent).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 /// Options that override configuration keys (highest priority).

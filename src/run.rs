@@ -49,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::LocalJob(args) => crate::backend::local::run_supervisor(&args),
+        Command::Manpage { dir } => commands::manpage::run(&dir),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod config_show;
 pub mod down;
+pub mod manpage;
 pub mod plan;
 pub mod render;
 pub mod status;

@@ -3,6 +3,8 @@
 //!
 //! - `plan_results`, `config`, `bad_input`, `render`: the commands that only read
 //!   configuration (`render` snapshots every backend's script with insta, in `snapshots/`).
+//! - `logging`: what `up` writes on a terminal, a dumb terminal and a pipe; `manpage`: the
+//!   hidden command that writes the man pages.
 //! - `every_backend`: one scenario (up, status, down or SIGTERM, cancel) on all five backends.
 //! - `backend_fake`: PBS, LSF and SLURM through the fake commands of `tests/fake-bin`.
 //! - `backend_local`: the local backend's batch jobs.
@@ -22,6 +24,8 @@ mod backend_slurm;
 mod bad_input;
 mod config;
 mod every_backend;
+mod logging;
+mod manpage;
 mod plan_results;
 mod render;
 mod tasks_faults;

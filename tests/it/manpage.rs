@@ -2,16 +2,14 @@
 //! (issue 8, item 6): a page for every command `--help` lists, nested ones included, none for
 //! hidden commands, and the command itself stays out of `--help`.
 
-mod support;
-
-use support::Sandbox;
+use crate::harness::{Finished, Test as Sandbox};
 
 /// The names under `Commands:` in `hpcluster ARGS --help`, without clap's `help`.
 fn listed_commands(sandbox: &Sandbox, args: &[&str]) -> Vec<String> {
     let mut args = args.to_vec();
     args.push("--help");
-    let (code, stdout, stderr) = sandbox.run(&args, &[]);
-    assert_eq!(code, 0, "{stderr}");
+    let Finished { code, stdout, stderr } = sandbox.run(&args);
+    assert_eq!(code, Some(0), "{stderr}");
     stdout
         .lines()
         .skip_while(|line| *line != "Commands:")
@@ -25,8 +23,8 @@ fn listed_commands(sandbox: &Sandbox, args: &[&str]) -> Vec<String> {
 
 /// Runs `hpcluster manpage man1` in `sandbox`; returns the page file names, sorted.
 fn write_pages(sandbox: &Sandbox) -> Vec<String> {
-    let (code, stdout, stderr) = sandbox.run(&["manpage", "man1"], &[]);
-    assert_eq!(code, 0, "{stderr}");
+    let Finished { code, stdout, stderr } = sandbox.run(&["manpage", "man1"]);
+    assert_eq!(code, Some(0), "{stderr}");
     let mut pages: Vec<String> = std::fs::read_dir(sandbox.path().join("man1"))
         .expect("man1 written")
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
@@ -92,8 +90,8 @@ fn pages_carry_the_options_and_the_version() {
 fn manpage_is_hidden_from_help() {
     let sandbox = Sandbox::new();
     for args in [&["--help"][..], &["help"][..]] {
-        let (code, stdout, stderr) = sandbox.run(args, &[]);
-        assert_eq!(code, 0, "{stderr}");
+        let Finished { code, stdout, stderr } = sandbox.run(args);
+        assert_eq!(code, Some(0), "{stderr}");
         assert!(stdout.contains("completions"), "{stdout}");
         assert!(
             !stdout.contains("manpage"),
@@ -106,8 +104,8 @@ fn manpage_is_hidden_from_help() {
 fn a_directory_that_cannot_be_made_is_named() {
     let sandbox = Sandbox::new();
     sandbox.write("taken", "a file, not a directory\n");
-    let (code, stdout, stderr) = sandbox.run(&["manpage", "taken/man1"], &[]);
-    assert_eq!(code, 1, "{stderr}");
+    let Finished { code, stdout, stderr } = sandbox.run(&["manpage", "taken/man1"]);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stdout.is_empty(), "{stdout}");
     assert!(
         stderr.starts_with("error: failed to create man page directory `taken/man1`: "),

@@ -47,7 +47,11 @@ impl Secret {
             return Secret::load(path);
         }
         let secret = Secret::generate()?;
-        write_private(path, hex::encode(&secret.0).as_bytes())?;
+        crate::atomic_file::write_with_mode(
+            path,
+            hex::encode(&secret.0).as_bytes(),
+            crate::atomic_file::PRIVATE,
+        )?;
         Ok(secret)
     }
 
@@ -93,24 +97,6 @@ impl Secret {
         }
         mac.verify_slice(tag).is_ok()
     }
-}
-
-/// Writes a file only the owner can read, atomically.
-pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("failed to write `{}`", tmp.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("failed to write `{}`", path.display()))?;
-    Ok(())
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::backend::BackendKind;
+use crate::backend_kind::BackendKind;
 
 #[derive(Debug, Parser)]
 #[command(

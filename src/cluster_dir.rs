@@ -7,14 +7,15 @@
 //! off the same directory. It must be on a filesystem the compute nodes see.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::Context;
+use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{BackendKind, JobId, JobState};
+use crate::backend::{JobId, JobState};
+use crate::backend_kind::BackendKind;
 use crate::config::Config;
 
 /// One batch job as the cluster directory records it.
@@ -63,7 +64,7 @@ struct JobsFile {
 #[derive(Debug)]
 pub struct ClusterDir {
     path: PathBuf,
-    _lock: Option<File>,
+    _lock: Option<Flock<File>>,
 }
 
 /// Where the cluster directory of a configuration is.
@@ -87,14 +88,14 @@ impl ClusterDir {
             .write(true)
             .open(&lock_path)
             .with_context(|| format!("failed to open `{}`", lock_path.display()))?;
-        // SAFETY: flock on a descriptor we own; released when the file is closed.
-        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        // Held until the directory is dropped (the lock goes with the descriptor).
+        let Ok(lock) = Flock::lock(lock, FlockArg::LockExclusiveNonblock) else {
             anyhow::bail!(
                 "cluster directory `{}` is in use by another `hpcluster up`: stop it with \
                  `hpcluster down`, or choose another `--name`",
                 path.display()
             );
-        }
+        };
         Ok(ClusterDir {
             path,
             _lock: Some(lock),
@@ -163,22 +164,8 @@ impl ClusterDir {
             backend: Some(backend),
             jobs: jobs.to_vec(),
         };
-        write_atomic(&self.file("jobs.json"), &serde_json::to_vec_pretty(&file)?)
+        crate::atomic_file::write(&self.file("jobs.json"), &serde_json::to_vec_pretty(&file)?)
     }
-}
-
-/// Writes a file atomically: a temporary file in the same directory, then rename.
-pub fn write_atomic(path: &Path, data: &[u8]) -> anyhow::Result<()> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
-    std::fs::write(&tmp, data).with_context(|| format!("failed to write `{}`", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        format!(
-            "failed to rename `{}` to `{}`",
-            tmp.display(),
-            path.display()
-        )
-    })
 }
 
 #[cfg(test)]

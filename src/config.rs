@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use keys::Raw;
 
-use crate::backend::BackendKind;
+use crate::backend_kind::BackendKind;
 use crate::plan::Buffer;
 
 /// The resolved configuration (see `docs/configuration.md` for every key).

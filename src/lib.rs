@@ -8,8 +8,10 @@
 //! [`duration`] parses and formats walltimes for all of them, [`memory`] byte sizes, and
 //! [`validate`] refuses values that would break a job script; [`run`] ties a command to its work.
 
+pub mod atomic_file;
 pub mod auth;
 pub mod backend;
+pub mod backend_kind;
 pub mod cli;
 pub mod cluster_dir;
 pub mod commands;
@@ -20,12 +22,14 @@ pub mod journal;
 pub mod log;
 pub mod memory;
 pub mod plan;
+pub mod process;
 pub mod protocol;
 pub mod run;
 pub mod server;
 pub mod sim;
 pub mod tasks;
 pub mod template;
+pub mod time;
 pub mod tracker;
 pub mod validate;
 pub mod worker;

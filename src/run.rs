@@ -48,7 +48,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
-        Command::LocalJob(args) => crate::backend::local::run_supervisor(&args),
+        Command::LocalJob(args) => crate::backend::local_job::run_supervisor(
+            &args.state_dir,
+            crate::duration::parse_duration(&args.walltime)?,
+            &args.script,
+        ),
         Command::Manpage { dir } => commands::manpage::run(&dir),
     }
 }

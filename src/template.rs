@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::backend::BackendKind;
+use crate::backend_kind::BackendKind;
 use crate::config::Config;
 use crate::duration::format_human as h;
 use crate::validate;

@@ -168,7 +168,7 @@ impl Tracker {
         let mut all = Vec::new();
         for sub in self.plan(n) {
             let script = self.dir.scripts().join(format!("{}.sh", sub.job_name));
-            crate::cluster_dir::write_atomic(&script, self.render(&sub)?.as_bytes())?;
+            crate::atomic_file::write(&script, self.render(&sub)?.as_bytes())?;
             let logs = self.dir.logs();
             let req = SubmitRequest {
                 script: &script,

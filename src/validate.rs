@@ -7,7 +7,7 @@
 //! of a small, safe alphabet, and every free-form directive must be one line. The shell lines of
 //! `job_script_prologue`/`job_script_epilogue` are the user's own code and only must not hold NUL.
 
-use crate::backend::BackendKind;
+use crate::backend_kind::BackendKind;
 
 /// A value that would break or change the meaning of a job script.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

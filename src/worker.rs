@@ -15,18 +15,19 @@ use anyhow::{bail, Context};
 use tokio::sync::mpsc;
 
 use crate::auth::Secret;
-use crate::backend::BackendKind;
+use crate::backend_kind::BackendKind;
 use crate::cli::WorkerArgs;
 use crate::config::Config;
 use crate::duration::{format_human, parse_duration};
 use crate::protocol::{Claim, Reply, Request, RunEnd, TaskSpec};
-use crate::server::shell::unix_now;
+use crate::time::unix_now;
 
 mod launch;
 mod link;
 mod scratch;
 
-use launch::{kill_group, Launcher, Running};
+use crate::process::{signal_group, SIGKILL, SIGTERM};
+use launch::{Launcher, Running};
 use link::{Link, Target};
 use scratch::Scratch;
 
@@ -118,48 +119,11 @@ pub fn deadline(started: Duration, walltime: Duration, env: &HashMap<String, Str
         .get("SLURM_JOB_ID")
         .filter(|_| env.contains_key("SLURM_JOB_NAME"))
     {
-        if let Some(end) = slurm_end_time(id) {
+        if let Some(end) = crate::backend::slurm::end_time(id) {
             d = d.min(end);
         }
     }
     d
-}
-
-fn slurm_end_time(job: &str) -> Option<Duration> {
-    let out = std::process::Command::new("squeue")
-        .args(["-h", "-j", job, "-o", "%e"])
-        .output()
-        .ok()?;
-    parse_local_time(String::from_utf8_lossy(&out.stdout).trim())
-}
-
-/// `2026-11-26T10:55:00` in the local time zone, as seconds since the Unix epoch.
-pub fn parse_local_time(s: &str) -> Option<Duration> {
-    let (date, time) = s.split_once('T')?;
-    let d: Vec<i32> = date
-        .split('-')
-        .map(|x| x.parse().ok())
-        .collect::<Option<_>>()?;
-    let t: Vec<i32> = time
-        .split(':')
-        .map(|x| x.parse().ok())
-        .collect::<Option<_>>()?;
-    if d.len() != 3 || t.len() != 3 {
-        return None;
-    }
-    // SAFETY: `tm` is plain data; mktime reads it and normalises it in place.
-    let secs = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        tm.tm_year = d[0] - 1900;
-        tm.tm_mon = d[1] - 1;
-        tm.tm_mday = d[2];
-        tm.tm_hour = t[0];
-        tm.tm_min = t[1];
-        tm.tm_sec = t[2];
-        tm.tm_isdst = -1;
-        libc::mktime(&mut tm)
-    };
-    (secs > 0).then(|| Duration::from_secs(secs as u64))
 }
 
 /// Runs a worker until it retires; returns the exit status.
@@ -197,7 +161,7 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
         job: job.clone(),
         slots: args.slots,
         deadline: deadline.as_secs_f64(),
-        host: hostname(),
+        host: crate::process::hostname(),
         pid: std::process::id(),
         max_tasks: args.max_tasks,
         admission: !args.no_admission,
@@ -270,7 +234,7 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
                     queued.retain(|_, q| q.task != task);
                     if let Some(r) = running.remove(&task) {
                         crate::log::warn(format!("task {task} stopped: {reason}"));
-                        kill_group(r.pgid, libc::SIGKILL);
+                        signal_group(r.pgid, SIGKILL);
                         if !retired.contains(&r.slot) {
                             link.send(Request::Ask { slot: r.slot });
                         }
@@ -367,7 +331,7 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
         }
         Err(e) => {
             for r in running.values() {
-                kill_group(r.pgid, libc::SIGKILL);
+                signal_group(r.pgid, SIGKILL);
             }
             Err(e)
         }
@@ -405,7 +369,7 @@ async fn stop_all(
         crate::log::info(format!("stopping {} task(s) on {why}", running.len()));
     }
     for r in running.values() {
-        kill_group(r.pgid, libc::SIGTERM);
+        signal_group(r.pgid, SIGTERM);
     }
     tokio::time::sleep(Duration::from_millis(if running.is_empty() {
         0
@@ -414,7 +378,7 @@ async fn stop_all(
     }))
     .await;
     for (task, r) in running.drain() {
-        kill_group(r.pgid, libc::SIGKILL);
+        signal_group(r.pgid, SIGKILL);
         out.send(Request::TaskEnded {
             task,
             end: RunEnd::Interrupted { walltime },
@@ -424,21 +388,10 @@ async fn stop_all(
     0
 }
 
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into buf.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
-    if rc != 0 {
-        return "unknown".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
 /// The host name workers should use to reach a server bound to `interface`.
 pub fn advertised_host(interface: &str) -> String {
     if interface == "0.0.0.0" || interface == "::" || interface.is_empty() {
-        hostname()
+        crate::process::hostname()
     } else {
         interface.to_string()
     }
@@ -488,14 +441,5 @@ mod tests {
             deadline(s(100), s(50), &env(&[("HPCLUSTER_JOB_DEADLINE", "900")])),
             s(150)
         );
-    }
-
-    #[test]
-    fn local_times_parse() {
-        let a = parse_local_time("2026-11-26T10:55:00").unwrap();
-        let b = parse_local_time("2026-11-26T11:55:30").unwrap();
-        assert_eq!(b - a, Duration::from_secs(3630));
-        assert_eq!(parse_local_time("N/A"), None);
-        assert_eq!(parse_local_time("Unknown"), None);
     }
 }

@@ -1,5 +1,6 @@
-//! The local backend: each batch job is a `hpcluster local-job` supervisor process that runs
-//! the script with bash in its own process group and enforces the walltime.
+//! The local backend: each batch job is a `hpcluster local-job` supervisor process
+//! ([`super::local_job`]) that runs the script with bash in its own process group and enforces
+//! the walltime.
 //!
 //! Everything is on disk under `<cluster dir>/local/<id>/` (`pid` of the supervisor, `status.json`
 //! written atomically), so `status` and `cancel` work from any `hpcluster` process. The walltime
@@ -9,17 +10,12 @@ use std::collections::HashMap;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context;
 
 use super::{Backend, BackendKind, JobId, JobState, JobStatus, Runner, SubmitRequest};
-use crate::cluster_dir::write_atomic;
 use crate::config::Config;
-
-/// Time between SIGTERM and SIGKILL when the walltime is over or the job is cancelled.
-const GRACE: Duration = Duration::from_secs(3);
 
 pub struct Local {
     /// `<cluster dir>/local`: one directory per local batch job.
@@ -68,17 +64,20 @@ impl Local {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        // SAFETY: setsid is async-signal-safe; detaches the supervisor from our terminal.
+        // A session of its own, off our terminal, as a batch job is: Ctrl-C of `up` does not
+        // reach it, and its supervisor can end every process of the job by session.
+        // SAFETY: between fork and exec only setsid(2) runs, which is async-signal-safe.
         unsafe {
             cmd.pre_exec(|| {
-                libc::setsid();
-                Ok(())
+                nix::unistd::setsid()
+                    .map(|_| ())
+                    .map_err(std::io::Error::from)
             });
         }
         let child = cmd
             .spawn()
             .context("failed to start `hpcluster local-job`")?;
-        write_atomic(&dir.join("pid"), child.id().to_string().as_bytes())?;
+        crate::atomic_file::write(&dir.join("pid"), child.id().to_string().as_bytes())?;
         Ok(id)
     }
 }
@@ -116,8 +115,7 @@ fn supervisor_pid(dir: &Path) -> Option<i32> {
 
 fn supervisor_alive(dir: &Path) -> Option<bool> {
     let pid = supervisor_pid(dir)?;
-    // SAFETY: signal 0 only checks that the process exists.
-    Some(unsafe { libc::kill(pid, 0) } == 0)
+    Some(crate::process::is_alive(pid))
 }
 
 impl Backend for Local {
@@ -157,8 +155,8 @@ impl Backend for Local {
                 continue;
             }
             if let Some(pid) = supervisor_pid(&dir) {
-                // SAFETY: plain kill(2) of the supervisor we started; it forwards to the group.
-                unsafe { libc::kill(pid, libc::SIGTERM) };
+                // The supervisor forwards it to the script's process group.
+                crate::process::signal(pid, crate::process::SIGTERM);
             }
         }
         Ok(())
@@ -166,134 +164,5 @@ impl Backend for Local {
 
     fn find_by_name(&self, _name: &str) -> anyhow::Result<Vec<JobId>> {
         Ok(Vec::new()) // a local submit never times out: nothing to find
-    }
-}
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_stop(_sig: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-/// `hpcluster local-job`: runs the script, enforces the walltime, records the final state.
-pub fn run_supervisor(args: &crate::cli::LocalJobArgs) -> anyhow::Result<i32> {
-    let walltime = crate::duration::parse_duration(&args.walltime)?;
-    let dir = &args.state_dir;
-    let write = |status: &JobStatus| -> anyhow::Result<()> {
-        write_atomic(
-            &dir.join("status.json"),
-            &serde_json::to_vec_pretty(status)?,
-        )
-    };
-    // SAFETY: the handler only stores into an atomic.
-    unsafe {
-        libc::signal(libc::SIGTERM, on_stop as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGINT, on_stop as *const () as libc::sighandler_t);
-    }
-    let deadline = SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .saturating_add(walltime);
-    let mut child = Command::new("bash")
-        .arg(&args.script)
-        .env(
-            "HPCLUSTER_JOB_DEADLINE",
-            format!("{:.3}", deadline.as_secs_f64()),
-        )
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("failed to run `bash {}`", args.script.display()))?;
-    let pgid = child.id() as i32;
-    let started = SystemTime::now();
-    let mut status = JobStatus {
-        state: JobState::Running,
-        native: "running".into(),
-        started: Some(started),
-        ended: None,
-    };
-    write(&status)?;
-    let t0 = Instant::now();
-    let mut ending: Option<(JobState, Instant)> = None;
-    let exit = loop {
-        if let Some(exit) = child.try_wait()? {
-            break exit;
-        }
-        if ending.is_none() {
-            let reason = if STOP.load(Ordering::SeqCst) {
-                Some(JobState::Cancelled)
-            } else if t0.elapsed() >= walltime {
-                Some(JobState::Timeout)
-            } else {
-                None
-            };
-            if let Some(r) = reason {
-                // SAFETY: signals the script's own process group.
-                unsafe { libc::killpg(pgid, libc::SIGTERM) };
-                ending = Some((r, Instant::now()));
-            }
-        }
-        if let Some((_, since)) = ending {
-            if since.elapsed() >= GRACE {
-                // SAFETY: as above.
-                unsafe { libc::killpg(pgid, libc::SIGKILL) };
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    // Leftover background processes of the script go with it, and so does anything else in
-    // this batch job's session (tasks run in process groups of their own), as a batch system
-    // would kill every process of an ended job.
-    // SAFETY: as above; the group may already be empty.
-    unsafe { libc::killpg(pgid, libc::SIGKILL) };
-    kill_session_members();
-    status.state = match ending {
-        Some((r, _)) => r,
-        None if exit.success() => JobState::Done,
-        None => JobState::Failed,
-    };
-    status.native = exit
-        .code()
-        .map_or("killed".to_string(), |c| format!("exit {c}"));
-    status.ended = Some(SystemTime::now());
-    write(&status)?;
-    Ok(exit.code().unwrap_or(1))
-}
-
-/// SIGKILLs every other process of this supervisor's session (it is the session leader).
-fn kill_session_members() {
-    // SAFETY: getsid(0) and getpid() only read this process's ids.
-    let (sid, me) = unsafe { (libc::getsid(0), libc::getpid()) };
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            continue;
-        };
-        if session_of(&stat) == Some(sid) {
-            // SAFETY: signals one process of our own session.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-    }
-}
-
-/// The session id in a `/proc/PID/stat` line (the 6th field; the command may hold spaces).
-fn session_of(stat: &str) -> Option<i32> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(3)?.parse().ok()
-}
-
-#[cfg(test)]
-mod session_tests {
-    #[test]
-    fn session_field_is_read_after_the_command() {
-        assert_eq!(super::session_of("42 (a b) c) S 1 40 41 0 -1"), Some(41));
-        assert_eq!(super::session_of("garbage"), None);
     }
 }

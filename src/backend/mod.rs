@@ -4,17 +4,18 @@
 //! jobs in one command, and cancels many at once. Each batch system's output is read by pure
 //! `parse_*` functions kept apart from the thin code that runs the commands.
 
-pub mod clock;
 pub mod command;
-mod kind;
+
 pub mod local;
+pub mod local_job;
 pub mod lsf;
 pub mod pbs;
 pub mod sge;
 pub mod slurm;
 
 pub use command::Runner;
-pub use kind::BackendKind;
+
+use crate::backend_kind::BackendKind;
 
 use std::collections::HashMap;
 use std::path::Path;

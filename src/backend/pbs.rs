@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use super::command::{chunk_ids, stderr_only, Runner, MAX_ID_CHARS};
-use super::{clock, Backend, BackendKind, JobId, JobState, JobStatus, SubmitRequest};
+use super::{Backend, BackendKind, JobId, JobState, JobStatus, SubmitRequest};
 use crate::config::Config;
+use crate::time as clock;
 
 pub struct Pbs {
     runner: Runner,

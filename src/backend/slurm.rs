@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use super::command::{chunk_ids, Runner, MAX_ID_CHARS};
-use super::{clock, Backend, BackendKind, JobId, JobState, JobStatus, SubmitRequest};
+use super::{Backend, BackendKind, JobId, JobState, JobStatus, SubmitRequest};
 use crate::config::Config;
+use crate::time as clock;
 
 /// squeue's fixed output format: ID, long state, start, end.
 const SQUEUE_FORMAT: &str = "%i|%T|%S|%e";
@@ -170,6 +171,19 @@ pub fn parse_scontrol(stdout: &str) -> Option<(JobId, JobStatus)> {
         JobId::new(id),
         status(native, get("StartTime"), get("EndTime")),
     ))
+}
+
+/// The end time SLURM has set for batch job `job` (`squeue -h -j JOB -o %e`), as seconds since
+/// the Unix epoch: what a worker inside that job takes as its deadline when it is earlier than
+/// its own count (a `--time-min` job, a limit changed with `scontrol`). `None` when `squeue`
+/// does not answer with a time.
+pub fn end_time(job: &str) -> Option<std::time::Duration> {
+    let out = std::process::Command::new("squeue")
+        .args(["-h", "-j", job, "-o", "%e"])
+        .output()
+        .ok()?;
+    let end = clock::parse_iso(String::from_utf8_lossy(&out.stdout).trim())?;
+    end.duration_since(std::time::UNIX_EPOCH).ok()
 }
 
 impl Backend for Slurm {

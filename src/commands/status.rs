@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 
-use crate::backend::clock::{format_local, unix_secs};
 use crate::backend::{self, Runner};
 use crate::cluster_dir::{self, ClusterDir, JobRecord};
 use crate::config::Config;
+use crate::time::{format_local, unix_secs};
 use crate::tracker::Tracker;
 
 #[derive(Serialize)]

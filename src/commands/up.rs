@@ -58,8 +58,8 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
 }
 
 /// The command a backend submits with, checked before anything starts.
-fn submit_program(kind: crate::backend::BackendKind) -> Option<&'static str> {
-    use crate::backend::BackendKind::*;
+fn submit_program(kind: crate::backend_kind::BackendKind) -> Option<&'static str> {
+    use crate::backend_kind::BackendKind::*;
     match kind {
         Slurm => Some("sbatch"),
         Sge | Pbs => Some("qsub"),
@@ -164,7 +164,7 @@ async fn serve(
         crate::worker::advertised_host(&config.interface)
     );
     let server_file = dir_path.join("server.json");
-    crate::cluster_dir::write_atomic(
+    crate::atomic_file::write(
         &server_file,
         serde_json::json!({"address": address, "pid": std::process::id()})
             .to_string()

@@ -2,7 +2,7 @@
 //! are wrong together (an `account` on SGE) or would break a job script (see [`crate::validate`]).
 
 use super::Config;
-use crate::backend::BackendKind;
+use crate::backend_kind::BackendKind;
 use crate::validate;
 
 /// A check that failed, with the key it is about (so the caller can say where it was set).

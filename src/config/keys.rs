@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value as Json};
 
 use super::Config;
-use crate::backend::BackendKind;
+use crate::backend_kind::BackendKind;
 
 /// Every key, in the order `config show` and `docs/configuration.md` list them.
 pub const KEYS: &[&str] = &[

@@ -22,8 +22,7 @@ pub fn find(cluster_dir: &Path) -> Option<RunningServer> {
     let text = std::fs::read_to_string(cluster_dir.join("server.json")).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     let pid = v["pid"].as_i64()? as i32;
-    // SAFETY: signal 0 only checks that the process exists.
-    let alive = pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
+    let alive = crate::process::is_alive(pid);
     alive.then(|| RunningServer {
         address: v["address"].as_str().unwrap_or_default().to_string(),
         pid,
@@ -49,12 +48,10 @@ impl RunningServer {
 
     /// Asks the server to stop (SIGTERM: it cancels its batch jobs) and waits for it to exit.
     pub fn stop(&self, within: Duration) -> bool {
-        // SAFETY: signals the server process named in server.json, checked alive by `find`.
-        unsafe { libc::kill(self.pid, libc::SIGTERM) };
+        crate::process::signal(self.pid, crate::process::SIGTERM);
         let until = Instant::now() + within;
         while Instant::now() < until {
-            // SAFETY: signal 0 only checks that the process exists.
-            if unsafe { libc::kill(self.pid, 0) } != 0 {
+            if !crate::process::is_alive(self.pid) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(200));

@@ -118,15 +118,6 @@ impl Launcher {
     }
 }
 
-pub fn kill_group(pgid: i32, sig: i32) {
-    if pgid > 0 {
-        // SAFETY: kill(2) with a negative pid signals the task's own process group only.
-        unsafe {
-            libc::kill(-pgid, sig);
-        }
-    }
-}
-
 /// How long a finished task's output may still be copied before its end is reported.
 const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 

@@ -78,7 +78,7 @@ fn run_with_timeout(mut cmd: Command, limit: Duration) -> Output {
     while !waiter.is_finished() {
         if start.elapsed() > limit {
             // SAFETY: plain kill(2) of the child we spawned.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            crate::harness::signal_pid(pid as i32, 9);
             panic!("{cmd:?} still ran after {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -8,7 +8,11 @@ use crate::harness::{Finished, Test as Sandbox};
 fn listed_commands(sandbox: &Sandbox, args: &[&str]) -> Vec<String> {
     let mut args = args.to_vec();
     args.push("--help");
-    let Finished { code, stdout, stderr } = sandbox.run(&args);
+    let Finished {
+        code,
+        stdout,
+        stderr,
+    } = sandbox.run(&args);
     assert_eq!(code, Some(0), "{stderr}");
     stdout
         .lines()
@@ -23,7 +27,11 @@ fn listed_commands(sandbox: &Sandbox, args: &[&str]) -> Vec<String> {
 
 /// Runs `hpcluster manpage man1` in `sandbox`; returns the page file names, sorted.
 fn write_pages(sandbox: &Sandbox) -> Vec<String> {
-    let Finished { code, stdout, stderr } = sandbox.run(&["manpage", "man1"]);
+    let Finished {
+        code,
+        stdout,
+        stderr,
+    } = sandbox.run(&["manpage", "man1"]);
     assert_eq!(code, Some(0), "{stderr}");
     let mut pages: Vec<String> = std::fs::read_dir(sandbox.path().join("man1"))
         .expect("man1 written")
@@ -90,7 +98,11 @@ fn pages_carry_the_options_and_the_version() {
 fn manpage_is_hidden_from_help() {
     let sandbox = Sandbox::new();
     for args in [&["--help"][..], &["help"][..]] {
-        let Finished { code, stdout, stderr } = sandbox.run(args);
+        let Finished {
+            code,
+            stdout,
+            stderr,
+        } = sandbox.run(args);
         assert_eq!(code, Some(0), "{stderr}");
         assert!(stdout.contains("completions"), "{stdout}");
         assert!(
@@ -104,7 +116,11 @@ fn manpage_is_hidden_from_help() {
 fn a_directory_that_cannot_be_made_is_named() {
     let sandbox = Sandbox::new();
     sandbox.write("taken", "a file, not a directory\n");
-    let Finished { code, stdout, stderr } = sandbox.run(&["manpage", "taken/man1"]);
+    let Finished {
+        code,
+        stdout,
+        stderr,
+    } = sandbox.run(&["manpage", "taken/man1"]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stdout.is_empty(), "{stdout}");
     assert!(

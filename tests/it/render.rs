@@ -1,7 +1,7 @@
 //! Rendered job scripts for every backend over several configurations (insta snapshots), the
 //! dask-jobqueue SLURMCluster equivalence, directive skipping and array jobs.
 
-use hpcluster::backend::BackendKind;
+use hpcluster::backend_kind::BackendKind;
 use hpcluster::config::Config;
 use hpcluster::template::{render_script, JobContext};
 

@@ -1,4 +1,5 @@
-//! The batch systems hpcluster can drive, by name.
+//! The batch systems hpcluster can drive, by name: the one definition every layer shares
+//! (configuration, command line, validation, backends), so it lives below all of them.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,59 @@
+//! Other processes, as hpcluster touches them: whether one is alive, a signal to it or to its
+//! process group, and this machine's host name. Through `nix`, so no `unsafe` is needed here.
+
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+
+pub use nix::sys::signal::Signal::{SIGKILL, SIGTERM};
+
+/// The process `pid` exists (signal 0 only checks).
+pub fn is_alive(pid: i32) -> bool {
+    pid > 0 && kill(Pid::from_raw(pid), None).is_ok()
+}
+
+/// Sends `sig` to process `pid`; a process that is already gone is not an error.
+pub fn signal(pid: i32, sig: Signal) {
+    if pid > 0 {
+        let _ = kill(Pid::from_raw(pid), sig);
+    }
+}
+
+/// Sends `sig` to every process of group `pgid` (a task, a local batch job's script).
+pub fn signal_group(pgid: i32, sig: Signal) {
+    if pgid > 0 {
+        let _ = killpg(Pid::from_raw(pgid), sig);
+    }
+}
+
+/// This machine's host name (`unknown` if it cannot be read).
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_alive_and_has_a_host_name() {
+        assert!(is_alive(std::process::id() as i32));
+        assert!(!is_alive(0));
+        assert!(!hostname().is_empty());
+    }
+
+    #[test]
+    fn a_group_signal_ends_the_group() {
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        signal_group(child.id() as i32, SIGKILL);
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+    }
+}

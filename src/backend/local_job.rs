@@ -36,7 +36,7 @@ pub fn run_supervisor(dir: &Path, walltime: Duration, script: &Path) -> anyhow::
         .unwrap_or_default()
         .saturating_add(walltime);
     let mut child = Command::new("bash")
-        .arg(&script)
+        .arg(script)
         .env(
             "HPCLUSTER_JOB_DEADLINE",
             format!("{:.3}", deadline.as_secs_f64()),

@@ -10,18 +10,20 @@
 
 use std::time::{Duration, Instant};
 
+use hpcluster::budget::{Budget, Buffer};
 use hpcluster::journal::Journal;
-use hpcluster::plan::Buffer;
 use hpcluster::protocol::RunEnd;
 use hpcluster::server::core::{Core, CoreConfig, Dispatch, WorkerHello};
 
 fn config() -> CoreConfig {
     CoreConfig {
-        task_time: Some(Duration::from_secs(60)),
-        buffer: Buffer::Percent(5.0),
-        walltime: Duration::from_secs(3600 * 24),
-        startup: Duration::ZERO,
-        slots: 1,
+        budget: Budget::new(
+            Duration::from_secs(3600 * 24),
+            Buffer::Percent(5.0),
+            Duration::ZERO,
+            1,
+        )
+        .with_task_time(Some(Duration::from_secs(60))),
         retries: 3,
         idle_timeout: Duration::from_secs(30),
         heartbeat_timeout: Duration::from_secs(30),
@@ -69,7 +71,7 @@ fn dispatch_latency(workers: u64, rounds: u64) -> (f64, f64, f64) {
     let n = (workers * rounds) as usize;
     core.on_tasks_added(
         (0..n)
-            .map(|i| hpcluster::protocol::TaskSpec {
+            .map(|i| hpcluster::task::TaskSpec {
                 cmd: format!("true {i}"),
                 ..Default::default()
             })
@@ -82,8 +84,6 @@ fn dispatch_latency(workers: u64, rounds: u64) -> (f64, f64, f64) {
             slots: 1,
             deadline: now + Duration::from_secs(3600 * 24),
             host: format!("node{w}"),
-            max_tasks: None,
-            admission: true,
             claims: Vec::new(),
         };
         core.on_worker_hello(w, hello, now);

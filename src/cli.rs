@@ -246,12 +246,6 @@ pub struct WorkerArgs {
     /// Tasks run at once.
     #[arg(long, default_value_t = 1)]
     pub slots: u32,
-    /// Safety buffer (time or % of walltime).
-    #[arg(long)]
-    pub buffer: Option<String>,
-    /// Hard cap on tasks per slot.
-    #[arg(long)]
-    pub max_tasks: Option<u32>,
     /// Start tasks without the deadline check (comparison only).
     #[arg(long)]
     pub no_admission: bool,

@@ -18,7 +18,7 @@ use serde::Serialize;
 use keys::Raw;
 
 use crate::backend_kind::BackendKind;
-use crate::plan::Buffer;
+use crate::budget::{granted_walltime, Budget, Buffer};
 
 /// The resolved configuration (see `docs/configuration.md` for every key).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,8 +47,9 @@ pub struct Config {
     pub startup: Duration,
     /// At most this many batch jobs queued or running at once.
     pub max_jobs: u32,
-    /// A hard cap on tasks per worker slot (the dask plugin's N); none: the deadline decides.
-    pub max_tasks: Option<u32>,
+    /// The `max_tasks` key: a hard cap on tasks started per worker slot (the dask plugin's
+    /// N); none: the deadline decides. (In code `max_tasks` is only the plan's computed value.)
+    pub task_cap: Option<u32>,
     pub job_extra_directives: Vec<String>,
     pub job_directives_skip: Vec<String>,
     pub job_script_prologue: Vec<String>,
@@ -105,7 +106,7 @@ impl Default for Config {
             buffer: Buffer::default(),
             startup: Duration::ZERO,
             max_jobs: 10,
-            max_tasks: None,
+            task_cap: None,
             job_extra_directives: Vec::new(),
             job_directives_skip: Vec::new(),
             job_script_prologue: Vec::new(),
@@ -129,6 +130,22 @@ impl Default for Config {
             worker_program: None,
             admission: true,
         }
+    }
+}
+
+impl Config {
+    /// The walltime budget of this configuration's batch jobs: built here once, and what
+    /// `plan`, the job scripts, the worker command line and the server all take.
+    pub fn budget(&self) -> Budget {
+        Budget::new(
+            granted_walltime(self.backend, self.walltime),
+            self.buffer,
+            self.startup,
+            self.slots,
+        )
+        .with_task_time(self.task_time)
+        .with_task_cap(self.task_cap)
+        .with_admission(self.admission)
     }
 }
 

@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::TaskSpec;
-use crate::server::core::{Outcome, TaskState};
+use crate::task::{Outcome, TaskSpec, TaskState};
 
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,6 @@
 //! allocate more than that per connection. Every connection starts with the challenge-response
 //! of [`crate::auth`]; nothing else is read before it succeeds.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -13,31 +12,13 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::backend::JobId;
+use crate::task::TaskSpec;
 
 /// Largest frame accepted (1 MiB): a task command or a batch of tasks fits; more is refused.
 pub const MAX_FRAME: usize = 1 << 20;
 
 /// Protocol version, checked in the handshake.
 pub const VERSION: u32 = 1;
-
-/// One task as the user described it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct TaskSpec {
-    /// Shell command, run with `/bin/sh -c`.
-    pub cmd: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// The task's own time estimate in seconds (overrides the cluster's `task_time`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cwd: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub env: BTreeMap<String, String>,
-    /// Retries after a lost worker (overrides the cluster's `retries`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retries: Option<u32>,
-}
 
 /// Who is connecting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,8 +66,6 @@ pub enum Request {
         deadline: f64,
         host: String,
         pid: u32,
-        max_tasks: Option<u32>,
-        admission: bool,
         /// Tasks this worker already holds, when it reconnects (to a restarted server).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         claims: Vec<Claim>,

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use anyhow::{anyhow, bail, Context};
 use serde::Deserialize;
 
-use crate::protocol::TaskSpec;
+use crate::task::TaskSpec;
 
 /// The form of a tasks file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

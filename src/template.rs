@@ -8,7 +8,7 @@
 //! `job_directives_skip` substring are dropped (as dask-jobqueue does); the
 //! `job_extra_directives` lines are never dropped. `docs/templates.md` lists the context.
 
-use std::time::Duration;
+use std::path::Path;
 
 use anyhow::Context as _;
 use serde::Serialize;
@@ -18,12 +18,26 @@ use crate::config::Config;
 use crate::duration::format_human as h;
 use crate::validate;
 
-/// The walltime the backend grants for a request: LSF rounds down to minutes.
-pub fn granted_walltime(kind: BackendKind, requested: Duration) -> Duration {
-    match kind {
-        BackendKind::Lsf => crate::duration::granted_lsf(requested),
-        _ => requested,
+/// The command line a job script runs to start a worker of this configuration: its cluster
+/// directory, the walltime its batch job is granted (its deadline counts from the job's start),
+/// its slots and backend. The buffer and the cap stay with the server, which admits every task.
+pub fn worker_command(config: &Config, cluster_dir: &Path, program: &Path) -> Vec<String> {
+    let mut cmd = vec![
+        program.display().to_string(),
+        "worker".to_string(),
+        "--cluster-dir".to_string(),
+        cluster_dir.display().to_string(),
+        "--walltime".to_string(),
+        h(config.budget().walltime),
+        "--slots".to_string(),
+        config.slots.to_string(),
+    ];
+    if !config.admission {
+        cmd.push("--no-admission".to_string());
     }
+    cmd.push("--backend".to_string());
+    cmd.push(config.backend.name().to_string());
+    cmd
 }
 
 /// What a job script is rendered for, besides the configuration.
@@ -115,7 +129,7 @@ pub fn context(config: &Config, job: &JobContext) -> anyhow::Result<ScriptContex
         .map(|w| shlex::try_quote(w).map(|q| q.into_owned()))
         .collect::<Result<_, _>>()
         .context("the worker command contains a NUL byte")?;
-    let granted = granted_walltime(kind, config.walltime);
+    let granted = config.budget().walltime;
     let walltime = match kind {
         BackendKind::Slurm => crate::duration::format_slurm(granted),
         BackendKind::Lsf => crate::duration::format_lsf(granted),
@@ -157,8 +171,9 @@ pub fn context(config: &Config, job: &JobContext) -> anyhow::Result<ScriptContex
 
 /// The plan in one comment line, when `task_time` is set.
 fn plan_comment(config: &Config) -> Option<String> {
-    let input = crate::commands::plan::plan_input(config).ok()?;
-    Some(match crate::plan::plan(input) {
+    let budget = config.budget();
+    let task_time = budget.task_time?;
+    Some(match crate::plan::plan(&budget, task_time) {
         Ok(p) => format!(
             "# hpcluster: walltime {}, task_time {}, buffer {} -> max_tasks {} per slot",
             h(p.walltime),
@@ -168,8 +183,8 @@ fn plan_comment(config: &Config) -> Option<String> {
         ),
         Err(_) => format!(
             "# hpcluster: walltime {}, task_time {}: no task fits (see `hpcluster plan`)",
-            h(input.walltime),
-            h(input.task_time)
+            h(budget.walltime),
+            h(task_time)
         ),
     })
 }

@@ -69,7 +69,7 @@ pub fn render(
         &JobContext {
             job_name: sub.job_name.clone(),
             log_directory,
-            worker_command: crate::worker::command_line(config, dir, program),
+            worker_command: crate::template::worker_command(config, dir, program),
             array: sub.array,
         },
     )

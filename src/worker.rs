@@ -3,7 +3,7 @@
 //! A worker knows its deadline: its start plus the walltime, or earlier where the batch system
 //! says so (SLURM's end time from `squeue`, the local backend's `HPCLUSTER_JOB_DEADLINE`).
 //! Each of its slots asks the server for a task; the server answers with one that can finish
-//! before the deadline ([`crate::plan::may_start`]) or tells the slot to retire. Once every slot
+//! before the deadline ([`crate::budget::may_start`]) or tells the slot to retire. Once every slot
 //! has retired the worker says goodbye and exits 0, so its batch job ends and frees the
 //! allocation. On SIGTERM (the batch system stopping the job) or at the deadline it stops its tasks and reports them interrupted, so the server requeues them.
 
@@ -16,10 +16,11 @@ use tokio::sync::mpsc;
 
 use crate::auth::Secret;
 use crate::backend_kind::BackendKind;
+use crate::budget::{killed_by_walltime, may_start, Admission};
 use crate::cli::WorkerArgs;
-use crate::config::Config;
 use crate::duration::{format_human, parse_duration};
-use crate::protocol::{Claim, Reply, Request, RunEnd, TaskSpec};
+use crate::protocol::{Claim, Reply, Request, RunEnd};
+use crate::task::TaskSpec;
 use crate::time::unix_now;
 
 mod launch;
@@ -33,33 +34,6 @@ use scratch::Scratch;
 
 /// Interval between heartbeats.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
-
-/// The command line a job script runs to start a worker for this configuration.
-pub fn command_line(config: &Config, cluster_dir: &Path, program: &Path) -> Vec<String> {
-    let walltime = crate::template::granted_walltime(config.backend, config.walltime);
-    let mut cmd = vec![
-        program.display().to_string(),
-        "worker".to_string(),
-        "--cluster-dir".to_string(),
-        cluster_dir.display().to_string(),
-        "--walltime".to_string(),
-        format_human(walltime),
-        "--slots".to_string(),
-        config.slots.to_string(),
-        "--buffer".to_string(),
-        config.buffer.to_string(),
-    ];
-    if let Some(max) = config.max_tasks {
-        cmd.push("--max-tasks".to_string());
-        cmd.push(max.to_string());
-    }
-    if !config.admission {
-        cmd.push("--no-admission".to_string());
-    }
-    cmd.push("--backend".to_string());
-    cmd.push(config.backend.name().to_string());
-    cmd
-}
 
 /// Address file the server writes into the cluster directory.
 pub fn read_server_address(cluster_dir: &Path) -> anyhow::Result<String> {
@@ -163,8 +137,6 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
         deadline: deadline.as_secs_f64(),
         host: crate::process::hostname(),
         pid: std::process::id(),
-        max_tasks: args.max_tasks,
-        admission: !args.no_admission,
         claims: Vec::new(),
     };
     let mut link = Link::open(&target, hello.clone()).await?;
@@ -261,8 +233,8 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
                     if let Some(next) = queued.remove(&r.slot) {
                         let now = unix_now();
                         let fits = args.no_admission
-                            || crate::plan::may_start(now, deadline, next.estimate, next.buffer, 0, None)
-                                == crate::plan::Admission::Start;
+                            || may_start(now, deadline, next.estimate, next.buffer, 0, None)
+                                == Admission::Start;
                         if !fits {
                             reports.push(Request::TaskEnded { task: next.task, end: RunEnd::NotStarted, secs: 0.0 });
                         } else if let Some(failed) = launcher.start(&next.spec, next.task, r.slot, &mut running) {
@@ -364,7 +336,7 @@ async fn stop_all(
     deadline: Duration,
     why: &str,
 ) -> i32 {
-    let walltime = unix_now().saturating_add(Duration::from_secs(3)) >= deadline;
+    let walltime = killed_by_walltime(unix_now(), deadline);
     if !running.is_empty() {
         crate::log::info(format!("stopping {} task(s) on {why}", running.len()));
     }

@@ -4,24 +4,19 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::duration::format_human as h;
-use crate::plan::{plan, PlanInput};
+use crate::plan::{plan, Plan};
 
-/// The plan input of a configuration: the walltime the backend really grants.
-pub fn plan_input(config: &Config) -> anyhow::Result<PlanInput> {
-    let task_time = config.task_time.context(
+/// The plan of a configuration's budget; an error when `task_time` is not set.
+pub fn of(config: &Config) -> anyhow::Result<Plan> {
+    let budget = config.budget();
+    let task_time = budget.task_time.context(
         "`task_time` is not set: give `--task-time 4h` or `task_time = \"4h\"` in the config",
     )?;
-    Ok(PlanInput {
-        walltime: crate::template::granted_walltime(config.backend, config.walltime),
-        task_time,
-        buffer: config.buffer,
-        startup: config.startup,
-        slots: config.slots,
-    })
+    Ok(plan(&budget, task_time)?)
 }
 
 pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
-    let p = plan(plan_input(config)?)?;
+    let p = of(config)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&p)?);
         return Ok(0);

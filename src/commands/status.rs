@@ -110,8 +110,8 @@ fn journal_counts(dir: &std::path::Path) -> anyhow::Result<serde_json::Value> {
     let (mut done, mut failed, mut other) = (0, 0, 0);
     for t in &replay.tasks {
         match t.state {
-            crate::server::core::TaskState::Done => done += 1,
-            crate::server::core::TaskState::Failed { .. } => failed += 1,
+            crate::task::TaskState::Done => done += 1,
+            crate::task::TaskState::Failed { .. } => failed += 1,
             _ => other += 1,
         }
     }

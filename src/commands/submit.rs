@@ -5,7 +5,8 @@ use anyhow::{bail, Context};
 use crate::auth::Secret;
 use crate::cli::SubmitArgs;
 use crate::config::Config;
-use crate::protocol::{Reply, Request, TaskSpec};
+use crate::protocol::{Reply, Request};
+use crate::task::TaskSpec;
 
 pub fn run(config: &Config, args: &SubmitArgs) -> anyhow::Result<i32> {
     let tasks = match (&args.tasks, args.command.is_empty()) {

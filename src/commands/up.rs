@@ -35,7 +35,7 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
     };
     if config.task_time.is_some() {
         // A task that cannot fit the walltime is an error before anything is submitted.
-        crate::plan::plan(crate::commands::plan::plan_input(&config)?)?;
+        crate::commands::plan::of(&config)?;
     } else if tasks.is_some() {
         crate::log::warn(
             "`task_time` is not set: the first tasks start without an estimate; \
@@ -70,16 +70,15 @@ fn submit_program(kind: crate::backend_kind::BackendKind) -> Option<&'static str
 
 /// Batch jobs a dry run shows: what the tasks need, within `max_jobs`.
 fn jobs_for(config: &Config, tasks: usize) -> u32 {
-    let per_job = crate::commands::plan::plan_input(config)
+    let per_job = crate::commands::plan::of(config)
         .ok()
-        .and_then(|i| crate::plan::plan(i).ok())
         .map_or(config.slots.max(1), |p| p.tasks_per_job.max(1));
     (tasks.div_ceil(per_job as usize) as u32).clamp(1, config.max_jobs.max(1))
 }
 
 async fn serve(
     config: Config,
-    tasks: Option<Vec<crate::protocol::TaskSpec>>,
+    tasks: Option<Vec<crate::task::TaskSpec>>,
     jobs: Option<u32>,
 ) -> anyhow::Result<Summary> {
     if let Some(program) = submit_program(config.backend) {
@@ -118,13 +117,8 @@ async fn serve(
     }
     let alive: std::collections::HashSet<String> =
         reattached.iter().map(|j| j.to_string()).collect();
-    let walltime = crate::template::granted_walltime(config.backend, config.walltime);
     let mut core = Core::new(CoreConfig {
-        task_time: config.task_time,
-        buffer: config.buffer,
-        walltime,
-        startup: config.startup,
-        slots: config.slots,
+        budget: config.budget(),
         retries: config.retries,
         idle_timeout: IDLE_TIMEOUT,
         heartbeat_timeout: HEARTBEAT_TIMEOUT,

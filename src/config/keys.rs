@@ -183,11 +183,11 @@ pub fn set(c: &mut Config, key: &str, raw: Raw<'_>) -> Result<(), String> {
         "task_time" => c.task_time = Some(duration(raw)?),
         "buffer" => {
             let s = text("a buffer like \"15m\" or \"10%\"")?;
-            c.buffer = crate::plan::parse_buffer(&s).map_err(|e| e.to_string())?
+            c.buffer = crate::budget::parse_buffer(&s).map_err(|e| e.to_string())?
         }
         "startup" => c.startup = duration(raw)?,
         "max_jobs" => c.max_jobs = count(raw, 1)?,
-        "max_tasks" => c.max_tasks = Some(count(raw, 1)?),
+        "max_tasks" => c.task_cap = Some(count(raw, 1)?),
         "job_extra_directives" => c.job_extra_directives = list(raw)?,
         "job_directives_skip" => c.job_directives_skip = list(raw)?,
         "job_script_prologue" => c.job_script_prologue = list(raw)?,
@@ -238,7 +238,7 @@ pub fn value(c: &Config, key: &str) -> Json {
         "buffer" => json!(c.buffer.to_string()),
         "startup" => dur(c.startup),
         "max_jobs" => json!(c.max_jobs),
-        "max_tasks" => json!(c.max_tasks),
+        "max_tasks" => json!(c.task_cap),
         "job_extra_directives" => json!(c.job_extra_directives),
         "job_directives_skip" => json!(c.job_directives_skip),
         "job_script_prologue" => json!(c.job_script_prologue),

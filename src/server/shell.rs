@@ -16,10 +16,11 @@ use tokio::sync::{mpsc, oneshot};
 use crate::auth::{self, Secret};
 use crate::backend::{JobId, JobState};
 use crate::journal::{Entry, Journal, JournalWriter};
-use crate::protocol::{read_frame, write_frame, Reply, Request, Role, TaskSpec};
-use crate::server::core::{Core, Dispatch, Outcome, TaskEvent, TaskState, WorkerHello, WorkerId};
+use crate::protocol::{read_frame, write_frame, Reply, Request, Role};
+use crate::server::core::{Core, Dispatch, WorkerHello, WorkerId};
 use crate::server::jobs::{self, Backoff, JobBook, JobCmd, JobControl, JobEvent};
 use crate::server::progress::Progress;
+use crate::task::{Outcome, TaskEvent, TaskSpec, TaskState};
 
 /// The first pause between polls while `up` waits for the batch jobs of retiring workers.
 const DRAIN_POLL_FIRST: Duration = Duration::from_millis(50);
@@ -852,8 +853,6 @@ async fn serve_peer(
                 slots,
                 deadline,
                 host,
-                max_tasks,
-                admission,
                 claims,
                 ..
             }) = first
@@ -872,8 +871,6 @@ async fn serve_peer(
                     0.0
                 }),
                 host,
-                max_tasks,
-                admission,
                 claims,
             };
             ev_tx.send(Event::Hello { id, hello, tx }).ok();

@@ -11,7 +11,7 @@ pub mod policy;
 pub mod report;
 pub mod workload;
 
-use crate::plan::Buffer;
+use crate::budget::Buffer;
 
 use engine::{simulate, Metrics, Params};
 use policy::{Policy, Setup};

@@ -5,7 +5,7 @@
 //! learned estimates and `jobs_wanted` all come from [`Core`]. The other policies are small
 //! models of what users run otherwise, written here:
 //! - greedy: a plain Dask worker takes tasks until the walltime kills it;
-//! - fixed max_tasks: the seed's WorkerPlugin closes the worker after N finished tasks, counted
+//! - retire after N: the seed's WorkerPlugin closes the worker after N finished tasks, counted
 //!   at completion, so now and then the next task starts before the close ([`RACE`]);
 //! - timer lifetime: Dask `--lifetime`, retire at walltime minus the buffer and a stagger,
 //!   killing the running task;
@@ -15,9 +15,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use crate::plan::Buffer;
-use crate::protocol::{RunEnd, TaskSpec};
+use crate::budget::{Budget, Buffer};
+use crate::protocol::RunEnd;
 use crate::server::core::{Core, CoreConfig, Dispatch, WorkerHello};
+use crate::task::TaskSpec;
 
 use super::workload::Rng;
 
@@ -29,7 +30,7 @@ pub const RACE: f64 = 0.1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
     Greedy,
-    FixedMaxTasks,
+    RetireAfterN,
     TimerLifetime,
     Hpcluster,
     Oracle,
@@ -38,7 +39,7 @@ pub enum Policy {
 impl Policy {
     pub const ALL: [Policy; 5] = [
         Policy::Greedy,
-        Policy::FixedMaxTasks,
+        Policy::RetireAfterN,
         Policy::TimerLifetime,
         Policy::Hpcluster,
         Policy::Oracle,
@@ -47,7 +48,7 @@ impl Policy {
     pub fn name(self) -> &'static str {
         match self {
             Policy::Greedy => "greedy",
-            Policy::FixedMaxTasks => "fixed max_tasks",
+            Policy::RetireAfterN => "retire after N",
             Policy::TimerLifetime => "timer lifetime",
             Policy::Hpcluster => "hpcluster",
             Policy::Oracle => "oracle",
@@ -92,15 +93,19 @@ pub struct Setup {
 }
 
 impl Setup {
-    pub fn buffer_secs(&self) -> f64 {
-        self.buffer
-            .resolve(Duration::from_secs_f64(self.walltime))
-            .as_secs_f64()
+    /// The walltime budget of the simulated batch jobs (they grant what is asked).
+    pub fn budget(&self) -> Budget {
+        Budget::new(d(self.walltime), self.buffer, d(self.startup), self.slots)
+            .with_task_time(Some(d(self.task_time)))
     }
 
-    /// The seed's N: floor((walltime - buffer) / task_time), at least 1.
-    pub fn fixed_n(&self) -> u32 {
-        (((self.walltime - self.buffer_secs()) / self.task_time).floor() as u32).max(1)
+    pub fn buffer_secs(&self) -> f64 {
+        self.budget().buffer.as_secs_f64()
+    }
+
+    /// The N a user of the retire-after-N plugin would set: the plan's `max_tasks`, at least 1.
+    pub fn retire_after(&self) -> u32 {
+        crate::plan::plan(&self.budget(), d(self.task_time)).map_or(1, |p| p.max_tasks.max(1))
     }
 }
 
@@ -116,11 +121,7 @@ pub struct CorePolicy {
 impl CorePolicy {
     pub fn new(setup: &Setup, tasks: usize) -> CorePolicy {
         let mut core = Core::new(CoreConfig {
-            task_time: Some(d(setup.task_time)),
-            buffer: setup.buffer,
-            walltime: d(setup.walltime),
-            startup: d(setup.startup),
-            slots: setup.slots,
+            budget: setup.budget(),
             retries: u32::MAX,
             idle_timeout: d(setup.idle_timeout),
             heartbeat_timeout: Duration::MAX,
@@ -153,8 +154,6 @@ impl Dispatcher for CorePolicy {
             slots,
             deadline: d(deadline),
             host: format!("node{worker}"),
-            max_tasks: None,
-            admission: true,
             claims: Vec::new(),
         };
         self.core.on_worker_hello(worker, hello, d(now));
@@ -208,14 +207,14 @@ struct SimpleWorker {
     closed: u32,
 }
 
-/// Greedy, fixed max_tasks, timer lifetime and the oracle.
+/// Greedy, retire after N, timer lifetime and the oracle.
 pub struct Simple {
     policy: Policy,
     durations: Vec<f64>,
     queue: VecDeque<usize>,
     running: usize,
     workers: HashMap<u64, SimpleWorker>,
-    fixed_n: u32,
+    retire_after: u32,
     idle_timeout: f64,
     slots: u32,
     /// Mean task time and tasks a fresh batch job can run per slot, for `jobs_wanted`.
@@ -232,7 +231,7 @@ impl Simple {
             queue: (0..durations.len()).collect(),
             running: 0,
             workers: HashMap::new(),
-            fixed_n: setup.fixed_n(),
+            retire_after: setup.retire_after(),
             idle_timeout: setup.idle_timeout,
             slots: setup.slots.max(1),
             mean: setup.task_time.max(1.0),
@@ -259,7 +258,7 @@ impl Simple {
             return Decision::Stop;
         };
         let deadline = w.deadline;
-        if self.policy == Policy::FixedMaxTasks && w.completed >= self.fixed_n {
+        if self.policy == Policy::RetireAfterN && w.completed >= self.retire_after {
             if w.grace == 0 {
                 return Decision::Retire;
             }
@@ -306,7 +305,7 @@ impl Dispatcher for Simple {
 
     fn on_ended(&mut self, worker: u64, task: usize, _secs: f64, _now: f64) {
         let race = self.rng.uniform() < RACE;
-        let n = self.fixed_n;
+        let n = self.retire_after;
         if let Some(w) = self.workers.get_mut(&worker) {
             w.running.retain(|&t| t != task);
             w.completed += 1;

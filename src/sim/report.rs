@@ -98,8 +98,8 @@ pub fn markdown(rows: &[Row], command: &str, tasks: usize, max_jobs: u32) -> Str
          Notes on the model. Replacement batch jobs: hpcluster uses the core's `jobs_wanted`, \
          which counts a batch job's capacity with the learned estimate; the other policies use \
          the same accounting with the mean task time and no buffer, so they submit fewer batch \
-         jobs and their makespan is longer (makespan is not what the oracle bounds). The fixed \
-         max_tasks policy starts one task past N in {race:.0}% of workers (the WorkerPlugin \
+         jobs and their makespan is longer (makespan is not what the oracle bounds). The retire \
+         after N policy starts one task past N in {race:.0}% of workers (the WorkerPlugin \
          counts at completion). The timer lifetime retires at walltime minus the buffer, \
          staggered by up to half the buffer either way. hpcluster kills (only where tasks \
          run longer than `task_time` + buffer) come from the start of a run: the estimate \

@@ -10,7 +10,8 @@ use anyhow::Context;
 use tokio::process::Command as TokioCommand;
 use tokio::sync::mpsc;
 
-use crate::protocol::{Request, RunEnd, TaskSpec};
+use crate::protocol::{Request, RunEnd};
+use crate::task::TaskSpec;
 
 /// A task running in a slot.
 pub struct Running {

@@ -1,6 +1,10 @@
 //! Unit tests of the scheduling core, time passed in.
 
 use super::*;
+use crate::backend::JobId;
+use crate::budget::Buffer;
+use crate::protocol::{Claim, RunEnd};
+use crate::task::Outcome;
 
 const H: u64 = 3600;
 
@@ -9,12 +13,13 @@ fn s(x: u64) -> Duration {
 }
 
 fn core(task_time: u64, walltime: u64) -> Core {
+    core_with(Buffer::Percent(5.0), task_time, walltime)
+}
+
+fn core_with(buffer: Buffer, task_time: u64, walltime: u64) -> Core {
     Core::new(CoreConfig {
-        task_time: Some(s(task_time)),
-        buffer: Buffer::Percent(5.0),
-        walltime: s(walltime),
-        startup: Duration::ZERO,
-        slots: 1,
+        budget: Budget::new(s(walltime), buffer, Duration::ZERO, 1)
+            .with_task_time(Some(s(task_time))),
         retries: 2,
         idle_timeout: s(30),
         heartbeat_timeout: s(30),
@@ -27,8 +32,6 @@ fn hello(deadline: u64) -> WorkerHello {
         slots: 1,
         deadline: s(deadline),
         host: "n1".into(),
-        max_tasks: None,
-        admission: true,
         claims: Vec::new(),
     }
 }
@@ -152,9 +155,8 @@ fn a_worker_lost_at_its_deadline_counts_a_walltime_kill() {
 fn without_admission_tasks_start_whatever_the_deadline() {
     let mut c = core(4 * H, 5 * H);
     c.on_tasks_added(vec![task("a"), task("b")]);
-    let mut h = hello(5 * H);
-    h.admission = false;
-    c.on_worker_hello(1, h, s(0));
+    c.cfg.budget.admission = false;
+    c.on_worker_hello(1, hello(5 * H), s(0));
     let t = run_id(&c.on_ask(1, 0, s(0)));
     c.on_task_ended(1, t, RunEnd::Exited { code: 0 }, (4 * H) as f64, s(4 * H));
     assert_eq!(run_id(&c.on_ask(1, 0, s(4 * H))), 1);
@@ -164,9 +166,8 @@ fn without_admission_tasks_start_whatever_the_deadline() {
 fn max_tasks_caps_each_slot() {
     let mut c = core(1, 100);
     c.on_tasks_added(vec![task("a"), task("b")]);
-    let mut h = hello(100);
-    h.max_tasks = Some(1);
-    c.on_worker_hello(1, h, s(0));
+    c.cfg.budget.task_cap = Some(1);
+    c.on_worker_hello(1, hello(100), s(0));
     let t = run_id(&c.on_ask(1, 0, s(0)));
     c.on_task_ended(1, t, RunEnd::Exited { code: 0 }, 1.0, s(1));
     assert!(
@@ -279,9 +280,7 @@ fn ms(x: u64) -> Duration {
 
 /// A core for one-second tasks on a one-hour walltime (buffer 0 for exact figures).
 fn short_core() -> Core {
-    let mut c = core(1, H);
-    c.cfg.buffer = Buffer::Fixed(Duration::ZERO);
-    c
+    core_with(Buffer::Fixed(Duration::ZERO), 1, H)
 }
 
 #[test]
@@ -343,7 +342,7 @@ fn a_task_given_back_unstarted_is_first_in_line_and_loses_no_run() {
         .unwrap();
     assert_eq!(ev.outcome, Outcome::Returned);
     assert_eq!(c.task_state(b), Some(&TaskState::Pending));
-    assert_eq!(c.tasks[b as usize].lost_runs, 0);
+    assert_eq!(c.tasks.lost_runs(b), 0);
     assert_eq!(c.counts().requeued, 0);
     // Another worker gets it before task c.
     c.on_worker_hello(2, hello(H), s(1));
@@ -361,8 +360,8 @@ fn a_lost_worker_gives_back_the_task_sent_ahead_without_a_lost_run() {
     let outcome = |t| evs.iter().find(|e| e.task == t).unwrap().outcome.clone();
     assert!(matches!(outcome(a), Outcome::Requeued { .. }));
     assert_eq!(outcome(b), Outcome::Returned);
-    assert_eq!(c.tasks[a as usize].lost_runs, 1);
-    assert_eq!(c.tasks[b as usize].lost_runs, 0);
+    assert_eq!(c.tasks.lost_runs(a), 1);
+    assert_eq!(c.tasks.lost_runs(b), 0);
     assert_eq!(c.counts().pending, 2);
     assert_eq!(c.counts().running, 0);
 }
@@ -383,9 +382,10 @@ fn a_task_sent_ahead_counts_its_running_time_from_its_expected_start() {
 #[test]
 fn tasks_of_unknown_duration_are_never_sent_ahead() {
     // No task_time and nothing learned: the estimate is zero, which means unknown.
+    let cfg = core(1, H).cfg;
     let mut c = Core::new(CoreConfig {
-        task_time: None,
-        ..core(1, H).cfg
+        budget: cfg.budget.with_task_time(None),
+        ..cfg
     });
     c.on_tasks_added(vec![task("a"), task("b")]);
     c.on_worker_hello(1, hello(H), s(0));

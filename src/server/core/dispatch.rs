@@ -1,0 +1,236 @@
+//! Dispatch by pull: a free worker slot asks, and the core answers with the oldest pending task
+//! that the [`crate::budget::Budget`] admits on that worker (it can finish before the worker's
+//! deadline, within the user's cap), tells the slot to retire when pending tasks exist but none
+//! fits, or parks it while the queue is empty. Also: sending the next short task ahead to a busy
+//! slot ([`Core::prefetch`]) and waking parked slots ([`Core::on_wake`]).
+
+use std::time::Duration;
+
+use super::{Core, WorkerId};
+use crate::budget::Admission;
+use crate::task::{TaskId, TaskSpec};
+
+/// How far into the queue of tasks with their own time a dispatch looks for one that fits.
+const TIMED_SCAN_LIMIT: usize = 4096;
+
+/// A slot whose task is expected to end within this long gets its next task sent ahead, so
+/// it starts without waiting for a round trip to the server (see [`Core::prefetch`]).
+pub const PREFETCH_BELOW: Duration = Duration::from_secs(2);
+
+/// The answer to a slot's request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dispatch {
+    Run {
+        task: TaskId,
+        spec: TaskSpec,
+        estimate: Duration,
+        buffer: Duration,
+    },
+    /// Pending tasks exist but none can finish before the deadline (or the cap is reached).
+    Retire { reason: String },
+    /// No task pending now; ask again when told.
+    Park,
+    /// Every task has ended and no more will come.
+    Stop,
+    /// The slot still runs a task sent ahead: nothing to answer (see [`Core::prefetch`]).
+    Busy,
+}
+
+/// Where and when a task would start: a worker's deadline and the slot's count of tasks.
+#[derive(Debug, Clone, Copy)]
+struct Opening {
+    /// When the task would start (now, or the expected end of the slot's task).
+    at: Duration,
+    deadline: Duration,
+    started: u32,
+}
+
+impl Core {
+    /// A free slot asks for work.
+    pub fn on_ask(&mut self, id: WorkerId, slot: u32, now: Duration) -> Dispatch {
+        self.on_heartbeat(id, now);
+        let Some(worker) = self.workers.get(&id) else {
+            return Dispatch::Stop;
+        };
+        let slot_ix = worker.slot_index(slot);
+        if worker.running.iter().any(|r| r.slot == slot_ix as u32) {
+            // Its task sent ahead has started: the ask is for the one after (`prefetch`).
+            return Dispatch::Busy;
+        }
+        let opening = Opening {
+            at: now,
+            deadline: worker.hello.deadline,
+            started: worker.started_per_slot[slot_ix],
+        };
+        if !self.tasks.has_pending() {
+            if self.is_finished() {
+                self.retire_slot(id);
+                return Dispatch::Stop;
+            }
+            if let Some(w) = self.workers.get_mut(&id) {
+                w.parked.push((slot, now));
+            }
+            return Dispatch::Park;
+        }
+        match self.select(now, opening) {
+            Ok(task) => self.start(id, slot_ix as u32, task, now, now),
+            Err(refusal) => {
+                self.retire_slot(id);
+                Dispatch::Retire {
+                    reason: describe_refusal(refusal),
+                }
+            }
+        }
+    }
+
+    /// Sends a slot its next task ahead while its current task runs, so the worker starts it
+    /// the moment the current one ends instead of idling for a round trip to the server.
+    /// Only for slots whose task is known to end within [`PREFETCH_BELOW`] (for longer
+    /// tasks the round trip is noise, and a task held for long could start sooner elsewhere);
+    /// one task at most waits per slot. The task is admitted as if it started when the
+    /// current one is expected to end, and the worker checks the deadline again before it
+    /// starts it. `None` when nothing is sent; a refusal here never retires the slot (its
+    /// next ask does that).
+    pub fn prefetch(&mut self, id: WorkerId, slot: u32, now: Duration) -> Option<Dispatch> {
+        if !self.tasks.has_pending() {
+            return None;
+        }
+        let worker = self.workers.get(&id)?;
+        let slot_ix = worker.slot_index(slot);
+        let mut on_slot = worker.running.iter().filter(|r| r.slot == slot_ix as u32);
+        let current = *on_slot.next()?;
+        // A zero estimate means unknown (no `task_time`, nothing learned yet): not short.
+        if on_slot.next().is_some()
+            || current.estimate.is_zero()
+            || current.estimate > PREFETCH_BELOW
+        {
+            return None;
+        }
+        let at = (current.since + current.estimate).max(now);
+        let opening = Opening {
+            at,
+            deadline: worker.hello.deadline,
+            started: worker.started_per_slot[slot_ix],
+        };
+        let task = self.select(now, opening).ok()?;
+        Some(self.start(id, slot_ix as u32, task, now, at))
+    }
+
+    /// Takes the oldest pending task the budget admits at this opening out of its queue; or
+    /// why none is admitted.
+    fn select(&mut self, now: Duration, o: Opening) -> Result<TaskId, Option<Admission>> {
+        let budget = self.cfg.budget;
+        let mut refusal = None;
+        let mut default_pick = None;
+        if let Some(front) = self.tasks.first_default() {
+            match budget.admit(o.at, o.deadline, self.estimates.default_at(now), o.started) {
+                Admission::Start => default_pick = Some(front),
+                other => refusal = Some(other),
+            }
+        }
+        let mut timed_pick = None;
+        for (pos, t) in self.tasks.timed().take(TIMED_SCAN_LIMIT).enumerate() {
+            if default_pick.is_some_and(|d| d < t) {
+                break;
+            }
+            let est = self.estimates.for_task(self.tasks.time(t), now);
+            match budget.admit(o.at, o.deadline, est, o.started) {
+                Admission::Start => {
+                    timed_pick = Some(pos);
+                    break;
+                }
+                other => {
+                    refusal.get_or_insert(other);
+                }
+            }
+        }
+        match (timed_pick, default_pick) {
+            (Some(pos), _) => Ok(self.tasks.take_timed(pos).expect("position from the scan")),
+            (None, Some(_)) => Ok(self.tasks.take_default().expect("front from the check")),
+            (None, None) => Err(refusal),
+        }
+    }
+
+    /// Hands a task to a slot; it starts at `since` (now, or when the slot's current task is
+    /// expected to end for a task sent ahead), which is what the oldest-running bound of the
+    /// estimate counts from.
+    fn start(
+        &mut self,
+        id: WorkerId,
+        slot: u32,
+        task: TaskId,
+        now: Duration,
+        since: Duration,
+    ) -> Dispatch {
+        let estimate = self.estimates.for_task(self.tasks.time(task), now);
+        self.run_on(id, slot, task, since, estimate);
+        if let Some(n) = self
+            .workers
+            .get_mut(&id)
+            .and_then(|w| w.started_per_slot.get_mut(slot as usize))
+        {
+            *n += 1;
+        }
+        Dispatch::Run {
+            task,
+            spec: self.tasks.spec(task),
+            estimate,
+            buffer: self.cfg.budget.buffer,
+        }
+    }
+
+    fn retire_slot(&mut self, id: WorkerId) {
+        if let Some(w) = self.workers.get_mut(&id) {
+            w.retired_slots = (w.retired_slots + 1).min(w.hello.slots);
+        }
+    }
+
+    /// Parked slots that can be served now: after tasks arrive, or to stop or retire them.
+    pub fn on_wake(&mut self, now: Duration) -> Vec<(WorkerId, u32, Dispatch)> {
+        let mut out = Vec::new();
+        let has_pending = self.tasks.has_pending();
+        let finished = self.is_finished();
+        let idle_timeout = self.cfg.idle_timeout;
+        let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
+        for id in ids {
+            let parked =
+                std::mem::take(&mut self.workers.get_mut(&id).expect("id from keys").parked);
+            let mut keep = Vec::new();
+            for (slot, since) in parked {
+                if has_pending || finished {
+                    let d = self.on_ask(id, slot, now);
+                    if d != Dispatch::Park {
+                        out.push((id, slot, d));
+                    }
+                } else if now.saturating_sub(since) >= idle_timeout {
+                    self.retire_slot(id);
+                    out.push((
+                        id,
+                        slot,
+                        Dispatch::Retire {
+                            reason: "no work arrived within the idle timeout".into(),
+                        },
+                    ));
+                } else {
+                    keep.push((slot, since));
+                }
+            }
+            if let Some(w) = self.workers.get_mut(&id) {
+                w.parked.extend(keep);
+            }
+        }
+        out
+    }
+}
+
+fn describe_refusal(refusal: Option<Admission>) -> String {
+    match refusal {
+        Some(Admission::CapReached { task_cap }) => format!("max_tasks ({task_cap}) reached"),
+        Some(Admission::NoTime { remaining, needed }) => format!(
+            "no pending task fits: {} left before the deadline, the next task needs {} with the buffer",
+            crate::duration::format_human(remaining),
+            crate::duration::format_human(needed)
+        ),
+        _ => "no pending task fits".to_string(),
+    }
+}

@@ -53,12 +53,13 @@ fn queued_memory(n: usize) -> anyhow::Result<(f64, f64, Duration)> {
     let tasks = hpcluster::tasks::read_tasks(&file)?;
     let (mut journal, replay) = Journal::open(&dir.path().join("journal.jsonl"))?;
     let mut core = Core::new(config());
-    hpcluster::server::shell::seed_tasks(
+    hpcluster::server::seed_tasks(
         &mut core,
         &mut journal,
         replay,
         tasks,
         &Default::default(),
+        hpcluster::time::unix_now(),
     )?;
     let took = t0.elapsed();
     assert_eq!(core.counts().pending, n);

@@ -43,7 +43,7 @@ pub fn run(config: &Config, args: &SubmitArgs) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let reply = rt.block_on(crate::server::shell::client_request(
+    let reply = rt.block_on(crate::server::client_request(
         &address,
         &secret,
         &Request::AddTasks { tasks },

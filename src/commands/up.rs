@@ -18,7 +18,7 @@ use crate::config::{Config, Resolved};
 use crate::journal::Journal;
 use crate::server::batch::TrackerControl;
 use crate::server::core::{Core, CoreConfig};
-use crate::server::shell::{self, ServerOptions, Summary};
+use crate::server::{self, ServerOptions, Summary};
 use crate::tracker::{self, Tracker};
 
 /// Parked worker slots retire after this long without work.
@@ -124,12 +124,13 @@ async fn serve(
         heartbeat_timeout: HEARTBEAT_TIMEOUT,
     });
     let exit_when_done = tasks.is_some();
-    let (resumed, added) = shell::seed_tasks(
+    let (resumed, added) = server::seed_tasks(
         &mut core,
         &mut journal,
         replay,
         tasks.unwrap_or_default(),
         &alive,
+        crate::time::unix_now(),
     )?;
     if resumed > 0 {
         let c = core.counts();
@@ -182,13 +183,14 @@ async fn serve(
     }
     let mut opts = options(&config, &dir_path, exit_when_done);
     opts.initial_jobs = reattached.into_iter().chain(initial).collect();
-    let result = shell::run(
+    let result = server::run(
         listener,
         secret,
         core,
         journal,
         Box::new(control),
         opts,
+        std::sync::Arc::new(crate::time::SystemClock),
         shutdown_signal(),
     )
     .await;

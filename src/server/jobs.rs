@@ -1,16 +1,11 @@
-//! The server's view of its batch jobs, and the thread that runs batch-system commands.
-//!
-//! Submitting, polling and cancelling run external commands that may block for seconds; they
-//! run on one dedicated thread behind [`JobControl`], so the server's event loop never waits
-//! on sbatch or qstat. The loop keeps a [`JobBook`] of what each batch job is doing.
-
-use std::collections::HashMap;
-use std::time::Duration;
+//! The thread-safe side of batch jobs: submitting, polling and cancelling run external
+//! commands that may block for seconds, so they run one at a time on tokio's blocking pool
+//! behind [`JobControl`], in the order they were asked, and the server's event loop never waits
+//! on sbatch or qstat. Their answers come back as [`JobEvent`]s with typed errors.
 
 use tokio::sync::mpsc;
 
 use crate::backend::{JobId, JobState};
-use crate::server::core::WorkerId;
 
 /// What the server needs from a batch system (implemented over [`crate::backend`]).
 pub trait JobControl: Send + 'static {
@@ -22,7 +17,7 @@ pub trait JobControl: Send + 'static {
     fn cancel(&mut self, ids: &[JobId]) -> anyhow::Result<()>;
 }
 
-/// A request to the batch-system thread.
+/// A request to run a batch-system command.
 #[derive(Debug)]
 pub enum JobCmd {
     Submit(u32),
@@ -30,268 +25,75 @@ pub enum JobCmd {
     Cancel(Vec<JobId>),
 }
 
-/// A failed submit; `fatal` when retrying could only make batch jobs hpcluster cannot track.
-#[derive(Debug)]
-pub struct SubmitError {
-    pub message: String,
-    pub fatal: bool,
+/// A batch-system command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The submit answer could not be read: a retry could only make batch jobs hpcluster
+    /// cannot track.
+    #[error("{0:#}")]
+    UnreadableSubmit(anyhow::Error),
+    #[error("{0:#}")]
+    Failed(anyhow::Error),
+    /// The runner of batch-system commands is gone (the server is stopping).
+    #[error("the batch-system commands stopped: {0}")]
+    Stopped(String),
 }
 
-/// The batch-system thread's answers.
+/// The answers to [`JobCmd`]s, in order.
 #[derive(Debug)]
 pub enum JobEvent {
-    Submitted(Result<Vec<JobId>, SubmitError>),
-    Polled(Result<Vec<(JobId, JobState)>, String>),
-    Cancelled(Result<usize, String>),
+    Submitted(Result<Vec<JobId>, JobError>),
+    Polled(Result<Vec<(JobId, JobState)>, JobError>),
+    Cancelled(Result<usize, JobError>),
 }
 
-/// Starts the batch-system thread; it ends when the command sender is dropped.
+fn run(control: &mut dyn JobControl, cmd: JobCmd) -> JobEvent {
+    match cmd {
+        JobCmd::Submit(n) => JobEvent::Submitted(control.submit(n).map_err(|e| {
+            if crate::backend::command::is_unreadable_submit(&e) {
+                JobError::UnreadableSubmit(e)
+            } else {
+                JobError::Failed(e)
+            }
+        })),
+        JobCmd::Poll => JobEvent::Polled(control.poll().map_err(JobError::Failed)),
+        JobCmd::Cancel(ids) => {
+            let n = ids.len();
+            JobEvent::Cancelled(control.cancel(&ids).map(|_| n).map_err(JobError::Failed))
+        }
+    }
+}
+
+/// Starts the runner of batch-system commands on the current tokio runtime; it ends when the
+/// command sender is dropped or nobody listens to its events.
 pub fn spawn(
-    mut control: Box<dyn JobControl>,
+    control: Box<dyn JobControl>,
     events: mpsc::UnboundedSender<JobEvent>,
-) -> std::sync::mpsc::Sender<JobCmd> {
-    let (tx, rx) = std::sync::mpsc::channel::<JobCmd>();
-    std::thread::Builder::new()
-        .name("batch-jobs".into())
-        .spawn(move || {
-            for cmd in rx {
-                let ev = match cmd {
-                    JobCmd::Submit(n) => {
-                        JobEvent::Submitted(control.submit(n).map_err(|e| SubmitError {
-                            fatal: crate::backend::command::is_unreadable_submit(&e),
-                            message: format!("{e:#}"),
-                        }))
-                    }
-                    JobCmd::Poll => JobEvent::Polled(control.poll().map_err(|e| format!("{e:#}"))),
-                    JobCmd::Cancel(ids) => {
-                        let n = ids.len();
-                        JobEvent::Cancelled(
-                            control
-                                .cancel(&ids)
-                                .map(|_| n)
-                                .map_err(|e| format!("{e:#}")),
-                        )
-                    }
-                };
-                if events.send(ev).is_err() {
+) -> mpsc::UnboundedSender<JobCmd> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<JobCmd>();
+    tokio::spawn(async move {
+        let mut control = Some(control);
+        while let Some(cmd) = rx.recv().await {
+            let Some(mut c) = control.take() else { break };
+            let ran = tokio::task::spawn_blocking(move || {
+                let ev = run(c.as_mut(), cmd);
+                (c, ev)
+            })
+            .await;
+            let ev = match ran {
+                Ok((c, ev)) => {
+                    control = Some(c);
+                    ev
+                }
+                Err(e) => {
+                    let _ = events.send(JobEvent::Cancelled(Err(JobError::Stopped(e.to_string()))));
                     break;
                 }
-            }
-        })
-        .expect("spawning a thread");
-    tx
-}
-
-/// What the server knows of one batch job.
-#[derive(Debug, Clone)]
-pub struct JobView {
-    pub state: JobState,
-    pub worker: Option<WorkerId>,
-    /// Its worker connected at some point.
-    pub connected: bool,
-    /// Its worker left or was lost: it will not take tasks anymore.
-    pub retired: bool,
-    /// hpcluster cancelled it.
-    pub cancelled_by_us: bool,
-}
-
-/// Every batch job the server submitted.
-#[derive(Debug, Default)]
-pub struct JobBook {
-    pub jobs: HashMap<JobId, JobView>,
-    pub submitted: u64,
-    /// Batch jobs that ended in a row without their worker ever connecting.
-    pub failed_starts: u32,
-    /// Workers whose hello named a batch job before its submission was recorded: a worker can
-    /// connect while the batch-system thread's answer to the submit is still on its way.
-    early: HashMap<JobId, EarlyWorker>,
-}
-
-/// What happened to a batch job's worker before the job was added to the book.
-#[derive(Debug, Clone, Copy)]
-struct EarlyWorker {
-    worker: WorkerId,
-    gone: bool,
-}
-
-impl JobBook {
-    pub fn add(&mut self, id: JobId) {
-        self.submitted += 1;
-        let early = self.early.remove(&id);
-        if early.is_some() {
-            self.failed_starts = 0;
-        }
-        self.jobs.insert(
-            id,
-            JobView {
-                state: JobState::Pending,
-                worker: early.map(|e| e.worker),
-                connected: early.is_some(),
-                retired: early.is_some_and(|e| e.gone),
-                cancelled_by_us: false,
-            },
-        );
-    }
-
-    /// Submitted, not ended, and no worker connected yet.
-    pub fn queued(&self) -> u32 {
-        self.jobs
-            .values()
-            .filter(|j| !j.connected && !j.state.is_final() && !j.retired)
-            .count() as u32
-    }
-
-    /// Not ended and not retired: counts against `max_jobs`.
-    pub fn active(&self) -> u32 {
-        self.jobs
-            .values()
-            .filter(|j| !j.state.is_final() && !j.retired)
-            .count() as u32
-    }
-
-    /// (pending, running) batch jobs, for progress output.
-    pub fn pending_running(&self) -> (u32, u32) {
-        let mut p = 0;
-        let mut r = 0;
-        for j in self.jobs.values() {
-            match j.state {
-                JobState::Pending | JobState::Unknown if !j.connected => p += 1,
-                s if !s.is_final() => r += 1,
-                _ => {}
-            }
-        }
-        (p, r)
-    }
-
-    pub fn on_worker(&mut self, job: &JobId, worker: WorkerId) {
-        match self.jobs.get_mut(job) {
-            Some(j) => {
-                j.connected = true;
-                j.worker = Some(worker);
-                self.failed_starts = 0;
-            }
-            None => {
-                self.early.insert(
-                    job.clone(),
-                    EarlyWorker {
-                        worker,
-                        gone: false,
-                    },
-                );
-            }
-        }
-    }
-
-    pub fn on_worker_gone(&mut self, job: &JobId) {
-        if let Some(j) = self.jobs.get_mut(job) {
-            j.retired = true;
-        } else if let Some(e) = self.early.get_mut(job) {
-            e.gone = true;
-        }
-    }
-
-    /// Applies polled states; returns jobs that just ended (with their worker, if any).
-    pub fn on_poll(
-        &mut self,
-        states: &[(JobId, JobState)],
-    ) -> Vec<(JobId, JobState, Option<WorkerId>)> {
-        let mut ended = Vec::new();
-        for (id, state) in states {
-            let Some(j) = self.jobs.get_mut(id) else {
-                continue;
             };
-            if j.state == *state {
-                continue;
-            }
-            j.state = *state;
-            if state.is_final() {
-                if !j.connected && !j.cancelled_by_us && *state != JobState::Cancelled {
-                    self.failed_starts += 1;
-                }
-                ended.push((id.clone(), *state, j.worker));
+            if events.send(ev).is_err() {
+                break;
             }
         }
-        ended
-    }
-
-    /// Batch jobs not ended yet.
-    pub fn live(&self) -> Vec<JobId> {
-        self.jobs
-            .iter()
-            .filter(|(_, j)| !j.state.is_final())
-            .map(|(id, _)| id.clone())
-            .collect()
-    }
-}
-
-/// Poll interval that doubles while nothing changes, up to a ceiling, and resets on change.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    pub first: Duration,
-    pub max: Duration,
-    current: Duration,
-}
-
-impl Backoff {
-    pub fn new(first: Duration, max: Duration) -> Backoff {
-        Backoff {
-            first,
-            max,
-            current: first,
-        }
-    }
-    pub fn current(&self) -> Duration {
-        self.current
-    }
-    pub fn on_change(&mut self, changed: bool) {
-        self.current = if changed {
-            self.first
-        } else {
-            (self.current * 2).min(self.max)
-        };
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_worker_that_connects_before_its_submission_is_recorded_counts_as_connected() {
-        let mut book = JobBook::default();
-        let job = JobId::new("local-4");
-        book.on_worker(&job, 3);
-        book.add(job.clone());
-        let j = &book.jobs[&job];
-        assert!(j.connected);
-        assert_eq!(j.worker, Some(3));
-        assert!(!j.retired);
-        assert_eq!(book.queued(), 0);
-        assert_eq!(book.active(), 1);
-        // Its end is not a failed start.
-        let ended = book.on_poll(&[(job.clone(), JobState::Done)]);
-        assert_eq!(ended, vec![(job, JobState::Done, Some(3))]);
-        assert_eq!(book.failed_starts, 0);
-    }
-
-    #[test]
-    fn a_worker_that_left_before_its_submission_is_recorded_is_retired() {
-        let mut book = JobBook::default();
-        let job = JobId::new("7");
-        book.on_worker(&job, 1);
-        book.on_worker_gone(&job);
-        book.add(job.clone());
-        assert!(book.jobs[&job].retired);
-        assert_eq!(book.active(), 0);
-    }
-
-    #[test]
-    fn a_batch_job_that_ends_without_a_worker_is_a_failed_start() {
-        let mut book = JobBook::default();
-        let job = JobId::new("8");
-        book.add(job.clone());
-        assert_eq!(book.queued(), 1);
-        book.on_poll(&[(job, JobState::Failed)]);
-        assert_eq!(book.failed_starts, 1);
-    }
+    });
+    tx
 }

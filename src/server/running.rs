@@ -36,7 +36,7 @@ impl RunningServer {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        match rt.block_on(crate::server::shell::client_request(
+        match rt.block_on(crate::server::client_request(
             &self.address,
             &secret,
             &Request::Status,

@@ -1,0 +1,136 @@
+//! The journal: an append-only record of every task, so nothing is lost or run twice.
+//!
+//! One JSON object per line in `<cluster dir>/journal.jsonl`: a task was added, started, or
+//! ended (done, failed, requeued). A task end is on disk (`fsync`) before the worker's report
+//! of it is acknowledged. Replaying the journal rebuilds the task table when `hpcluster up`
+//! resumes: completed tasks are never run again, tasks that were running are requeued. The
+//! durations recorded are also the history the estimates learn from.
+//!
+//! Three rooms: this file is the entry and the file ([`Journal`]: open, append, sync);
+//! [`replay`] rebuilds the task table from a journal's text (pure); [`writer`] puts entries on
+//! disk off the server's event loop, one `fsync` per group of them.
+
+mod replay;
+mod writer;
+
+pub use replay::{parse_journal, Replay, ReplayedTask};
+pub use writer::{JournalWriter, GROUP_COMMIT_WINDOW};
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::task::{Outcome, TaskSpec};
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "ev", rename_all = "snake_case")]
+pub enum Entry {
+    Added {
+        id: u64,
+        spec: TaskSpec,
+    },
+    Started {
+        id: u64,
+        worker: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        job: Option<String>,
+        at: f64,
+    },
+    Ended {
+        id: u64,
+        #[serde(flatten)]
+        outcome: Outcome,
+        secs: f64,
+        at: f64,
+    },
+}
+
+/// Writing the journal failed: the server cannot acknowledge anything after this.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("failed to write journal `{}`: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the journal writer stopped: {0}")]
+    Stopped(String),
+}
+
+/// The journal file, open for appending.
+pub struct Journal {
+    path: PathBuf,
+    out: BufWriter<File>,
+    dirty: bool,
+}
+
+impl Journal {
+    /// Opens (or creates) the journal; returns what it already held.
+    pub fn open(path: &Path) -> anyhow::Result<(Journal, Replay)> {
+        let text = match std::fs::read(path) {
+            Ok(bytes) => String::from_utf8(bytes).with_context(|| {
+                format!(
+                    "journal `{}` is not UTF-8; move it aside to start afresh",
+                    path.display()
+                )
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("failed to read journal `{}`", path.display()))
+            }
+        };
+        let replay = parse_journal(&text, &path.display().to_string())?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("failed to open journal `{}`", path.display()))?;
+        if replay.torn_tail {
+            // Cut a torn last line; complete a last line that lacks only its newline.
+            file.set_len(replay.valid_len as u64)?;
+            if !text[..replay.valid_len].is_empty() && !text[..replay.valid_len].ends_with('\n') {
+                (&file).write_all(b"\n")?;
+            }
+        }
+        Ok((
+            Journal {
+                path: path.to_path_buf(),
+                out: BufWriter::with_capacity(1 << 16, file),
+                dirty: false,
+            },
+            replay,
+        ))
+    }
+
+    /// Appends an entry (buffered; see [`Journal::sync`]).
+    pub fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
+        let io = |source| JournalError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        serde_json::to_writer(&mut self.out, entry).map_err(|e| io(e.into()))?;
+        self.out.write_all(b"\n").map_err(io)?;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Puts everything appended so far on disk.
+    pub fn sync(&mut self) -> Result<(), JournalError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let io = |source| JournalError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        self.out.flush().map_err(io)?;
+        self.out.get_ref().sync_data().map_err(io)?;
+        self.dirty = false;
+        Ok(())
+    }
+}

@@ -1,0 +1,225 @@
+//! Replay: the task table a journal's text describes (pure). Done and failed tasks keep their
+//! end; tasks that were pending or running are pending again, with the runs they lost; the
+//! batch job of a task left running is kept (its worker may come back for it). A torn last
+//! line (a crash mid-write) is cut off; any other corrupt line is an error naming it.
+
+use anyhow::{bail, Context};
+
+use super::Entry;
+use crate::task::{Outcome, TaskSpec, TaskState};
+
+/// A task as the journal leaves it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayedTask {
+    pub spec: TaskSpec,
+    pub state: TaskState,
+    pub lost_runs: u32,
+    /// The batch job of its last start while it is running (the journal ends before its end).
+    pub job: Option<String>,
+}
+
+/// What a journal holds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Replay {
+    pub tasks: Vec<ReplayedTask>,
+    /// Durations of tasks that finished successfully, oldest first.
+    pub durations: Vec<f64>,
+    /// Bytes of complete lines; anything after (a torn last line) is cut off on open.
+    pub valid_len: usize,
+    pub torn_tail: bool,
+}
+
+/// Rebuilds the task table from a journal's text (pure). `origin` names it in errors.
+pub fn parse_journal(text: &str, origin: &str) -> anyhow::Result<Replay> {
+    let mut r = Replay::default();
+    let mut offset = 0usize;
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let complete = line.ends_with('\n');
+        let body = line.trim();
+        if body.is_empty() {
+            offset += line.len();
+            continue;
+        }
+        let entry: Entry = match serde_json::from_str(body) {
+            Ok(e) => e,
+            Err(_) if !complete => {
+                r.torn_tail = true;
+                break;
+            }
+            Err(e) => bail!(
+                "journal `{origin}` line {} is corrupt ({e}); move the file aside to start the cluster afresh",
+                n + 1
+            ),
+        };
+        if !complete {
+            // A whole entry without its newline: keep it, the next append adds the newline.
+            r.torn_tail = true;
+        }
+        apply(&mut r, entry).with_context(|| format!("journal `{origin}` line {}", n + 1))?;
+        offset += line.len();
+    }
+    r.valid_len = offset;
+    Ok(r)
+}
+
+fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
+    match entry {
+        Entry::Added { id, spec } => {
+            if id as usize != r.tasks.len() {
+                bail!("task {id} added out of order (expected {})", r.tasks.len());
+            }
+            r.tasks.push(ReplayedTask {
+                spec,
+                state: TaskState::Pending,
+                lost_runs: 0,
+                job: None,
+            });
+        }
+        Entry::Started {
+            id, worker, job, ..
+        } => {
+            let t = task(r, id)?;
+            t.state = TaskState::Running { worker, slot: 0 };
+            t.job = job;
+        }
+        Entry::Ended {
+            id, outcome, secs, ..
+        } => {
+            let t = task(r, id)?;
+            t.job = None;
+            match outcome {
+                Outcome::Done => {
+                    t.state = TaskState::Done;
+                    r.durations.push(secs);
+                }
+                Outcome::Failed { reason } => t.state = TaskState::Failed { reason },
+                Outcome::Requeued { .. } => {
+                    t.state = TaskState::Pending;
+                    t.lost_runs += 1;
+                }
+                Outcome::Returned => t.state = TaskState::Pending,
+            }
+        }
+    }
+    Ok(())
+}
+
+fn task(r: &mut Replay, id: u64) -> anyhow::Result<&mut ReplayedTask> {
+    r.tasks
+        .get_mut(id as usize)
+        .with_context(|| format!("unknown task {id}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::Journal;
+
+    fn spec(cmd: &str) -> TaskSpec {
+        TaskSpec {
+            cmd: cmd.into(),
+            ..TaskSpec::default()
+        }
+    }
+
+    #[test]
+    fn replay_keeps_done_and_requeues_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("journal.jsonl");
+        {
+            let (mut j, r) = Journal::open(&p).unwrap();
+            assert!(r.tasks.is_empty());
+            for (i, c) in ["a", "b", "c", "d"].iter().enumerate() {
+                j.append(&Entry::Added {
+                    id: i as u64,
+                    spec: spec(c),
+                })
+                .unwrap();
+            }
+            j.append(&Entry::Started {
+                id: 0,
+                worker: 1,
+                job: None,
+                at: 1.0,
+            })
+            .unwrap();
+            j.append(&Entry::Ended {
+                id: 0,
+                outcome: Outcome::Done,
+                secs: 2.5,
+                at: 3.5,
+            })
+            .unwrap();
+            j.append(&Entry::Started {
+                id: 1,
+                worker: 1,
+                job: Some("7".into()),
+                at: 4.0,
+            })
+            .unwrap();
+            j.append(&Entry::Started {
+                id: 2,
+                worker: 2,
+                job: None,
+                at: 4.0,
+            })
+            .unwrap();
+            j.append(&Entry::Ended {
+                id: 2,
+                outcome: Outcome::Failed {
+                    reason: "exit status 1".into(),
+                },
+                secs: 1.0,
+                at: 5.0,
+            })
+            .unwrap();
+            j.sync().unwrap();
+        }
+        let (_, r) = Journal::open(&p).unwrap();
+        let states: Vec<_> = r.tasks.iter().map(|t| t.state.clone()).collect();
+        assert_eq!(states[0], TaskState::Done);
+        assert!(matches!(states[1], TaskState::Running { .. }));
+        assert!(matches!(states[2], TaskState::Failed { .. }));
+        assert_eq!(states[3], TaskState::Pending);
+        assert_eq!(r.durations, vec![2.5]);
+        // The batch job of a task left running is kept (its worker may come back for it);
+        // an ended task has none.
+        let jobs: Vec<_> = r.tasks.iter().map(|t| t.job.clone()).collect();
+        assert_eq!(jobs, [None, Some("7".to_string()), None, None]);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_and_appending_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("journal.jsonl");
+        std::fs::write(&p, "{\"ev\":\"added\",\"id\":0,\"spec\":{\"cmd\":\"a\"}}\n{\"ev\":\"ended\",\"id\":0,\"outc").unwrap();
+        let (mut j, r) = Journal::open(&p).unwrap();
+        assert!(r.torn_tail);
+        assert_eq!(r.tasks.len(), 1);
+        j.append(&Entry::Added {
+            id: 1,
+            spec: spec("b"),
+        })
+        .unwrap();
+        j.sync().unwrap();
+        let (_, r) = Journal::open(&p).unwrap();
+        assert_eq!(r.tasks.len(), 2);
+        assert!(!r.torn_tail);
+    }
+
+    #[test]
+    fn a_corrupt_middle_line_is_an_error_naming_it() {
+        let e = parse_journal(
+            "{\"ev\":\"added\",\"id\":0,\"spec\":{\"cmd\":\"a\"}}\nnot json\n{}\n",
+            "j",
+        )
+        .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("journal `j` line 2 is corrupt"),
+            "{e:#}"
+        );
+        let e = parse_journal("{\"ev\":\"started\",\"id\":5,\"worker\":1,\"at\":0}\n", "j")
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("unknown task 5"), "{e:#}");
+    }
+}

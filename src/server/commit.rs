@@ -1,0 +1,133 @@
+//! What the journal must hold before the world hears of it. A task handed to a worker is
+//! journaled as `started`; a task's end as `ended` (and logged); the worker's report is
+//! acknowledged, and a client's added tasks answered, only once the journal sync that covers
+//! them is on disk ([`Held`] replies wait for their token).
+
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::core::{Core, Dispatch, WorkerId};
+use super::run::Server;
+use crate::journal::{Entry, JournalError, JournalWriter};
+use crate::protocol::Reply;
+use crate::task::{Outcome, TaskEvent};
+
+/// A reply held until the journal is on disk.
+pub(super) enum Held {
+    Acks(Vec<(WorkerId, Reply)>),
+    Client(oneshot::Sender<Reply>, Reply),
+}
+
+impl Server {
+    /// Sends a slot the core's answer; a task sent is journaled as started.
+    pub fn dispatch(
+        &mut self,
+        journal: &mut JournalWriter,
+        id: WorkerId,
+        slot: u32,
+        d: Dispatch,
+        now: Duration,
+    ) {
+        let reply = match d {
+            Dispatch::Run {
+                task,
+                spec,
+                estimate,
+                buffer,
+            } => {
+                let job = self
+                    .peers
+                    .get(&id)
+                    .and_then(|p| p.job.as_ref())
+                    .map(|j| j.to_string());
+                journal.append(Entry::Started {
+                    id: task,
+                    worker: id,
+                    job,
+                    at: now.as_secs_f64(),
+                });
+                Reply::Run {
+                    slot,
+                    task,
+                    spec,
+                    estimate: estimate.as_secs_f64(),
+                    buffer: buffer.as_secs_f64(),
+                }
+            }
+            Dispatch::Retire { reason } => {
+                crate::log::debug(format!("worker {id} slot {slot} retires: {reason}"));
+                Reply::Retire { slot, reason }
+            }
+            Dispatch::Stop => Reply::Stop { slot },
+            Dispatch::Park | Dispatch::Busy => return,
+        };
+        self.send(id, reply);
+    }
+
+    /// Journals a task's end (or requeue) and logs it.
+    pub fn record(&mut self, journal: &mut JournalWriter, ev: &TaskEvent, now: Duration) {
+        journal.append(Entry::Ended {
+            id: ev.task,
+            outcome: ev.outcome.clone(),
+            secs: ev.secs,
+            at: now.as_secs_f64(),
+        });
+        match &ev.outcome {
+            Outcome::Failed { reason } => crate::log::warn(format!("task {} failed: {reason}", ev.task)),
+            Outcome::Requeued { reason, walltime: true } => crate::log::warn(format!(
+                "task {} was {reason} after {:.0}s: its estimate was too short; raise `task_time` (or the task's `time`)",
+                ev.task, ev.secs
+            )),
+            Outcome::Requeued { reason, .. } => crate::log::info(format!("task {} requeued: {reason}", ev.task)),
+            Outcome::Returned => crate::log::debug(format!(
+                "task {} came back unstarted from worker slot it was sent ahead to",
+                ev.task
+            )),
+            Outcome::Done => {}
+        }
+    }
+
+    /// Serves parked slots the core can answer now (new tasks, the end of the run).
+    pub fn wake(&mut self, core: &mut Core, journal: &mut JournalWriter) {
+        let now = self.now();
+        for (id, slot, d) in core.on_wake(now) {
+            let run = matches!(d, Dispatch::Run { .. });
+            self.dispatch(journal, id, slot, d, now);
+            if let Some(next) = run.then(|| core.prefetch(id, slot, now)).flatten() {
+                self.dispatch(journal, id, slot, next, now);
+            }
+        }
+    }
+
+    /// Hands this round's entries to the writer; its acks wait for the sync that covers them.
+    pub fn flush(&mut self, journal: &mut JournalWriter) -> Result<(), JournalError> {
+        journal.hand_over()?;
+        if !self.acks.is_empty() {
+            let token = journal.request_sync()?;
+            let acks = std::mem::take(&mut self.acks);
+            self.waiting.push((token, Held::Acks(acks)));
+        }
+        Ok(())
+    }
+
+    /// Everything up to `token` is on disk: send what waited for it.
+    pub fn release(&mut self, token: u64) {
+        let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|(t, _)| *t <= token);
+        self.waiting = later;
+        for (_, held) in ready {
+            match held {
+                Held::Acks(acks) => {
+                    for (id, reply) in acks {
+                        self.send(id, reply);
+                    }
+                }
+                Held::Client(tx, reply) => {
+                    let _ = tx.send(reply);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Batch jobs from the event loop's side: when to submit more (the core's `jobs_wanted`) and
+//! when to poll (a backoff while nothing changes, often while the last workers leave), and what
+//! the answers mean: submitted IDs join the book, batch jobs that ended take their worker's
+//! tasks with them, too many that end before their worker connects stop the run.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::book::Backoff;
+use super::core::Core;
+use super::jobs::{JobCmd, JobError, JobEvent};
+use super::run::{Server, DRAIN_POLL_FIRST};
+use crate::backend::JobState;
+use crate::journal::JournalWriter;
+
+/// Batch jobs that may end in a row without their worker connecting before `up` gives up.
+pub const MAX_FAILED_STARTS: u32 = 3;
+
+/// Submit attempts that may fail in a row before `up` gives up.
+const MAX_SUBMIT_FAILURES: u32 = 3;
+
+/// The pause after a failed submit.
+const SUBMIT_RETRY: Duration = Duration::from_secs(30);
+
+/// When batch-system commands run next, and which are running.
+pub(super) struct JobSchedule {
+    submit_in_flight: bool,
+    poll_in_flight: bool,
+    /// The poll interval while tasks run: doubles while nothing changes, up to 2 min.
+    poll: Backoff,
+    next_poll: Duration,
+    submit_failures: u32,
+    next_submit: Duration,
+    /// Every task has ended and the last workers are leaving: their batch jobs' ends are
+    /// awaited with [`JobSchedule::drain_poll`].
+    draining: bool,
+    /// A poll soon after each worker leaves, then doubling pauses up to a second (about 20
+    /// status commands at most in the retire grace).
+    drain_poll: Backoff,
+}
+
+impl JobSchedule {
+    pub fn new(poll_interval: Duration) -> JobSchedule {
+        JobSchedule {
+            submit_in_flight: false,
+            poll_in_flight: false,
+            poll: Backoff::new(poll_interval, Duration::from_secs(120).max(poll_interval)),
+            next_poll: Duration::ZERO,
+            submit_failures: 0,
+            next_submit: Duration::ZERO,
+            draining: false,
+            drain_poll: Backoff::new(DRAIN_POLL_FIRST, Duration::from_secs(1)),
+        }
+    }
+
+    /// Every task has ended: poll now, then as the drain backoff says.
+    pub fn start_draining(&mut self) {
+        self.draining = true;
+        self.next_poll = Duration::ZERO;
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining
+    }
+
+    /// A worker left while draining: its batch job ends within moments; look soon.
+    pub fn on_worker_gone_while_draining(&mut self, now: Duration) {
+        self.drain_poll.on_change(true);
+        self.next_poll = self.next_poll.min(now + self.drain_poll.current());
+    }
+
+    fn interval(&self) -> Duration {
+        if self.draining {
+            self.drain_poll.current()
+        } else {
+            self.poll.current()
+        }
+    }
+
+    fn polled(&mut self, changed: bool, now: Duration) {
+        self.poll_in_flight = false;
+        self.poll.on_change(changed);
+        self.next_poll = now + self.interval();
+        if self.draining {
+            self.drain_poll.on_change(false);
+        }
+    }
+}
+
+impl Server {
+    /// The tick: lost workers, expired orphans, parked slots, then submissions and polls.
+    pub fn on_tick(
+        &mut self,
+        core: &mut Core,
+        journal: &mut JournalWriter,
+        jobs_cmd: &UnboundedSender<JobCmd>,
+    ) -> anyhow::Result<()> {
+        let now = self.now();
+        for id in core.silent_workers(now) {
+            let evs = core.on_worker_lost(id, "no heartbeat", now);
+            self.worker_gone(id, now);
+            for ev in evs {
+                self.record(journal, &ev, now);
+            }
+        }
+        for ev in core.expire_orphans(now) {
+            self.record(journal, &ev, now);
+        }
+        self.wake(core, journal);
+        let s = &mut self.schedule;
+        if !s.submit_in_flight && now >= s.next_submit {
+            let n = core.jobs_wanted(
+                self.book.queued(),
+                self.book.active(),
+                self.opts.max_jobs,
+                now,
+            );
+            if n > 0 {
+                s.submit_in_flight = true;
+                jobs_cmd
+                    .send(JobCmd::Submit(n))
+                    .context("the batch-system commands stopped")?;
+            }
+        }
+        if !s.poll_in_flight && now >= s.next_poll && !self.book.live().is_empty() {
+            s.poll_in_flight = true;
+            jobs_cmd
+                .send(JobCmd::Poll)
+                .context("the batch-system commands stopped")?;
+        }
+        let c = core.counts();
+        let (jp, jr) = self.book.pending_running();
+        self.progress.update(c, jp, jr);
+        Ok(())
+    }
+
+    /// The answer of a batch-system command.
+    pub fn on_job_event(
+        &mut self,
+        core: &mut Core,
+        journal: &mut JournalWriter,
+        ev: JobEvent,
+    ) -> anyhow::Result<()> {
+        let now = self.now();
+        match ev {
+            JobEvent::Submitted(Ok(ids)) => {
+                self.schedule.submit_in_flight = false;
+                self.schedule.submit_failures = 0;
+                crate::log::info(format!(
+                    "submitted {} batch job{}: {}",
+                    ids.len(),
+                    if ids.len() == 1 { "" } else { "s" },
+                    ids.iter()
+                        .map(|i| i.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ));
+                for id in ids {
+                    self.book.add(id);
+                }
+                self.schedule.next_poll = now;
+            }
+            JobEvent::Submitted(Err(e)) => {
+                let s = &mut self.schedule;
+                s.submit_in_flight = false;
+                s.submit_failures += 1;
+                if let JobError::UnreadableSubmit(_) = e {
+                    anyhow::bail!("submitting worker batch jobs: {e}");
+                }
+                if s.submit_failures >= MAX_SUBMIT_FAILURES {
+                    anyhow::bail!(
+                        "submitting worker batch jobs failed {} times in a row; the last error: {e}",
+                        s.submit_failures
+                    );
+                }
+                crate::log::warn(format!(
+                    "submitting worker batch jobs failed (will retry in {}): {e}",
+                    crate::duration::format_human(SUBMIT_RETRY)
+                ));
+                s.next_submit = now + SUBMIT_RETRY;
+            }
+            JobEvent::Polled(Ok(states)) => {
+                let ended = self.book.on_poll(&states);
+                let changed =
+                    !ended.is_empty() || states.iter().any(|(_, s)| *s == JobState::Running);
+                self.schedule.polled(changed, now);
+                for (job, state, worker) in ended {
+                    crate::log::debug(format!("batch job {job} ended: {state:?}"));
+                    for ev in core.on_job_ended(&job.to_string()) {
+                        self.record(journal, &ev, now);
+                    }
+                    if let Some(w) = worker.filter(|w| self.peers.contains_key(w)) {
+                        let why = format!("its batch job ended ({state:?})");
+                        let evs = core.on_worker_lost(w, &why, now);
+                        self.worker_gone(w, now);
+                        for ev in evs {
+                            self.record(journal, &ev, now);
+                        }
+                    }
+                }
+                if self.book.failed_starts >= MAX_FAILED_STARTS {
+                    anyhow::bail!(
+                        "{} batch jobs in a row ended before their worker connected to the server; \
+                         read their output in `{}` (is `hpcluster` on the compute nodes' PATH, and the \
+                         cluster directory on a shared filesystem?)",
+                        self.book.failed_starts,
+                        self.opts.log_directory.display()
+                    );
+                }
+            }
+            JobEvent::Polled(Err(e)) => {
+                // A failing status command never marks batch jobs dead: try again later.
+                self.schedule.polled(false, now);
+                crate::log::warn(format!(
+                    "batch job status failed (jobs kept as they were): {e}"
+                ));
+            }
+            JobEvent::Cancelled(r) => {
+                if let Err(e) = r {
+                    crate::log::warn(format!("cancelling batch jobs failed: {e}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,309 @@
+//! Peers: the connections of workers and clients. A connection task per peer authenticates it
+//! ([`crate::auth`]), reads its frames and hands them to the event loop as [`Event`]s; replies
+//! go out through the peer's queue. On the loop's side, [`Server::on_event`] turns a worker's
+//! hello, asks, reports, heartbeats and goodbye into calls on the core.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+
+use super::core::{Core, WorkerHello, WorkerId};
+use super::run::Server;
+use crate::auth::{self, Secret};
+use crate::backend::JobId;
+use crate::journal::{JournalError, JournalWriter};
+use crate::protocol::{read_frame, write_frame, Reply, Request, Role};
+
+/// What a connection task hands to the event loop.
+pub(super) enum Event {
+    Hello {
+        id: WorkerId,
+        hello: WorkerHello,
+        tx: mpsc::UnboundedSender<Reply>,
+    },
+    Msg {
+        id: WorkerId,
+        req: Request,
+    },
+    Closed {
+        id: WorkerId,
+        why: String,
+    },
+    Client {
+        req: Request,
+        reply: oneshot::Sender<Reply>,
+    },
+}
+
+/// A connected worker, as the loop sees it.
+pub(super) struct Peer {
+    /// Its queue of replies.
+    pub tx: mpsc::UnboundedSender<Reply>,
+    pub job: Option<JobId>,
+    /// Since when it counts as working (its oldest claimed task's start, for a returning one).
+    pub since: Duration,
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+impl Server {
+    /// One event of a peer.
+    pub fn on_event(
+        &mut self,
+        core: &mut Core,
+        journal: &mut JournalWriter,
+        ev: Event,
+    ) -> Result<(), JournalError> {
+        let now = self.now();
+        match ev {
+            Event::Hello { id, hello, tx } => self.on_hello(core, journal, id, hello, tx, now),
+            Event::Msg { id, req } => self.on_worker_msg(core, journal, id, req, now),
+            Event::Closed { id, why } => {
+                let evs = core.on_worker_lost(id, &why, now);
+                if !evs.is_empty() {
+                    crate::log::warn(format!(
+                        "worker {id} lost ({why}) while running {} task{}",
+                        evs.len(),
+                        plural(evs.len())
+                    ));
+                }
+                self.worker_gone(id, now);
+                for ev in evs {
+                    self.record(journal, &ev, now);
+                }
+                self.wake(core, journal);
+                Ok(())
+            }
+            Event::Client { req, reply } => self.on_client(core, journal, req, reply),
+        }
+    }
+
+    fn on_hello(
+        &mut self,
+        core: &mut Core,
+        journal: &mut JournalWriter,
+        id: WorkerId,
+        hello: WorkerHello,
+        tx: mpsc::UnboundedSender<Reply>,
+        now: Duration,
+    ) -> Result<(), JournalError> {
+        if let Some(job) = &hello.job {
+            self.book.on_worker(job, id);
+        }
+        crate::log::debug(format!(
+            "worker {id} connected from {} (batch job {})",
+            hello.host,
+            hello
+                .job
+                .as_ref()
+                .map(|j| j.to_string())
+                .unwrap_or_else(|| "?".into())
+        ));
+        let claimed = hello.claims.len();
+        // A worker coming back has been working since its oldest claimed task started.
+        let held_for = hello
+            .claims
+            .iter()
+            .map(|c| c.secs)
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .fold(0.0, f64::max)
+            .min(1e9);
+        self.peers.insert(
+            id,
+            Peer {
+                tx,
+                job: hello.job.clone(),
+                since: now.saturating_sub(Duration::from_secs_f64(held_for)),
+            },
+        );
+        core.on_worker_hello(id, hello, now);
+        let out = core.on_claims(id, now);
+        if claimed > 0 {
+            crate::log::info(format!(
+                "worker {id} came back holding {claimed} task(s){}",
+                if out.disowned.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; {} of them were requeued meanwhile and are stopped",
+                        out.disowned.len()
+                    )
+                }
+            ));
+        }
+        for task in out.disowned {
+            self.send(
+                id,
+                Reply::Disown {
+                    task,
+                    reason: "it was requeued while the worker was away".into(),
+                },
+            );
+        }
+        for ev in out.requeued {
+            self.record(journal, &ev, now);
+        }
+        Ok(())
+    }
+
+    fn on_worker_msg(
+        &mut self,
+        core: &mut Core,
+        journal: &mut JournalWriter,
+        id: WorkerId,
+        req: Request,
+        now: Duration,
+    ) -> Result<(), JournalError> {
+        match req {
+            Request::Ask { slot } => {
+                let d = core.on_ask(id, slot, now);
+                self.dispatch(journal, id, slot, d, now);
+                if let Some(next) = core.prefetch(id, slot, now) {
+                    self.dispatch(journal, id, slot, next, now);
+                }
+            }
+            Request::TaskEnded { task, end, secs } => {
+                if let Some(ev) = core.on_task_ended(id, task, end, secs, now) {
+                    self.record(journal, &ev, now);
+                }
+                self.acks.push((id, Reply::Ack { task }));
+            }
+            Request::Heartbeat => core.on_heartbeat(id, now),
+            Request::Goodbye => {
+                let evs = core.on_goodbye(id, now);
+                self.worker_gone(id, now);
+                for ev in evs {
+                    self.record(journal, &ev, now);
+                }
+            }
+            other => self.send(
+                id,
+                Reply::Refused {
+                    reason: format!("unexpected message from a worker: {other:?}"),
+                },
+            ),
+        }
+        Ok(())
+    }
+
+    /// A worker left or was lost: its time is counted and its batch job will take no tasks.
+    pub fn worker_gone(&mut self, id: WorkerId, now: Duration) {
+        if self.schedule.is_draining() {
+            self.schedule.on_worker_gone_while_draining(now);
+        }
+        if let Some(p) = self.peers.remove(&id) {
+            self.worker_seconds_closed += now.saturating_sub(p.since).as_secs_f64();
+            if let Some(job) = &p.job {
+                self.book.on_worker_gone(job);
+            }
+        }
+    }
+}
+
+/// Accepts connections until aborted; each peer gets a task of its own and an ID.
+pub(super) async fn accept_loop(
+    listener: TcpListener,
+    secret: Arc<Secret>,
+    ev_tx: mpsc::UnboundedSender<Event>,
+    next_id: Arc<AtomicU64>,
+) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let secret = secret.clone();
+        let ev_tx = ev_tx.clone();
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            if let Err(e) = serve_peer(stream, &secret, ev_tx, id).await {
+                crate::log::debug(format!("connection from {peer} dropped: {e:#}"));
+            }
+        });
+    }
+}
+
+async fn serve_peer(
+    mut stream: TcpStream,
+    secret: &Secret,
+    ev_tx: mpsc::UnboundedSender<Event>,
+    id: WorkerId,
+) -> anyhow::Result<()> {
+    let role = auth::accept(&mut stream, secret).await?;
+    let (mut rd, mut wr) = stream.into_split();
+    match role {
+        Role::Client => {
+            while let Some(req) = read_frame::<_, Request>(&mut rd).await? {
+                let (tx, rx) = oneshot::channel();
+                ev_tx.send(Event::Client { req, reply: tx }).ok();
+                let reply = rx.await.unwrap_or(Reply::Refused {
+                    reason: "the server is stopping".into(),
+                });
+                write_frame(&mut wr, &reply).await?;
+            }
+            Ok(())
+        }
+        Role::Worker => {
+            let first: Option<Request> = read_frame(&mut rd).await?;
+            let Some(Request::WorkerHello {
+                job,
+                slots,
+                deadline,
+                host,
+                claims,
+                ..
+            }) = first
+            else {
+                anyhow::bail!("a worker must say hello first");
+            };
+            let (tx, rx) = mpsc::unbounded_channel::<Reply>();
+            let writer = tokio::spawn(crate::protocol::write_queued(wr, rx));
+            let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
+            let hello = WorkerHello {
+                job,
+                slots: slots.clamp(1, 4096),
+                deadline: Duration::from_secs_f64(if deadline.is_finite() {
+                    deadline.clamp(0.0, 1e11)
+                } else {
+                    0.0
+                }),
+                host,
+                claims,
+            };
+            ev_tx.send(Event::Hello { id, hello, tx }).ok();
+            let why = loop {
+                match read_frame::<_, Request>(&mut rd).await {
+                    Ok(Some(Request::Goodbye)) => {
+                        ev_tx
+                            .send(Event::Msg {
+                                id,
+                                req: Request::Goodbye,
+                            })
+                            .ok();
+                        break None;
+                    }
+                    Ok(Some(req)) => {
+                        ev_tx.send(Event::Msg { id, req }).ok();
+                    }
+                    Ok(None) => break Some("connection closed".to_string()),
+                    Err(e) => break Some(format!("connection error: {e:#}")),
+                }
+            };
+            if let Some(why) = why {
+                ev_tx.send(Event::Closed { id, why }).ok();
+            }
+            writer.abort();
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Resuming: a cluster directory's journal replayed into a new core. Done and failed tasks
+//! stay ended; tasks left running on a batch job still alive wait as orphans for its worker;
+//! the rest are queued again; a tasks file given again adds only its new lines.
+
+use std::time::Duration;
+
+use crate::journal::{Entry, Journal, Replay};
+use crate::server::core::Core;
+use crate::task::{TaskSpec, TaskState};
+
+/// Tasks the journal left running on a batch job still alive wait this long for the job's
+/// worker to reconnect and claim them (workers retry every few seconds).
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(60);
+
+/// Tasks from the journal's replay and a tasks file, merged for a resumed or new run.
+///
+/// Resuming with the same tasks file does not add its tasks twice: when the journal already
+/// holds tasks, they must be the first tasks of the file (same specs, same order), and only the
+/// file's tasks after them are added (none when it is the same file; new lines appended to the
+/// file are added). A file that does not start with the journal's tasks is an error: resuming
+/// would run a different list. `new` is empty for an open cluster (`up` without `--tasks`).
+///
+/// Puts the journal's tasks and the new ones into the core. Tasks the journal left running on
+/// a batch job in `alive` are held for that job's worker (see [`Core::restore_orphan`]).
+pub fn seed_tasks(
+    core: &mut Core,
+    journal: &mut Journal,
+    replay: Replay,
+    mut new: Vec<TaskSpec>,
+    alive: &std::collections::HashSet<String>,
+    now: Duration,
+) -> anyhow::Result<(usize, usize)> {
+    let resumed = replay.tasks.len();
+    if resumed > 0 && !new.is_empty() {
+        let same_start =
+            new.len() >= resumed && replay.tasks.iter().zip(&new).all(|(t, n)| &t.spec == n);
+        if !same_start {
+            anyhow::bail!(
+                "the journal of this cluster already holds {resumed} task(s) that are not the first \
+                 tasks of the tasks file: resuming would run a different list; give another `--name` \
+                 (or move the cluster directory aside) to start afresh"
+            );
+        }
+        new.drain(..resumed);
+        crate::log::info(format!(
+            "the tasks file's first {resumed} task(s) are already in the journal: resuming them, {} new",
+            new.len()
+        ));
+    }
+    for d in &replay.durations {
+        core.learn(*d);
+    }
+    let until = now + ORPHAN_GRACE;
+    for t in replay.tasks {
+        match t.job.filter(|j| alive.contains(j)) {
+            Some(job) if matches!(t.state, TaskState::Running { .. }) => {
+                core.restore_orphan(t.spec, job, t.lost_runs, until)
+            }
+            _ => core.restore_task(t.spec, t.state, t.lost_runs),
+        }
+    }
+    let first = core.task_count() as u64;
+    for (i, spec) in new.iter().enumerate() {
+        journal.append(&Entry::Added {
+            id: first + i as u64,
+            spec: spec.clone(),
+        })?;
+    }
+    journal.sync()?;
+    let added = new.len();
+    core.on_tasks_added(new);
+    Ok((resumed, added))
+}

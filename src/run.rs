@@ -1,6 +1,7 @@
 //! Ties a parsed command line to its work and turns the outcome into an exit status:
 //! 0 on success, 1 on any error (printed as `error: ...`), 2 for usage errors (clap).
 
+use anyhow::Context;
 use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command, ConfigFlags};
@@ -35,7 +36,15 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             commands::status::run(&resolve_named(config_path, &args.name)?, args.json)
         }
         Command::Down(args) => commands::down::run(&resolve_named(config_path, &args.name)?),
-        Command::Worker(args) => crate::worker::run(args),
+        Command::Worker(args) => crate::worker::run(crate::worker::WorkerOptions {
+            walltime: crate::duration::parse_duration(&args.walltime)
+                .context("invalid `--walltime`")?,
+            cluster_dir: args.cluster_dir,
+            server: args.server,
+            slots: args.slots,
+            no_admission: args.no_admission,
+            backend: args.backend,
+        }),
         Command::Config(crate::cli::ConfigCommand::Show { flags, json }) => {
             commands::config_show::run(&resolve(&flags)?, json)
         }

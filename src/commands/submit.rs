@@ -39,7 +39,7 @@ pub fn run(config: &Config, args: &SubmitArgs) -> anyhow::Result<i32> {
             config.name
         )
     })?;
-    let address = crate::worker::read_server_address(&dir)?;
+    let address = crate::cluster_dir::server_file::ServerFile::read(&dir)?.address;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -13,6 +13,7 @@ use anyhow::Context;
 use crate::auth::Secret;
 use crate::backend::{self, Runner, SubmitRequest};
 use crate::cli::UpArgs;
+use crate::cluster_dir::server_file::ServerFile;
 use crate::cluster_dir::{self, ClusterDir};
 use crate::config::{Config, Resolved};
 use crate::journal::Journal;
@@ -156,15 +157,13 @@ async fn serve(
     let port = listener.local_addr()?.port();
     let address = format!(
         "{}:{port}",
-        crate::worker::advertised_host(&config.interface)
+        crate::cluster_dir::server_file::advertised_host(&config.interface)
     );
-    let server_file = dir_path.join("server.json");
-    crate::atomic_file::write(
-        &server_file,
-        serde_json::json!({"address": address, "pid": std::process::id()})
-            .to_string()
-            .as_bytes(),
-    )?;
+    ServerFile {
+        address: address.clone(),
+        pid: std::process::id() as i32,
+    }
+    .write(&dir_path)?;
     crate::log::info(format!(
         "server listening on {address}; cluster directory {}",
         dir_path.display()
@@ -194,7 +193,7 @@ async fn serve(
         shutdown_signal(),
     )
     .await;
-    let _ = std::fs::remove_file(&server_file);
+    ServerFile::remove(&dir_path);
     result
 }
 

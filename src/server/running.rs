@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::auth::Secret;
+use crate::cluster_dir::server_file::ServerFile;
 use crate::protocol::{Reply, Request};
 
 /// A server that answers, as `server.json` describes it.
@@ -19,13 +20,10 @@ pub struct RunningServer {
 
 /// The cluster's server, if its `server.json` names a live process.
 pub fn find(cluster_dir: &Path) -> Option<RunningServer> {
-    let text = std::fs::read_to_string(cluster_dir.join("server.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let pid = v["pid"].as_i64()? as i32;
-    let alive = crate::process::is_alive(pid);
-    alive.then(|| RunningServer {
-        address: v["address"].as_str().unwrap_or_default().to_string(),
-        pid,
+    let f = ServerFile::read(cluster_dir).ok()?;
+    crate::process::is_alive(f.pid).then_some(RunningServer {
+        address: f.address,
+        pid: f.pid,
     })
 }
 

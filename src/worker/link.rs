@@ -16,12 +16,35 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::auth::Secret;
+use crate::cluster_dir::server_file::ServerFile;
 use crate::protocol::{write_frame, Claim, Reply, Request, Role};
 
 /// How long a worker that lost its server keeps trying to reach one.
 pub const RECONNECT_WITHIN: Duration = Duration::from_secs(300);
 /// Pause between reconnection attempts.
 pub const RECONNECT_EVERY: Duration = Duration::from_secs(2);
+
+/// Connects to `address`, retrying for a while with doubling pauses (the server may still be
+/// starting).
+async fn connect_with_retry(address: &str) -> anyhow::Result<tokio::net::TcpStream> {
+    let mut delay = Duration::from_millis(200);
+    let mut last = None;
+    for _ in 0..8 {
+        match tokio::net::TcpStream::connect(address).await {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+    bail!(
+        "cannot reach the server at `{address}`: {}; is `hpcluster up` running, and can this node reach that host?",
+        last.map(|e| e.to_string()).unwrap_or_default()
+    )
+}
 
 /// Where the server is and how to prove who we are.
 pub struct Target {
@@ -35,7 +58,7 @@ impl Target {
     fn address(&self) -> anyhow::Result<String> {
         match &self.server {
             Some(a) => Ok(a.clone()),
-            None => super::read_server_address(&self.cluster_dir),
+            None => ServerFile::read(&self.cluster_dir).map(|f| f.address),
         }
     }
 }
@@ -60,7 +83,7 @@ impl Link {
     /// says `hello`.
     pub async fn open(target: &Target, hello: Request) -> anyhow::Result<Link> {
         let address = target.address()?;
-        let stream = super::connect_with_retry(&address).await?;
+        let stream = connect_with_retry(&address).await?;
         Self::start(target, stream, address, hello).await
     }
 

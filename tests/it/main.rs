@@ -17,6 +17,7 @@
 mod harness;
 mod real;
 
+mod architecture;
 mod backend_fake;
 mod backend_local;
 mod backend_sge;

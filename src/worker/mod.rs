@@ -8,24 +8,24 @@
 //! allocation. On SIGTERM (the batch system stopping the job) or at the deadline it stops its tasks and reports them interrupted, so the server requeues them.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
 use tokio::sync::mpsc;
 
 use crate::auth::Secret;
 use crate::backend_kind::BackendKind;
 use crate::budget::{killed_by_walltime, may_start, Admission};
-use crate::cli::WorkerArgs;
-use crate::duration::{format_human, parse_duration};
+use crate::duration::format_human;
 use crate::protocol::{Claim, Reply, Request, RunEnd};
 use crate::task::TaskSpec;
 use crate::time::unix_now;
 
+mod deadline;
 mod launch;
 mod link;
 mod scratch;
+
+pub use deadline::{backend_from_env, deadline};
 
 use crate::process::{signal_group, SIGKILL, SIGTERM};
 use launch::{Launcher, Running};
@@ -35,73 +35,24 @@ use scratch::Scratch;
 /// Interval between heartbeats.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 
-/// Address file the server writes into the cluster directory.
-pub fn read_server_address(cluster_dir: &Path) -> anyhow::Result<String> {
-    let path = cluster_dir.join("server.json");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "failed to read `{}`: is `hpcluster up` running for this cluster?",
-            path.display()
-        )
-    })?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("`{}` is not valid JSON", path.display()))?;
-    v["address"]
-        .as_str()
-        .map(str::to_string)
-        .with_context(|| format!("`{}` has no `address`", path.display()))
-}
-
-/// The batch system a worker runs under: given on its command line, else guessed from the
-/// variables each batch system sets.
-pub fn backend_from_env(
-    given: Option<BackendKind>,
-    env: &HashMap<String, String>,
-) -> Option<BackendKind> {
-    let has = |k: &str| env.get(k).is_some_and(|v| !v.is_empty());
-    given.or(if has("HPCLUSTER_LOCAL_JOB_ID") {
-        Some(BackendKind::Local)
-    } else if has("SLURM_JOB_ID") {
-        Some(BackendKind::Slurm)
-    } else if has("JOB_ID") && (has("SGE_ROOT") || has("SGE_TASK_ID")) {
-        Some(BackendKind::Sge)
-    } else if has("PBS_JOBID") {
-        Some(BackendKind::Pbs)
-    } else if has("LSB_JOBID") {
-        Some(BackendKind::Lsf)
-    } else {
-        None
-    })
-}
-
-/// The earliest of the deadlines known: start + walltime, and what the batch system says.
-pub fn deadline(started: Duration, walltime: Duration, env: &HashMap<String, String>) -> Duration {
-    // The job script records when the batch job started, before its prologue ran.
-    let started = env
-        .get("HPCLUSTER_JOB_START")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
-        .map_or(started, |s| s.min(started));
-    let mut d = started.saturating_add(walltime);
-    if let Some(local) = env
-        .get("HPCLUSTER_JOB_DEADLINE")
-        .and_then(|v| v.parse::<f64>().ok())
-    {
-        d = d.min(Duration::from_secs_f64(local.max(0.0)));
-    }
-    if let Some(id) = env
-        .get("SLURM_JOB_ID")
-        .filter(|_| env.contains_key("SLURM_JOB_NAME"))
-    {
-        if let Some(end) = crate::backend::slurm::end_time(id) {
-            d = d.min(end);
-        }
-    }
-    d
+/// What a worker is started with (the job script's `hpcluster worker` command line).
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// The cluster directory: the secret, `server.json`, task outputs.
+    pub cluster_dir: std::path::PathBuf,
+    /// The server's address; `None`: read from `server.json` at each connection.
+    pub server: Option<String>,
+    /// The walltime the batch job is granted.
+    pub walltime: Duration,
+    pub slots: u32,
+    /// Start tasks sent ahead without the deadline check (`up --no-admission`).
+    pub no_admission: bool,
+    /// The batch system; `None`: guessed from the environment.
+    pub backend: Option<BackendKind>,
 }
 
 /// Runs a worker until it retires; returns the exit status.
-pub fn run(args: WorkerArgs) -> anyhow::Result<i32> {
+pub fn run(args: WorkerOptions) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -116,9 +67,9 @@ struct Queued {
     buffer: Duration,
 }
 
-async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
+async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
     let started_at = unix_now();
-    let walltime = parse_duration(&args.walltime).context("invalid `--walltime`")?;
+    let walltime = args.walltime;
     let env: HashMap<String, String> = std::env::vars().collect();
     let deadline = deadline(started_at, walltime, &env);
     let cluster_dir = args.cluster_dir.clone();
@@ -310,26 +261,6 @@ async fn run_async(args: WorkerArgs) -> anyhow::Result<i32> {
     }
 }
 
-async fn connect_with_retry(address: &str) -> anyhow::Result<tokio::net::TcpStream> {
-    let mut delay = Duration::from_millis(200);
-    let mut last = None;
-    for _ in 0..8 {
-        match tokio::net::TcpStream::connect(address).await {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
-    }
-    bail!(
-        "cannot reach the server at `{address}`: {}; is `hpcluster up` running, and can this node reach that host?",
-        last.map(|e| e.to_string()).unwrap_or_default()
-    )
-}
-
 async fn stop_all(
     running: &mut HashMap<u64, Running>,
     out: &mut Link,
@@ -358,60 +289,4 @@ async fn stop_all(
         });
     }
     0
-}
-
-/// The host name workers should use to reach a server bound to `interface`.
-pub fn advertised_host(interface: &str) -> String {
-    if interface == "0.0.0.0" || interface == "::" || interface.is_empty() {
-        crate::process::hostname()
-    } else {
-        interface.to_string()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn the_backend_is_given_or_guessed_from_the_environment() {
-        let guess = |pairs: &[(&str, &str)]| backend_from_env(None, &env(pairs));
-        assert_eq!(guess(&[("SLURM_JOB_ID", "12")]), Some(BackendKind::Slurm));
-        assert_eq!(
-            guess(&[("JOB_ID", "4"), ("SGE_TASK_ID", "undefined")]),
-            Some(BackendKind::Sge)
-        );
-        assert_eq!(guess(&[("PBS_JOBID", "7.srv")]), Some(BackendKind::Pbs));
-        assert_eq!(guess(&[("LSB_JOBID", "5")]), Some(BackendKind::Lsf));
-        assert_eq!(
-            guess(&[("HPCLUSTER_LOCAL_JOB_ID", "local-3"), ("SLURM_JOB_ID", "1")]),
-            Some(BackendKind::Local)
-        );
-        assert_eq!(guess(&[("JOB_ID", "4")]), None);
-        assert_eq!(
-            backend_from_env(Some(BackendKind::Pbs), &env(&[("SLURM_JOB_ID", "1")])),
-            Some(BackendKind::Pbs)
-        );
-    }
-
-    #[test]
-    fn deadline_takes_the_earliest() {
-        let s = Duration::from_secs;
-        assert_eq!(deadline(s(100), s(50), &env(&[])), s(150));
-        assert_eq!(
-            deadline(s(100), s(50), &env(&[("HPCLUSTER_JOB_DEADLINE", "140.5")])),
-            Duration::from_secs_f64(140.5)
-        );
-        assert_eq!(
-            deadline(s(100), s(50), &env(&[("HPCLUSTER_JOB_DEADLINE", "900")])),
-            s(150)
-        );
-    }
 }

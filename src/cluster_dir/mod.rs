@@ -6,6 +6,8 @@
 //! write is atomic (temp file + rename), and the `lock` file (flock) keeps two `hpcluster up`
 //! off the same directory. It must be on a filesystem the compute nodes see.
 
+pub mod server_file;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;

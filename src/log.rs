@@ -4,8 +4,8 @@
 //! lines; `RUST_LOG` (EnvFilter syntax) replaces what the flags chose when it is set. The line
 //! gets more detail as the filter lets more through: from debug on each line starts with an
 //! RFC 3339 UTC timestamp (`2026-05-01T12:34:56.789012Z`), from trace also with the level. Any
-//! module may call the `tracing` macros directly; [`info`], [`warn`] and [`debug`] are the same
-//! with target `hpcluster`. Lines never carry colour or other escape codes. While a progress bar
+//! module logs with the `tracing` macros, so `RUST_LOG=hpcluster::server=debug` narrows the
+//! detail to one room. Lines never carry colour or other escape codes. While a progress bar
 //! is drawn ([`attach_bar`]), every line is written with the bar suspended, so it appears above
 //! the bar on a line of its own.
 
@@ -45,9 +45,9 @@ pub fn init(verbose: u8, quiet: bool) {
         .try_init()
         .is_ok();
     if let (true, Some(e)) = (installed, choice.rust_log_error) {
-        warn(format!(
+        tracing::warn!(
             "ignored `RUST_LOG`: {e}; it takes EnvFilter directives such as `debug` or `hpcluster=trace`"
-        ));
+        );
     }
 }
 
@@ -55,21 +55,6 @@ pub fn init(verbose: u8, quiet: bool) {
 /// detailed level any directive of the filter lets through.
 pub fn level() -> u8 {
     LEVEL.load(Ordering::Relaxed)
-}
-
-/// A normal progress line (hidden by `-q`).
-pub fn info(msg: impl AsRef<str>) {
-    tracing::info!(target: "hpcluster", "{}", msg.as_ref());
-}
-
-/// A detail shown with `-v`.
-pub fn debug(msg: impl AsRef<str>) {
-    tracing::debug!(target: "hpcluster", "{}", msg.as_ref());
-}
-
-/// A warning (hidden by `-q`).
-pub fn warn(msg: impl AsRef<str>) {
-    tracing::warn!(target: "hpcluster", "{}", msg.as_ref());
 }
 
 /// From now on log lines suspend `bar` while they are written (the progress display calls it).
@@ -312,8 +297,8 @@ mod tests {
     #[test]
     fn lines_read_as_before_by_default() {
         let out = format(style(false, false), || {
-            info("submitted 1 batch job");
-            warn("task 3 was killed by the walltime");
+            tracing::info!("submitted 1 batch job");
+            tracing::warn!("task 3 was killed by the walltime");
             tracing::info!(job = 7, "direct");
         });
         assert_eq!(
@@ -326,7 +311,7 @@ mod tests {
 
     #[test]
     fn verbose_lines_carry_a_timestamp_and_trace_lines_a_level() {
-        let out = format(style(true, false), || debug("detail"));
+        let out = format(style(true, false), || tracing::debug!("detail"));
         let (stamp, rest) = out.split_once(' ').unwrap();
         assert_eq!(rest, "hpcluster: detail\n");
         assert!(is_rfc3339_utc(stamp), "{stamp:?}");

@@ -163,7 +163,7 @@ pub async fn write_queued<W: AsyncWrite + Unpin, T: Serialize + std::fmt::Debug>
         let mut next = Some(first);
         while let Some(m) = next.take() {
             if let Err(e) = encode_frame(&mut buf, &m) {
-                crate::log::warn(format!("message not sent: {e:#}"));
+                tracing::warn!("message not sent: {e:#}");
             }
             if buf.len() < WRITE_BATCH {
                 next = rx.try_recv().ok();

@@ -221,7 +221,7 @@ impl Tracker {
             HashMap::new()
         } else {
             self.backend.final_status(&missing).unwrap_or_else(|e| {
-                crate::log::warn(format!("{e:#}"));
+                tracing::warn!("{e:#}");
                 HashMap::new()
             })
         };

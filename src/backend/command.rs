@@ -169,14 +169,14 @@ impl Runner {
                 format!("failed to look up batch job `{job_name}` before retrying its submit")
             })?;
             if !found.is_empty() {
-                crate::log::info(format!(
+                tracing::info!(
                     "batch job `{job_name}` was created by the submit that timed out: {}",
                     found
                         .iter()
                         .map(|j| j.to_string())
                         .collect::<Vec<_>>()
                         .join(" ")
-                ));
+                );
                 return Ok(found);
             }
             attempt += 1;
@@ -189,12 +189,12 @@ impl Runner {
 
     fn wait(&self, attempt: u32, out: &Output) {
         let delay = self.backoff.saturating_mul(1 << (attempt - 1).min(10));
-        crate::log::warn(format!(
+        tracing::warn!(
             "`{}` failed transiently ({}); retrying in {:?}",
             out.argv[0],
             out.stderr.trim(),
             delay
-        ));
+        );
         std::thread::sleep(delay);
     }
 }

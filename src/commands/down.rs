@@ -18,10 +18,7 @@ pub fn run(config: &Config) -> anyhow::Result<i32> {
         println!("stopping the server (pid {})", server.pid);
         server_stopped = server.stop(Duration::from_secs(60));
         if !server_stopped {
-            crate::log::warn(format!(
-                "the server (pid {}) did not stop within 60s",
-                server.pid
-            ));
+            tracing::warn!("the server (pid {}) did not stop within 60s", server.pid);
         }
     }
     let mut tracker = crate::commands::status::open_tracker(&config)?;
@@ -47,14 +44,12 @@ pub fn run(config: &Config) -> anyhow::Result<i32> {
     while !tracker.all_settled() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_secs(1));
         if let Err(e) = tracker.poll_once() {
-            crate::log::warn(format!("{e:#}"));
+            tracing::warn!("{e:#}");
         }
     }
     let left = tracker.jobs().iter().filter(|j| !j.is_settled()).count();
     if left > 0 {
-        crate::log::warn(format!(
-            "{left} batch jobs not yet confirmed ended; check `hpcluster status`"
-        ));
+        tracing::warn!("{left} batch jobs not yet confirmed ended; check `hpcluster status`");
     }
     Ok(0)
 }

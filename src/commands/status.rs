@@ -60,7 +60,7 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
             .unwrap_or_else(|e| serde_json::json!({"error": format!("{e:#}")})),
         None => {
             if let Err(e) = tracker.poll_once() {
-                crate::log::warn(format!("showing the last known states: {e:#}"));
+                tracing::warn!("showing the last known states: {e:#}");
             }
             journal_counts(&dir)?
         }

@@ -38,9 +38,9 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
         // A task that cannot fit the walltime is an error before anything is submitted.
         crate::commands::plan::of(&config)?;
     } else if tasks.is_some() {
-        crate::log::warn(
+        tracing::warn!(
             "`task_time` is not set: the first tasks start without an estimate; \
-             give `--task-time` so no task is started that cannot finish",
+             give `--task-time` so no task is started that cannot finish"
         );
     }
     if args.dry_run {
@@ -98,15 +98,15 @@ async fn serve(
     let leftover = tracker.live_jobs();
     if !leftover.is_empty() {
         if let Err(e) = tracker.poll_once() {
-            crate::log::warn(format!(
+            tracing::warn!(
                 "could not read the state of the batch jobs left from the previous run ({e:#}); \
                  keeping them"
-            ));
+            );
         }
     }
     let reattached = tracker.live_jobs();
     if !reattached.is_empty() {
-        crate::log::info(format!(
+        tracing::info!(
             "re-attached {} batch job(s) left running from the previous run of this cluster: {}",
             reattached.len(),
             reattached
@@ -114,7 +114,7 @@ async fn serve(
                 .map(|j| j.to_string())
                 .collect::<Vec<_>>()
                 .join(" ")
-        ));
+        );
     }
     let alive: std::collections::HashSet<String> =
         reattached.iter().map(|j| j.to_string()).collect();
@@ -135,13 +135,15 @@ async fn serve(
     )?;
     if resumed > 0 {
         let c = core.counts();
-        crate::log::info(format!(
+        tracing::info!(
             "resumed {resumed} task(s) from the journal: {} done, {} failed, {} to run",
-            c.done, c.failed, c.pending
-        ));
+            c.done,
+            c.failed,
+            c.pending
+        );
     }
     if added > 0 {
-        crate::log::info(format!("{added} task(s) queued"));
+        tracing::info!("{added} task(s) queued");
     }
     if exit_when_done {
         core.close_input();
@@ -164,21 +166,17 @@ async fn serve(
         pid: std::process::id() as i32,
     }
     .write(&dir_path)?;
-    crate::log::info(format!(
+    tracing::info!(
         "server listening on {address}; cluster directory {}",
         dir_path.display()
-    ));
+    );
     let mut control = TrackerControl(tracker);
     let mut initial = Vec::new();
     if let Some(n) = jobs.filter(|n| *n > 0) {
         use crate::server::jobs::JobControl;
         initial = control.submit(n)?;
         let ids: Vec<String> = initial.iter().map(|i| i.to_string()).collect();
-        crate::log::info(format!(
-            "submitted {} batch job(s): {}",
-            ids.len(),
-            ids.join(" ")
-        ));
+        tracing::info!("submitted {} batch job(s): {}", ids.len(), ids.join(" "));
     }
     let mut opts = options(&config, &dir_path, exit_when_done);
     opts.initial_jobs = reattached.into_iter().chain(initial).collect();
@@ -219,8 +217,8 @@ async fn shutdown_signal() {
         Err(_) => return std::future::pending().await,
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => crate::log::info("interrupted (Ctrl-C): cancelling the batch jobs"),
-        _ = term.recv() => crate::log::info("terminated (SIGTERM): cancelling the batch jobs"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted (Ctrl-C): cancelling the batch jobs"),
+        _ = term.recv() => tracing::info!("terminated (SIGTERM): cancelling the batch jobs"),
     }
 }
 

@@ -15,7 +15,7 @@ impl JobControl for TrackerControl {
     fn poll(&mut self) -> anyhow::Result<Vec<(JobId, JobState)>> {
         let changes = self.0.poll_once()?;
         for c in &changes {
-            crate::log::info(format!("batch job {}: {} -> {}", c.id, c.from, c.to));
+            tracing::info!("batch job {}: {} -> {}", c.id, c.from, c.to);
         }
         Ok(changes.into_iter().map(|c| (c.id, c.to)).collect())
     }

@@ -35,10 +35,10 @@ impl Server {
                 }
                 core.on_tasks_added(tasks);
                 self.wake(core, journal);
-                crate::log::info(format!(
+                tracing::info!(
                     "{count} task{} added by a client",
                     if count == 1 { "" } else { "s" }
-                ));
+                );
                 // The client hears of its tasks once they are on disk.
                 let token = journal.request_sync()?;
                 let added = Reply::Added { first, count };

@@ -56,7 +56,7 @@ impl Server {
                 }
             }
             Dispatch::Retire { reason } => {
-                crate::log::debug(format!("worker {id} slot {slot} retires: {reason}"));
+                tracing::debug!("worker {id} slot {slot} retires: {reason}");
                 Reply::Retire { slot, reason }
             }
             Dispatch::Stop => Reply::Stop { slot },
@@ -74,16 +74,16 @@ impl Server {
             at: now.as_secs_f64(),
         });
         match &ev.outcome {
-            Outcome::Failed { reason } => crate::log::warn(format!("task {} failed: {reason}", ev.task)),
-            Outcome::Requeued { reason, walltime: true } => crate::log::warn(format!(
+            Outcome::Failed { reason } => tracing::warn!("task {} failed: {reason}", ev.task),
+            Outcome::Requeued { reason, walltime: true } => tracing::warn!(
                 "task {} was {reason} after {:.0}s: its estimate was too short; raise `task_time` (or the task's `time`)",
                 ev.task, ev.secs
-            )),
-            Outcome::Requeued { reason, .. } => crate::log::info(format!("task {} requeued: {reason}", ev.task)),
-            Outcome::Returned => crate::log::debug(format!(
+            ),
+            Outcome::Requeued { reason, .. } => tracing::info!("task {} requeued: {reason}", ev.task),
+            Outcome::Returned => tracing::debug!(
                 "task {} came back unstarted from worker slot it was sent ahead to",
                 ev.task
-            )),
+            ),
             Outcome::Done => {}
         }
     }

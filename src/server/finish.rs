@@ -44,17 +44,15 @@ impl Server {
         }
         let _ = jobs_cmd.send(JobCmd::Cancel(live));
         match tokio::time::timeout(CANCEL_WITHIN, wait_cancelled(job_rx)).await {
-            Ok(Ok(n)) => crate::log::info(format!(
+            Ok(Ok(n)) => tracing::info!(
                 "cancelled {n} batch job{} still queued or running",
                 plural(n)
-            )),
-            Ok(Err(e)) => crate::log::warn(format!(
-                "cancelling batch jobs failed: {e}; run `hpcluster down`"
-            )),
-            Err(_) => crate::log::warn(format!(
+            ),
+            Ok(Err(e)) => tracing::warn!("cancelling batch jobs failed: {e}; run `hpcluster down`"),
+            Err(_) => tracing::warn!(
                 "cancelling batch jobs did not finish within {}: run `hpcluster down`",
                 crate::duration::format_human(CANCEL_WITHIN)
-            )),
+            ),
         }
         settle(&mut self.book, jobs_cmd, job_rx).await;
     }
@@ -106,16 +104,16 @@ async fn settle(
             Ok(Some(Ok(states))) => {
                 book.on_poll(&states);
             }
-            Ok(Some(Err(e))) => crate::log::debug(format!("batch job status failed: {e}")),
+            Ok(Some(Err(e))) => tracing::debug!("batch job status failed: {e}"),
             Ok(None) | Err(_) => return,
         }
     }
     let left = book.live().len();
     if left > 0 {
-        crate::log::info(format!(
+        tracing::info!(
             "{left} cancelled batch job{} had not ended yet; `hpcluster status` shows how they end",
             plural(left),
-        ));
+        );
     }
 }
 

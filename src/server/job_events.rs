@@ -148,7 +148,7 @@ impl Server {
             JobEvent::Submitted(Ok(ids)) => {
                 self.schedule.submit_in_flight = false;
                 self.schedule.submit_failures = 0;
-                crate::log::info(format!(
+                tracing::info!(
                     "submitted {} batch job{}: {}",
                     ids.len(),
                     if ids.len() == 1 { "" } else { "s" },
@@ -156,7 +156,7 @@ impl Server {
                         .map(|i| i.to_string())
                         .collect::<Vec<_>>()
                         .join(" ")
-                ));
+                );
                 for id in ids {
                     self.book.add(id);
                 }
@@ -175,10 +175,10 @@ impl Server {
                         s.submit_failures
                     );
                 }
-                crate::log::warn(format!(
+                tracing::warn!(
                     "submitting worker batch jobs failed (will retry in {}): {e}",
                     crate::duration::format_human(SUBMIT_RETRY)
-                ));
+                );
                 s.next_submit = now + SUBMIT_RETRY;
             }
             JobEvent::Polled(Ok(states)) => {
@@ -187,7 +187,7 @@ impl Server {
                     !ended.is_empty() || states.iter().any(|(_, s)| *s == JobState::Running);
                 self.schedule.polled(changed, now);
                 for (job, state, worker) in ended {
-                    crate::log::debug(format!("batch job {job} ended: {state:?}"));
+                    tracing::debug!("batch job {job} ended: {state:?}");
                     for ev in core.on_job_ended(&job.to_string()) {
                         self.record(journal, &ev, now);
                     }
@@ -213,13 +213,11 @@ impl Server {
             JobEvent::Polled(Err(e)) => {
                 // A failing status command never marks batch jobs dead: try again later.
                 self.schedule.polled(false, now);
-                crate::log::warn(format!(
-                    "batch job status failed (jobs kept as they were): {e}"
-                ));
+                tracing::warn!("batch job status failed (jobs kept as they were): {e}");
             }
             JobEvent::Cancelled(r) => {
                 if let Err(e) = r {
-                    crate::log::warn(format!("cancelling batch jobs failed: {e}"));
+                    tracing::warn!("cancelling batch jobs failed: {e}");
                 }
             }
         }

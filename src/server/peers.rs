@@ -70,11 +70,11 @@ impl Server {
             Event::Closed { id, why } => {
                 let evs = core.on_worker_lost(id, &why, now);
                 if !evs.is_empty() {
-                    crate::log::warn(format!(
+                    tracing::warn!(
                         "worker {id} lost ({why}) while running {} task{}",
                         evs.len(),
                         plural(evs.len())
-                    ));
+                    );
                 }
                 self.worker_gone(id, now);
                 for ev in evs {
@@ -99,7 +99,7 @@ impl Server {
         if let Some(job) = &hello.job {
             self.book.on_worker(job, id);
         }
-        crate::log::debug(format!(
+        tracing::debug!(
             "worker {id} connected from {} (batch job {})",
             hello.host,
             hello
@@ -107,7 +107,7 @@ impl Server {
                 .as_ref()
                 .map(|j| j.to_string())
                 .unwrap_or_else(|| "?".into())
-        ));
+        );
         let claimed = hello.claims.len();
         // A worker coming back has been working since its oldest claimed task started.
         let held_for = hello
@@ -128,7 +128,7 @@ impl Server {
         core.on_worker_hello(id, hello, now);
         let out = core.on_claims(id, now);
         if claimed > 0 {
-            crate::log::info(format!(
+            tracing::info!(
                 "worker {id} came back holding {claimed} task(s){}",
                 if out.disowned.is_empty() {
                     String::new()
@@ -138,7 +138,7 @@ impl Server {
                         out.disowned.len()
                     )
                 }
-            ));
+            );
         }
         for task in out.disowned {
             self.send(
@@ -227,7 +227,7 @@ pub(super) async fn accept_loop(
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             if let Err(e) = serve_peer(stream, &secret, ev_tx, id).await {
-                crate::log::debug(format!("connection from {peer} dropped: {e:#}"));
+                tracing::debug!("connection from {peer} dropped: {e:#}");
             }
         });
     }

@@ -110,7 +110,7 @@ impl Progress {
                     return;
                 }
                 *last_print = Some(now);
-                crate::log::info(Progress::line(c, jobs_pending, jobs_running, eta));
+                tracing::info!("{}", Progress::line(c, jobs_pending, jobs_running, eta));
             }
         }
         self.last_counts = counts;

@@ -42,10 +42,10 @@ pub fn seed_tasks(
             );
         }
         new.drain(..resumed);
-        crate::log::info(format!(
+        tracing::info!(
             "the tasks file's first {resumed} task(s) are already in the journal: resuming them, {} new",
             new.len()
-        ));
+        );
     }
     for d in &replay.durations {
         core.learn(*d);

@@ -219,7 +219,7 @@ pub async fn run(
     }
     .await;
     if let Err(e) = &looped {
-        crate::log::warn(format!("the server stops on an error: {e:#}"));
+        tracing::warn!("the server stops on an error: {e:#}");
     }
     acceptor.abort();
     st.cancel_live_jobs(&jobs_cmd, &mut job_rx).await;

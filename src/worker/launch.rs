@@ -48,7 +48,7 @@ impl Launcher {
                 None
             }
             Err(e) => {
-                crate::log::warn(format!("task {task} could not start: {e:#}"));
+                tracing::warn!("task {task} could not start: {e:#}");
                 Some(Request::TaskEnded {
                     task,
                     end: RunEnd::Exited { code: 127 },

@@ -91,14 +91,14 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
         claims: Vec::new(),
     };
     let mut link = Link::open(&target, hello.clone()).await?;
-    crate::log::info(format!(
+    tracing::info!(
         "worker of batch job {} connected to {}; deadline in {}",
         job.as_ref()
             .map(|j| j.to_string())
             .unwrap_or_else(|| "?".into()),
         link.address,
         format_human(deadline.saturating_sub(unix_now()))
-    ));
+    );
     for slot in 0..args.slots {
         link.send(Request::Ask { slot });
     }
@@ -145,7 +145,7 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                     }
                 }
                 Some(Ok(Reply::Retire { slot, reason })) => {
-                    crate::log::info(format!("slot {slot} retires: {reason}"));
+                    tracing::info!("slot {slot} retires: {reason}");
                     retired.insert(slot);
                 }
                 Some(Ok(Reply::Stop { slot })) => {
@@ -156,23 +156,23 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                     // Requeued while we were away: another worker runs it now.
                     queued.retain(|_, q| q.task != task);
                     if let Some(r) = running.remove(&task) {
-                        crate::log::warn(format!("task {task} stopped: {reason}"));
+                        tracing::warn!("task {task} stopped: {reason}");
                         signal_group(r.pgid, SIGKILL);
                         if !retired.contains(&r.slot) {
                             link.send(Request::Ask { slot: r.slot });
                         }
                     }
                 }
-                Some(Ok(other)) => crate::log::debug(format!("ignored server message {other:?}")),
+                Some(Ok(other)) => tracing::debug!("ignored server message {other:?}"),
                 None | Some(Err(_)) if unix_now() >= deadline => {
                     break Err(anyhow::anyhow!("lost the connection to the server at the deadline"));
                 }
                 None | Some(Err(_)) => {
-                    crate::log::warn(format!(
+                    tracing::warn!(
                         "lost the connection to the server; {} task(s) keep running; reconnecting for up to {}",
                         running.len(),
                         format_human(link::RECONNECT_WITHIN)
-                    ));
+                    );
                     link.lose();
                     reconnect.reset();
                 }
@@ -217,11 +217,11 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                     .collect();
                 match link.reconnect(&target, hello.clone(), claims).await {
                     Ok(()) => {
-                        crate::log::info(format!(
+                        tracing::info!(
                             "reconnected to the server at {} holding {} task(s)",
                             link.address,
                             running.len()
-                        ));
+                        );
                         for slot in 0..args.slots {
                             let busy = running.values().any(|r| r.slot == slot);
                             if !busy && !retired.contains(&slot) {
@@ -229,7 +229,7 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                             }
                         }
                     }
-                    Err(e) => crate::log::debug(format!("reconnecting failed: {e:#}")),
+                    Err(e) => tracing::debug!("reconnecting failed: {e:#}"),
                 }
             }
             _ = term.recv() => break Ok(stop_all(&mut running, &mut link, deadline, "SIGTERM").await),
@@ -249,7 +249,7 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
     match outcome {
         Ok(code) => {
             link.close(unacked).await;
-            crate::log::info("worker retired");
+            tracing::info!("worker retired");
             Ok(code)
         }
         Err(e) => {
@@ -269,7 +269,7 @@ async fn stop_all(
 ) -> i32 {
     let walltime = killed_by_walltime(unix_now(), deadline);
     if !running.is_empty() {
-        crate::log::info(format!("stopping {} task(s) on {why}", running.len()));
+        tracing::info!("stopping {} task(s) on {why}", running.len());
     }
     for r in running.values() {
         signal_group(r.pgid, SIGTERM);

@@ -60,10 +60,10 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         if let Err(e) = std::fs::remove_dir_all(&self.path) {
             if e.kind() != std::io::ErrorKind::NotFound {
-                crate::log::warn(format!(
+                tracing::warn!(
                     "could not remove the scratch directory `{}`: {e}",
                     self.path.display()
-                ));
+                );
             }
         }
     }

@@ -237,6 +237,36 @@ pub fn load(opts: &LoadOptions) -> anyhow::Result<Resolved> {
 /// Prefix of the environment variables that set keys.
 pub const ENV_PREFIX: &str = "HPCLUSTER_";
 
+/// The process environment as text. A variable whose name or value is not UTF-8 is skipped
+/// (a login node's environment may hold anything, and it is not ours), unless its name starts
+/// with `HPCLUSTER_`: then it is an error naming it, since it would have set a key or told a
+/// task or worker something.
+pub fn process_env() -> anyhow::Result<Vec<(String, String)>> {
+    utf8_env(std::env::vars_os())
+}
+
+fn utf8_env(
+    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (k, v) in vars {
+        match (k.into_string(), v.into_string()) {
+            (Ok(k), Ok(v)) => out.push((k, v)),
+            (Ok(k), Err(v)) if k.starts_with(ENV_PREFIX) => bail!(
+                "environment variable `{k}` is not valid UTF-8 ({:?}): hpcluster reads it as \
+                 text; set it to a UTF-8 value or unset it",
+                v.to_string_lossy()
+            ),
+            (Err(k), _) if k.to_string_lossy().starts_with(ENV_PREFIX) => bail!(
+                "an environment variable named {:?} is not valid UTF-8: unset it",
+                k.to_string_lossy()
+            ),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
 fn env<'a>(opts: &'a LoadOptions, name: &str) -> Option<&'a str> {
     opts.env
         .iter()
@@ -286,5 +316,34 @@ impl Source {
             Source::Env(var) => format!("environment variable `{var}`"),
             Source::Flag => "flag".to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod env_tests {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+
+    fn os(b: &[u8]) -> OsString {
+        OsString::from_vec(b.to_vec())
+    }
+
+    #[test]
+    fn variables_that_are_not_utf8_are_skipped_unless_they_are_ours() {
+        let vars = vec![
+            (os(b"FOO"), os(b"\xff")),
+            (os(b"\xfeBAR"), os(b"x")),
+            (os(b"HPCLUSTER_WALLTIME"), os(b"5h")),
+        ];
+        let got = super::utf8_env(vars.into_iter()).unwrap();
+        assert_eq!(got, [("HPCLUSTER_WALLTIME".to_string(), "5h".to_string())]);
+        let e = super::utf8_env(vec![(os(b"HPCLUSTER_QUEUE"), os(b"a\xffb"))].into_iter())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "environment variable `HPCLUSTER_QUEUE` is not valid UTF-8 (\"a\u{fffd}b\"): \
+             hpcluster reads it as text; set it to a UTF-8 value or unset it"
+        );
     }
 }

@@ -28,6 +28,15 @@ fn err(input: &str, reason: impl Into<String>) -> DurationError {
     }
 }
 
+/// Seconds from outside (a task's `time`, a peer's message) as a `Duration` without panicking:
+/// NaN and negatives are zero, values beyond what a `Duration` holds are `Duration::MAX`.
+pub fn from_secs_saturating(secs: f64) -> Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+}
+
 /// Parses a duration in any of the [`ACCEPTED_FORMS`]. Fractions of a unit (`1.5h`, `0.5s`)
 /// are accepted in the unit form; the clock forms take whole numbers only.
 pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {

@@ -65,7 +65,7 @@ impl Estimator {
     /// The estimate for a task with its own `time` (seconds) or none.
     pub fn estimate(&self, own: Option<f64>) -> Duration {
         if let Some(t) = own {
-            return Duration::from_secs_f64(t.max(0.0));
+            return crate::duration::from_secs_saturating(t);
         }
         self.default_estimate()
     }

@@ -70,7 +70,7 @@ fn resolve(path: Option<std::path::PathBuf>, flags: &ConfigFlags) -> anyhow::Res
     config::load(&LoadOptions {
         path,
         flags: flags.overrides(),
-        env: std::env::vars().collect(),
+        env: config::process_env()?,
         cwd: std::env::current_dir()?,
     })
 }

@@ -122,16 +122,21 @@ fn parse_json_lines(text: &str, origin: &str) -> anyhow::Result<Vec<TaskSpec>> {
     Ok(out)
 }
 
+/// The longest `time` a task may give: ten years (no walltime comes near it; a larger number is
+/// a mistake, and once overflowed the clock arithmetic of every part).
+const MAX_TASK_SECS: f64 = 10.0 * 365.0 * 86400.0;
+
 fn convert(raw: RawTask, at: &str) -> anyhow::Result<TaskSpec> {
     if raw.cmd.trim().is_empty() {
         bail!("invalid task at {at}: `cmd` is empty; give the shell command to run");
     }
     let time = match raw.time {
         None => None,
-        Some(RawTime::Seconds(s)) if s.is_finite() && s > 0.0 => Some(s),
-        Some(RawTime::Seconds(s)) => {
-            bail!("invalid task at {at}: `time` {s} must be a positive number of seconds")
-        }
+        Some(RawTime::Seconds(s)) if s > 0.0 && s <= MAX_TASK_SECS => Some(s),
+        Some(RawTime::Seconds(s)) => bail!(
+            "invalid task at {at}: `time` {s} must be a positive number of seconds up to \
+             {MAX_TASK_SECS} (ten years), or a duration like \"2h\""
+        ),
         Some(RawTime::Text(t)) => {
             let d = crate::duration::parse_duration(&t)
                 .with_context(|| format!("invalid task at {at}: `time`"))?;

@@ -43,7 +43,7 @@ pub fn deadline(started: Duration, walltime: Duration, env: &HashMap<String, Str
         .get("HPCLUSTER_JOB_DEADLINE")
         .and_then(|v| v.parse::<f64>().ok())
     {
-        d = d.min(Duration::from_secs_f64(local.max(0.0)));
+        d = d.min(crate::duration::from_secs_saturating(local));
     }
     if let Some(id) = env
         .get("SLURM_JOB_ID")

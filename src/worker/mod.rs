@@ -70,7 +70,7 @@ struct Queued {
 async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
     let started_at = unix_now();
     let walltime = args.walltime;
-    let env: HashMap<String, String> = std::env::vars().collect();
+    let env: HashMap<String, String> = crate::config::process_env()?.into_iter().collect();
     let deadline = deadline(started_at, walltime, &env);
     let cluster_dir = args.cluster_dir.clone();
     let target = Target {

@@ -178,3 +178,55 @@ fn plan_without_task_time() {
         &["`task_time` is not set", "--task-time 4h"],
     );
 }
+
+/// A value that is not UTF-8, as a login node's environment may hold.
+fn not_utf8(prefix: &str) -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStringExt;
+    let mut bytes = prefix.as_bytes().to_vec();
+    bytes.push(0xff);
+    std::ffi::OsString::from_vec(bytes)
+}
+
+/// Issue 13: any variable that is not UTF-8 crashed every command (`std::env::vars` panics).
+#[test]
+fn an_unrelated_variable_that_is_not_utf8_is_ignored() {
+    let t = Test::new().env("FOO", not_utf8("x"));
+    let out = t.run(&["plan", "--walltime", "5h", "--task-time", "4h"]);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert!(out.stdout.contains("max_tasks         1 per worker slot"));
+}
+
+#[test]
+fn one_of_ours_that_is_not_utf8_is_an_error_naming_it() {
+    let t = Test::new().env("HPCLUSTER_QUEUE", not_utf8("long"));
+    let out = t.run(&["render", "--backend", "slurm"]);
+    assert_eq!(out.code, Some(1), "{}", out.all());
+    assert_eq!(
+        out.stderr,
+        "error: environment variable `HPCLUSTER_QUEUE` is not valid UTF-8 (\"long\u{fffd}\"): \
+         hpcluster reads it as text; set it to a UTF-8 value or unset it\n"
+    );
+}
+
+/// Issue 13: a task `time` of 1e20 crashed `up` (a `Duration` overflow).
+#[test]
+fn a_task_time_too_large_for_any_clock_is_refused_naming_the_task() {
+    for (file, text) in [
+        ("t.jsonl", "{\"cmd\":\"a\",\"time\":1e20}\n"),
+        ("t.toml", "[[task]]\ncmd = \"a\"\ntime = 1e20\n"),
+    ] {
+        let t = Test::new();
+        t.write(file, text);
+        let out = t.run(&["up", "--walltime", "1h", "--tasks", file]);
+        assert_eq!(out.code, Some(1), "{}", out.all());
+        assert!(
+            out.stderr.contains(
+                "`time` 100000000000000000000 must be a positive number of seconds up to \
+                 315360000 (ten years), or a duration like \"2h\""
+            ),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(file), "{}", out.stderr);
+    }
+}

@@ -97,7 +97,7 @@ impl Core {
 
     /// Why a task can never start: its own time exceeds what a fresh batch job offers.
     pub fn never_fits(&self, spec: &TaskSpec) -> Option<String> {
-        let t = Duration::from_secs_f64(spec.time?.max(0.0));
+        let t = crate::duration::from_secs_saturating(spec.time?);
         self.cfg.budget.never_fits(t).then(|| {
             format!(
                 "its time {} exceeds the {} a batch job offers (walltime - startup - buffer); \

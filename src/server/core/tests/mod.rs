@@ -277,3 +277,21 @@ fn a_task_whose_own_time_exceeds_any_batch_job_fails_at_once() {
     }
     assert_eq!(c.counts().pending, 0);
 }
+
+#[test]
+fn a_task_time_beyond_any_clock_fails_the_task_instead_of_the_server() {
+    let mut c = core(60, H);
+    let specs = [1e20, f64::INFINITY, f64::NAN, -5.0]
+        .into_iter()
+        .map(|t| TaskSpec {
+            time: Some(t),
+            ..task("x")
+        })
+        .collect();
+    c.on_tasks_added(specs);
+    assert!(matches!(c.task_state(0), Some(TaskState::Failed { .. })));
+    assert!(matches!(c.task_state(1), Some(TaskState::Failed { .. })));
+    // NaN and negative times say nothing: they count as zero and fit.
+    assert_eq!(c.task_state(2), Some(&TaskState::Pending));
+    assert_eq!(c.task_state(3), Some(&TaskState::Pending));
+}

@@ -33,6 +33,18 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Raises this process's soft limit of open files to its hard limit (a server holds one per
+/// worker); returns (before, after), or `None` when the limit cannot be read or set.
+pub fn raise_open_files_limit() -> Option<(u64, u64)> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    if soft >= hard {
+        return Some((soft, soft));
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).ok()?;
+    Some((soft, hard))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

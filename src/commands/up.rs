@@ -92,6 +92,11 @@ async fn serve(
     let secret = Secret::load_or_create(&dir.file("secret"))?;
     let (mut journal, replay) = Journal::open(&dir.file("journal.jsonl"))?;
     let mut tracker = Tracker::new(&config, backend, dir)?;
+    if tracker.jobs().is_empty() {
+        // `status`, `submit` and `down` know a cluster by its jobs file: write it now, not at
+        // the first submission (an open cluster may wait for tasks before it submits any).
+        tracker.dir().save_jobs(config.backend, &[])?;
+    }
     // Batch jobs of a previous run that are still queued or running are re-attached: their
     // workers reconnect (they keep running their tasks while the server is away) and claim
     // the tasks the journal left running on them.
@@ -147,6 +152,12 @@ async fn serve(
     }
     if exit_when_done {
         core.close_input();
+    }
+    // A worker's connection is a file descriptor: don't let a low soft limit cap the cluster.
+    if let Some((before, after)) = crate::process::raise_open_files_limit() {
+        if after > before {
+            tracing::debug!("raised the limit of open files from {before} to {after}");
+        }
     }
     let listener = tokio::net::TcpListener::bind((config.interface.as_str(), config.port))
         .await

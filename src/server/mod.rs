@@ -1,7 +1,8 @@
 //! The server: owns the task queue and the batch jobs, talks to workers and clients.
 //!
 //! [`core`] decides (synchronous, time passed in). Around it, the event loop ([`run`]) moves
-//! bytes and time with tokio, in rooms: [`peers`] (connections, worker messages), [`clients`]
+//! bytes and time with tokio, in rooms: [`peers`] (connections, worker messages; [`waiting_room`] sheds connections that do
+//! not authenticate), [`clients`]
 //! (client requests), [`commit`] (journal entries and the replies held until they are on
 //! disk), [`job_events`] (when to submit and poll, what the answers mean), [`finish`] (the end
 //! of a run), [`resume`] (a journal replayed into the core). [`jobs`] runs batch-system
@@ -22,6 +23,7 @@ pub mod progress;
 mod resume;
 mod run;
 pub mod running;
+mod waiting_room;
 
 pub use clients::client_request;
 pub use job_events::MAX_FAILED_STARTS;

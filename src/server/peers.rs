@@ -3,15 +3,18 @@
 //! go out through the peer's queue. On the loop's side, [`Server::on_event`] turns a worker's
 //! hello, asks, reports, heartbeats and goodbye into calls on the core.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
 
 use super::core::{Core, WorkerHello, WorkerId};
 use super::run::Server;
+use super::waiting_room::{WaitingRoom, MAX_WAITING, MAX_WAITING_PER_SOURCE};
 use crate::auth::{self, Secret};
 use crate::backend::JobId;
 use crate::journal::{JournalError, JournalWriter};
@@ -209,27 +212,106 @@ impl Server {
     }
 }
 
-/// Accepts connections until aborted; each peer gets a task of its own and an ID.
+/// Accepts connections until aborted; each peer gets a task of its own and an ID. Connections
+/// that have not authenticated wait in a [`WaitingRoom`]; those it sheds are closed.
 pub(super) async fn accept_loop(
     listener: TcpListener,
     secret: Arc<Secret>,
     ev_tx: mpsc::UnboundedSender<Event>,
     next_id: Arc<AtomicU64>,
 ) {
+    let mut room = WaitingRoom::new(MAX_WAITING, MAX_WAITING_PER_SOURCE);
+    let mut handshakes: HashMap<u64, (AbortHandle, Arc<AtomicBool>)> = HashMap::new();
+    let (left_tx, mut left_rx) = mpsc::unbounded_channel::<u64>();
+    let mut shed = ShedReport::default();
     loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let secret = secret.clone();
-        let ev_tx = ev_tx.clone();
-        let id = next_id.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(async move {
-            if let Err(e) = serve_peer(stream, &secret, ev_tx, id).await {
-                tracing::debug!("connection from {peer} dropped: {e:#}");
+        tokio::select! {
+            Some(ticket) = left_rx.recv() => {
+                room.leave(ticket);
+                handshakes.remove(&ticket);
             }
-        });
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let secret = secret.clone();
+                let ev_tx = ev_tx.clone();
+                let id = next_id.fetch_add(1, Ordering::Relaxed);
+                let waiting = Waiting {
+                    ticket: id,
+                    authenticated: Arc::new(AtomicBool::new(false)),
+                    left: left_tx.clone(),
+                };
+                let authenticated = waiting.authenticated.clone();
+                let task = tokio::spawn(async move {
+                    if let Err(e) = serve_peer(stream, &secret, ev_tx, id, waiting).await {
+                        tracing::debug!("connection from {peer} dropped: {e:#}");
+                    }
+                });
+                handshakes.insert(id, (task.abort_handle(), authenticated));
+                for ticket in room.enter(id, peer.ip()) {
+                    if let Some((task, authenticated)) = handshakes.remove(&ticket) {
+                        // One that authenticated meanwhile is a peer now: never shed.
+                        if !authenticated.load(Ordering::SeqCst) {
+                            task.abort();
+                            shed.count(peer.ip());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A connection's place in the waiting room: left when it authenticates or ends.
+struct Waiting {
+    ticket: u64,
+    authenticated: Arc<AtomicBool>,
+    left: mpsc::UnboundedSender<u64>,
+}
+
+impl Waiting {
+    fn authenticated(&self) {
+        self.authenticated.store(true, Ordering::SeqCst);
+        let _ = self.left.send(self.ticket);
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let _ = self.left.send(self.ticket);
+    }
+}
+
+/// Shed connections, reported in one warning every [`ShedReport::EVERY`] at most.
+#[derive(Default)]
+struct ShedReport {
+    since_warning: u64,
+    last_warning: Option<tokio::time::Instant>,
+}
+
+impl ShedReport {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn count(&mut self, last_source: std::net::IpAddr) {
+        self.since_warning += 1;
+        let now = tokio::time::Instant::now();
+        if self
+            .last_warning
+            .is_some_and(|t| now.duration_since(t) < Self::EVERY)
+        {
+            return;
+        }
+        tracing::warn!(
+            "closed {} connection(s) that had not authenticated: more than {MAX_WAITING} were \
+             waiting at once, or {MAX_WAITING_PER_SOURCE} from one source (the last from {last_source}); \
+             is something probing the server's port?",
+            self.since_warning
+        );
+        self.since_warning = 0;
+        self.last_warning = Some(now);
     }
 }
 
@@ -238,8 +320,11 @@ async fn serve_peer(
     secret: &Secret,
     ev_tx: mpsc::UnboundedSender<Event>,
     id: WorkerId,
+    waiting: Waiting,
 ) -> anyhow::Result<()> {
     let role = auth::accept(&mut stream, secret).await?;
+    waiting.authenticated();
+    drop(waiting);
     let (mut rd, mut wr) = stream.into_split();
     match role {
         Role::Client => {

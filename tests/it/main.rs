@@ -29,6 +29,7 @@ mod logging;
 mod manpage;
 mod plan_results;
 mod render;
+mod server_load;
 mod tasks_faults;
 mod tasks_local;
 mod tasks_real;

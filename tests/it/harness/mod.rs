@@ -201,6 +201,20 @@ impl Invocation {
         self
     }
 
+    /// Runs it with at most `n` open files (soft and hard limit), as on a login node that
+    /// sets a low one.
+    pub fn open_files_limit(mut self, n: u64) -> Invocation {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: between fork and exec only setrlimit(2) runs, which is async-signal-safe.
+        unsafe {
+            self.cmd.pre_exec(move || {
+                nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, n, n)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        self
+    }
+
     /// Starts it in the background (see [`Background`]).
     pub fn spawn(self) -> Background {
         process::spawn(self.cmd)

@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""hpcluster's fault soak (issue 11; see docs/reliability.md). Run through scripts/soak.sh.
+
+Many short runs of `hpcluster up` on the local backend, each with faults injected at random,
+seeded moments: kill -9 of a worker, of a local batch job's supervisor, of `up` alone or of
+`up` with its process group (a closed login session), SIGTERM or SIGINT to `up`, a batch job
+cancelled; after a fault that ends `up`, the same `up` again (a resume), until the run ends by
+itself. Every verdict comes from what the tasks themselves recorded, not from hpcluster:
+
+- each task appends `start <pid> <time>` and `done <pid> <time>` to records/<id>.log, and holds
+  an flock on records/<id>.lock for as long as it (or anything it started) runs: a second copy
+  that finds the lock taken writes `overlap`, so two copies running at once are seen directly;
+- lost: a task without a `done` record once the run has ended;
+- completed twice: a task with two `done` records;
+- recorded failed although done: the journal's last outcome for a task is `failed` while the
+  task recorded `done`; an `up` that exits 1 although every task recorded `done`;
+- left behind: a process of the run (a task, worker or supervisor, found by the run's directory
+  in its command line) still alive 10 s after the run ended.
+
+Prints a tally (Markdown, for docs/reliability.md) and exits 1 if a check failed.
+"""
+import argparse
+import collections
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+TASK_SH = r"""#!/bin/sh
+# soak task: ID SECONDS
+id=$1; secs=$2; rec="$RECORDS/$id"
+exec 9>>"$rec.lock"
+if ! flock -n 9; then echo "overlap $$ $(date +%s.%N)" >> "$rec.log"; flock 9; fi
+echo "start $$ $(date +%s.%N)" >> "$rec.log"
+sleep "$secs"
+echo "done $$ $(date +%s.%N)" >> "$rec.log"
+"""
+
+FAULTS = ["kill_worker", "kill_supervisor", "kill_up", "kill_up_group", "term_up", "int_up",
+          "cancel_job"]
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def pids_of(pattern, files_too=False):
+    """Pids of processes whose command line contains `pattern` (or, with `files_too`, that hold
+    a file under it open: a task's `sleep` holds its lock)."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit() or int(p) == os.getpid():
+            continue
+        hit = pattern in cmdline(p)
+        if not hit and files_too:
+            try:
+                hit = any(os.readlink(f"/proc/{p}/fd/{fd}").startswith(pattern)
+                          for fd in os.listdir(f"/proc/{p}/fd"))
+            except OSError:
+                hit = False
+        if hit:
+            out.append(int(p))
+    return out
+
+
+def signal_pid(pid, sig):
+    try:
+        os.kill(pid, sig)
+        return True
+    except OSError:
+        return False
+
+
+class Run:
+    def __init__(self, binary, seed, workdir):
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.dir = tempfile.mkdtemp(prefix=f"soak{seed}-", dir=workdir)
+        self.records = os.path.join(self.dir, "records")
+        os.makedirs(self.records)
+        with open(os.path.join(self.dir, "task.sh"), "w") as f:
+            f.write(TASK_SH)
+        self.n = self.rng.randint(8, 24)
+        with open(os.path.join(self.dir, "tasks.txt"), "w") as f:
+            for i in range(self.n):
+                secs = round(self.rng.uniform(0.2, 2.5), 2)
+                f.write(f"sh {self.dir}/task.sh {i} {secs}\n")
+        slots = self.rng.choice([1, 2])
+        self.cmd = [binary, "up", "--backend", "local", "--tasks", "tasks.txt",
+                    "--walltime", "30s", "--task-time", "3s", "--slots", str(slots),
+                    "--max-jobs", str(self.rng.choice([1, 2, 3]))]
+        self.env = dict(os.environ, RECORDS=self.records, HPCLUSTER_POLL_INTERVAL="200ms",
+                        HPCLUSTER_INTERFACE="127.0.0.1", HPCLUSTER_NAME=f"soak{seed}")
+        self.faults = collections.Counter()
+        self.ups = 0
+        self.last_code = None
+
+    def start_up(self):
+        self.ups += 1
+        log = open(os.path.join(self.dir, f"up-{self.ups}.log"), "w")
+        return subprocess.Popen(self.cmd, cwd=self.dir, env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def inject(self, up, fault):
+        """Injects `fault`; returns whether it ended `up`."""
+        if fault in ("kill_worker", "kill_supervisor", "cancel_job"):
+            what = "worker --cluster-dir" if fault == "kill_worker" else "local-job --walltime"
+            pids = [p for p in pids_of(what) if self.dir in cmdline(p)]
+            sig = signal.SIGTERM if fault == "cancel_job" else signal.SIGKILL
+            if pids:
+                signal_pid(self.rng.choice(pids), sig)
+            return False
+        if fault == "kill_up":
+            return signal_pid(up.pid, signal.SIGKILL)
+        if fault == "kill_up_group":
+            try:
+                os.killpg(up.pid, signal.SIGKILL)
+                return True
+            except OSError:
+                return False
+        if fault == "term_up":
+            return signal_pid(up.pid, signal.SIGTERM)
+        if fault == "int_up":
+            return signal_pid(up.pid, signal.SIGINT)
+        raise ValueError(fault)
+
+    def go(self, max_faults, limit):
+        t0 = time.monotonic()
+        up = self.start_up()
+        faults_left = self.rng.randint(0, max_faults)
+        next_fault = time.monotonic() + self.rng.uniform(0.1, 4.0)
+        while True:
+            code = up.poll()
+            if code is not None:
+                self.last_code = code
+                ended_by_fault = getattr(up, "faulted", False)
+                if not ended_by_fault:
+                    break
+                time.sleep(self.rng.uniform(0.0, 1.0))
+                up = self.start_up()
+                continue
+            if time.monotonic() - t0 > limit:
+                os.killpg(up.pid, signal.SIGKILL)
+                up.wait()
+                self.last_code = "timeout"
+                break
+            if faults_left > 0 and time.monotonic() >= next_fault:
+                fault = self.rng.choice(FAULTS)
+                if self.inject(up, fault):
+                    up.faulted = True
+                    try:
+                        up.wait(timeout=200)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(up.pid, signal.SIGKILL)
+                        up.wait()
+                self.faults[fault] += 1
+                faults_left -= 1
+                next_fault = time.monotonic() + self.rng.uniform(0.1, 4.0)
+            time.sleep(0.02)
+        # Whatever is left of the run after its end.
+        deadline = time.monotonic() + 10
+        while pids_of(self.dir, True) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.leftover = pids_of(self.dir, True)
+        for p in self.leftover:
+            signal_pid(p, signal.SIGKILL)
+
+    def verdict(self):
+        v = collections.Counter()
+        journal = os.path.join(self.dir, ".hpcluster", f"soak{self.seed}", "journal.jsonl")
+        last = {}
+        if os.path.exists(journal):
+            for line in open(journal):
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                if e.get("ev") == "ended":
+                    last[e["id"]] = e.get("outcome")
+        all_done = True
+        for i in range(self.n):
+            path = os.path.join(self.records, f"{i}.log")
+            lines = open(path).read().split("\n") if os.path.exists(path) else []
+            done = sum(1 for l in lines if l.startswith("done "))
+            v["overlap"] += sum(1 for l in lines if l.startswith("overlap "))
+            if done == 0:
+                v["lost"] += 1
+                all_done = False
+            if done > 1:
+                v["completed_twice"] += 1
+            if done >= 1 and last.get(i) == "failed":
+                v["done_recorded_failed"] += 1
+        if all_done and self.last_code not in (0,):
+            v["exit_not_0_all_done"] += 1
+        if self.last_code == "timeout":
+            v["run_timed_out"] += 1
+        v["left_behind"] += len(self.leftover)
+        v["tasks"] += self.n
+        return v
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-faults", type=int, default=4, help="faults per run, at most")
+    ap.add_argument("--run-limit", type=float, default=120, help="seconds a run may take")
+    ap.add_argument("--bin", default=os.path.join(ROOT, "target", "debug", "hpcluster"))
+    ap.add_argument("--keep", action="store_true", help="keep the runs' directories")
+    args = ap.parse_args()
+    if not shutil.which("flock"):
+        sys.exit("soak: `flock` (util-linux) is needed")
+    workdir = tempfile.mkdtemp(prefix="hpcluster-soak-")
+    faults = collections.Counter()
+    totals = collections.Counter()
+    bad_runs = []
+    t0 = time.monotonic()
+    for k in range(args.runs):
+        seed = args.seed * 100003 + k
+        run = Run(args.bin, seed, workdir)
+        run.go(args.max_faults, args.run_limit)
+        v = run.verdict()
+        faults.update(run.faults)
+        totals.update(v)
+        totals["runs"] += 1
+        totals["resumes"] += run.ups - 1
+        problems = {k: n for k, n in v.items() if k != "tasks" and n}
+        if problems:
+            bad_runs.append((seed, problems, run.dir))
+        elif not args.keep:
+            shutil.rmtree(run.dir, ignore_errors=True)
+        print(f"soak: run {k + 1}/{args.runs} seed {seed}: {run.n} tasks, "
+              f"{sum(run.faults.values())} faults, {run.ups - 1} resumes"
+              + (f", PROBLEMS {problems} in {run.dir}" if problems else ""), file=sys.stderr)
+    took = time.monotonic() - t0
+    print(f"| runs | tasks | faults injected | resumes | lost | completed twice | two copies at once "
+          f"| done but recorded failed | exit 1 though all done | runs timed out | processes left |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| {totals['runs']} | {totals['tasks']} | {sum(faults.values())} | {totals['resumes']} "
+          f"| {totals['lost']} | {totals['completed_twice']} | {totals['overlap']} "
+          f"| {totals['done_recorded_failed']} | {totals['exit_not_0_all_done']} "
+          f"| {totals['run_timed_out']} | {totals['left_behind']} |")
+    print()
+    print("Faults by kind: " + ", ".join(f"{k} {faults[k]}" for k in FAULTS) +
+          f". Seed {args.seed}, {took:.0f} s.")
+    for seed, problems, d in bad_runs:
+        print(f"- seed {seed}: {problems} ({d})")
+    bad = any(totals[k] for k in ("lost", "overlap", "done_recorded_failed",
+                                   "exit_not_0_all_done", "run_timed_out", "left_behind"))
+    if not bad and not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -95,16 +95,20 @@ pub struct ConfigFlags {
     #[arg(long)]
     pub name: Option<String>,
     /// Walltime per batch job: 5h, 90m, 04:00:00, 1-00:00:00 ...
-    #[arg(long)]
+    // A value may start with `-`, so `-1h` is refused for what it means, not as an unknown flag.
+    #[arg(long, allow_hyphen_values = true)]
     pub walltime: Option<String>,
     /// Expected time of one task.
-    #[arg(long)]
+    // A value may start with `-`, so `-1h` is refused for what it means, not as an unknown flag.
+    #[arg(long, allow_hyphen_values = true)]
     pub task_time: Option<String>,
     /// Safety buffer before the walltime: a time (15m) or a share of the walltime (10%).
-    #[arg(long)]
+    // A value may start with `-`, so `-1h` is refused for what it means, not as an unknown flag.
+    #[arg(long, allow_hyphen_values = true)]
     pub buffer: Option<String>,
     /// Time from batch job start to the first task.
-    #[arg(long)]
+    // A value may start with `-`, so `-1h` is refused for what it means, not as an unknown flag.
+    #[arg(long, allow_hyphen_values = true)]
     pub startup: Option<String>,
     /// Tasks a worker runs at once.
     #[arg(long)]
@@ -205,7 +209,8 @@ pub struct SubmitArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "command")]
     pub tasks: Option<PathBuf>,
     /// Expected time of this task.
-    #[arg(long)]
+    // A value may start with `-`, so `-1h` is refused for what it means, not as an unknown flag.
+    #[arg(long, allow_hyphen_values = true)]
     pub time: Option<String>,
     /// Name of this task.
     #[arg(long = "task-name")]

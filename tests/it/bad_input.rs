@@ -230,3 +230,17 @@ fn a_task_time_too_large_for_any_clock_is_refused_naming_the_task() {
         assert!(out.stderr.contains(file), "{}", out.stderr);
     }
 }
+
+// Issue 13: `--walltime -1h` said "unexpected argument '-1' found"; a negative duration is now
+// refused for what it means.
+bad_input! {
+    negative_walltime_flag_is_refused_by_meaning:
+        "", &[], &["plan", "--walltime", "-1h", "--task-time", "1h"]
+        => "error: invalid `--walltime`: invalid duration `-1h`: a duration cannot be negative";
+    negative_task_time_flag_is_refused_by_meaning:
+        "", &[], &["plan", "--walltime", "5h", "--task-time", "-2m"]
+        => "error: invalid `--task-time`: invalid duration `-2m`: a duration cannot be negative";
+    negative_buffer_flag_is_refused_by_meaning:
+        "", &[], &["plan", "--walltime", "5h", "--task-time", "1h", "--buffer", "-5m"]
+        => "invalid `--buffer`", "a duration cannot be negative";
+}

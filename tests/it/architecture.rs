@@ -17,10 +17,10 @@ const LAYERS: &[&[&str]] = &[
         "atomic_file",
         "process",
         "log",
-        "estimate",
     ],
-    // Values and rules: the walltime budget, the task model, what may go into a script.
-    &["validate", "budget", "task"],
+    // Values and rules: the walltime budget, the task model, what may go into a script, the
+    // learner of task durations.
+    &["validate", "budget", "task", "estimate"],
     // The resolved configuration and the plan of its budget; the tasks-file reader.
     &["config", "plan", "tasks"],
     // Job scripts.

@@ -73,6 +73,12 @@ pub struct Config {
     pub max_array_size: u32,
     /// First interval between two status polls (it backs off while nothing changes).
     pub poll_interval: Duration,
+    /// Time limit of one submit command (`sbatch`, `qsub`, `bsub`).
+    pub submit_timeout: Duration,
+    /// Time limit of one status command, lookup by name or final-state query.
+    pub status_timeout: Duration,
+    /// Time limit of one cancel command (`scancel`, `qdel`, `bkill`).
+    pub cancel_timeout: Duration,
     /// How often a task is retried after its worker was lost.
     pub retries: u32,
     /// SGE/PBS resource string replacing the generated one (dask-jobqueue's `resource_spec`).
@@ -122,6 +128,9 @@ impl Default for Config {
             cancel_command_extra: Vec::new(),
             max_array_size: 1000,
             poll_interval: Duration::from_secs(10),
+            submit_timeout: Duration::from_secs(120),
+            status_timeout: Duration::from_secs(60),
+            cancel_timeout: Duration::from_secs(60),
             retries: 3,
             resource_spec: None,
             sge_parallel_environment: "smp".to_string(),

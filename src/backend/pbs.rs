@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::command::{chunk_ids, stderr_only, Runner, MAX_ID_CHARS};
+use super::timed::CommandKind;
 use super::{Backend, BackendKind, JobId, JobState, JobStatus, SubmitRequest};
 use crate::config::Config;
 use crate::time as clock;
@@ -141,6 +142,7 @@ pub fn parse_qstat(stdout: &str) -> HashMap<JobId, JobStatus> {
             .and_then(|e| e.parse().ok());
         let state = parse_state(&code, exit);
         let time = |k: &str| f.get(k).and_then(|v| clock::parse_ctime(v));
+        let reason = reason_of(exit.filter(|_| state.is_final()), f.get("comment"));
         out.insert(
             JobId::new(id),
             JobStatus {
@@ -151,10 +153,22 @@ pub fn parse_qstat(stdout: &str) -> HashMap<JobId, JobStatus> {
                     .or_else(|| time("comp_time"))
                     .or_else(|| time("mtime"))
                     .filter(|_| state.is_final()),
+                reason,
             },
         );
     }
     out
+}
+
+/// What PBS says of a batch job: its `Exit_status` once finished, and the server's `comment`
+/// (`Not Running: Insufficient amount of resource: ncpus`, `Job run at ... and failed`).
+fn reason_of(exit: Option<i64>, comment: Option<&String>) -> Option<String> {
+    let parts: Vec<String> = exit
+        .map(|e| format!("Exit_status={e}"))
+        .into_iter()
+        .chain(comment.map(|c| format!("comment: {c}")))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// Whether qstat's stderr only says that some IDs are unknown (`qstat: Unknown Job Id ID`):
@@ -195,7 +209,7 @@ impl Backend for Pbs {
             req.workdir,
             req.job_name,
             |out| parse_submit(out).map(|j| expand(vec![j])),
-            || self.find_by_name(req.job_name).map(expand),
+            || self.find_by_name(req.job_name, req.array),
         )
     }
 
@@ -204,7 +218,7 @@ impl Backend for Pbs {
         for chunk in chunk_ids(ids, MAX_ID_CHARS) {
             let mut argv: Vec<String> = ["qstat", "-x", "-f", "-t"].map(String::from).to_vec();
             argv.extend(chunk.iter().map(|j| j.id.clone()));
-            let out = self.runner.run(&argv, None)?;
+            let out = self.runner.run(&argv, None, CommandKind::Query)?;
             if !out.success() && !qstat_stderr_only_unknown(&out.stderr) {
                 return Err(out.error("failed to read the status of PBS batch jobs"));
             }
@@ -219,7 +233,7 @@ impl Backend for Pbs {
             let mut argv = vec!["qdel".to_string()];
             argv.extend(self.cancel_extra.iter().cloned());
             argv.extend(chunk.iter().map(|j| j.id.clone()));
-            let out = self.runner.run(&argv, None)?;
+            let out = self.runner.run(&argv, None, CommandKind::Cancel)?;
             if !out.success() && !qdel_stderr_only_gone(&out.stderr) {
                 return Err(out.error("failed to cancel PBS batch jobs"));
             }
@@ -227,9 +241,15 @@ impl Backend for Pbs {
         Ok(())
     }
 
-    fn find_by_name(&self, name: &str) -> anyhow::Result<Vec<JobId>> {
+    /// `H`: held.
+    fn held(&self, status: &JobStatus) -> bool {
+        status.native == "H"
+    }
+
+    /// `qselect -N NAME` lists an array by its parent (`4101[].server`): its tasks are expanded.
+    fn find_by_name(&self, name: &str, array: Option<u32>) -> anyhow::Result<Vec<JobId>> {
         let argv = vec!["qselect".to_string(), "-N".into(), name.to_string()];
-        let out = self.runner.run(&argv, None)?;
+        let out = self.runner.run(&argv, None, CommandKind::Query)?;
         if !out.success() {
             return Err(out.error("failed to look up PBS batch jobs by name"));
         }
@@ -237,7 +257,7 @@ impl Backend for Pbs {
             .stdout
             .split_whitespace()
             .filter(|l| is_pbs_id(l))
-            .map(JobId::new)
+            .flat_map(|l| expand_array(&JobId::new(l), array.unwrap_or(1)))
             .collect())
     }
 }

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use super::command::{chunk_ids, Runner, MAX_ID_CHARS};
-use super::{Backend, BackendKind, JobId, JobState, JobStatus, SubmitRequest};
+use super::timed::CommandKind;
+use super::{Backend, BackendKind, Explanation, JobId, JobState, JobStatus, SubmitRequest};
 use crate::config::Config;
 use crate::time as clock;
 
@@ -156,6 +157,7 @@ pub fn parse_qstat(stdout: &str) -> HashMap<JobId, JobStatus> {
             native: f[4].to_string(),
             started: when.filter(|_| state == JobState::Running),
             ended: None,
+            reason: None,
         };
         let tasks = rest.get(1).and_then(|spec| parse_tasks(spec));
         let sub = Submitted {
@@ -203,10 +205,22 @@ pub fn parse_qacct(stdout: &str) -> HashMap<JobId, JobStatus> {
                 native: format!("failed={code} exit_status={exit}"),
                 started: time("start_time"),
                 ended: time("end_time"),
+                reason: Some(format!("qacct: failed {failed}, exit_status {exit}")),
             },
         );
     }
     out
+}
+
+/// Parses the `error reason` lines of `qstat -j N`, which say why a job is in error state
+/// (`Eqw`): `can't open output file "/x/": Is a directory`.
+pub fn parse_error_reasons(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("error reason"))
+        .filter_map(|rest| rest.split_once(':'))
+        .map(|(_, why)| why.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
 }
 
 /// Parses `qstat -j NAME`: the job numbers (and array tasks) of jobs with that name.
@@ -254,13 +268,13 @@ impl Backend for Sge {
             req.workdir,
             req.job_name,
             |out| parse_submit(out).map(|s| s.ids()),
-            || self.find_by_name(req.job_name),
+            || self.find_by_name(req.job_name, req.array),
         )
     }
 
     fn status(&self, ids: &[JobId]) -> anyhow::Result<HashMap<JobId, JobStatus>> {
         let argv: Vec<String> = ["qstat", "-u", "*"].map(String::from).to_vec();
-        let out = self.runner.run(&argv, None)?;
+        let out = self.runner.run(&argv, None, CommandKind::Query)?;
         if !out.success() {
             return Err(out.error("failed to read the status of SGE batch jobs"));
         }
@@ -274,7 +288,7 @@ impl Backend for Sge {
             let mut argv = vec!["qdel".to_string()];
             argv.extend(self.cancel_extra.iter().cloned());
             argv.extend(chunk.iter().map(|j| j.id.clone()));
-            let out = self.runner.run(&argv, None)?;
+            let out = self.runner.run(&argv, None, CommandKind::Cancel)?;
             // qdel exits 1 when some job is already gone; that is what we wanted.
             if !out.success() && !out.stdout.contains("does not exist") {
                 return Err(out.error("failed to cancel SGE batch jobs"));
@@ -283,9 +297,9 @@ impl Backend for Sge {
         Ok(())
     }
 
-    fn find_by_name(&self, name: &str) -> anyhow::Result<Vec<JobId>> {
+    fn find_by_name(&self, name: &str, _array: Option<u32>) -> anyhow::Result<Vec<JobId>> {
         let argv = vec!["qstat".to_string(), "-j".into(), name.to_string()];
-        let out = self.runner.run(&argv, None)?;
+        let out = self.runner.run(&argv, None, CommandKind::Query)?;
         if out.success() {
             return Ok(parse_qstat_j(&out.stdout));
         }
@@ -293,6 +307,31 @@ impl Backend for Sge {
             return Ok(Vec::new());
         }
         Err(out.error("failed to look up SGE batch jobs by name"))
+    }
+
+    /// An error state (`Eqw`): `qstat -j N` says why.
+    fn explain(&self, id: &JobId, status: &JobStatus) -> anyhow::Result<Option<Explanation>> {
+        if !self.stuck(status) {
+            return Ok(None);
+        }
+        let job = id.id.split('.').next().unwrap_or(&id.id).to_string();
+        let argv = vec!["qstat".to_string(), "-j".into(), job];
+        let out = self.runner.run_once(&argv, None, CommandKind::Query)?;
+        let reasons = parse_error_reasons(&out.stdout);
+        Ok((!reasons.is_empty()).then(|| Explanation {
+            said: format!("state {}: {}", status.native, reasons.join("; ")),
+            files: Vec::new(),
+        }))
+    }
+
+    /// `Eqw`: in error, and queued until someone deletes it.
+    fn stuck(&self, status: &JobStatus) -> bool {
+        status.native.contains('E')
+    }
+
+    /// `hqw`, `Eqw`: a hold or an error keeps it from starting.
+    fn held(&self, status: &JobStatus) -> bool {
+        status.native.contains(['h', 'E'])
     }
 
     fn final_status(&self, ids: &[JobId]) -> anyhow::Result<HashMap<JobId, JobStatus>> {
@@ -305,7 +344,7 @@ impl Backend for Sge {
         let mut found = HashMap::new();
         for job in jobs {
             let argv = vec!["qacct".to_string(), "-j".into(), job.to_string()];
-            let out = self.runner.run_once(&argv, None)?;
+            let out = self.runner.run_once(&argv, None, CommandKind::Query)?;
             if out.success() {
                 found.extend(parse_qacct(&out.stdout));
             }

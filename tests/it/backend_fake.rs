@@ -147,7 +147,8 @@ fn slurm_permanent_error_fails_at_once_showing_the_command() {
 
 #[test]
 fn slurm_500_jobs_take_one_status_command_per_cycle() {
-    let f = fake("many");
+    // `max_jobs` is a hard limit on `--jobs` too (issue 13).
+    let f = fake("many").env("HPCLUSTER_MAX_JOBS", "500");
     f.up_until(&["--backend", "slurm", "--jobs", "500"], 500, "done");
     assert_eq!(f.calls_of("sbatch").len(), 1);
     let polls = f.calls_of("squeue");
@@ -305,10 +306,19 @@ fn an_unreadable_submit_answer_stops_up_after_one_submit() {
         "{}",
         out.all()
     );
+    // Issue 9: the batch job is not left untracked: it is looked up by its name, recorded,
+    // and cancelled when `up` stops (it used to say the job "may exist: find it by that name").
     assert!(
-        out.stderr.contains("may exist: find it by that name"),
+        out.stderr.contains(
+            "found batch job(s) 4101.server01 by the name `wrongq-1` and recorded them in \
+             `jobs.json`; its submit command had said: the answer to the submission of batch \
+             job `wrongq-1` holds no job ID hpcluster can read: cannot read a job ID"
+        ),
         "{}",
         out.all()
     );
     assert_eq!(f.calls_of("qsub").len(), 1, "{:?}", f.calls());
+    assert_eq!(f.calls_of("qselect"), ["qselect -N wrongq-1"]);
+    assert_eq!(f.calls_of("qdel"), ["qdel 4101.server01"]);
+    assert_eq!(f.recorded_ids(), ["4101.server01"]);
 }

@@ -8,6 +8,8 @@
 //! `job_directives_skip` substring are dropped (as dask-jobqueue does); the
 //! `job_extra_directives` lines are never dropped. `docs/templates.md` lists the context.
 
+pub mod directives;
+
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -56,11 +58,11 @@ pub struct JobContext {
 /// The built-in template of a backend.
 pub fn builtin(kind: BackendKind) -> &'static str {
     match kind {
-        BackendKind::Slurm => include_str!("../templates/slurm.sh.tera"),
-        BackendKind::Sge => include_str!("../templates/sge.sh.tera"),
-        BackendKind::Pbs => include_str!("../templates/pbs.sh.tera"),
-        BackendKind::Lsf => include_str!("../templates/lsf.sh.tera"),
-        BackendKind::Local => include_str!("../templates/local.sh.tera"),
+        BackendKind::Slurm => include_str!("../../templates/slurm.sh.tera"),
+        BackendKind::Sge => include_str!("../../templates/sge.sh.tera"),
+        BackendKind::Pbs => include_str!("../../templates/pbs.sh.tera"),
+        BackendKind::Lsf => include_str!("../../templates/lsf.sh.tera"),
+        BackendKind::Local => include_str!("../../templates/local.sh.tera"),
     }
 }
 

@@ -156,7 +156,7 @@ impl Runner {
     }
 
     /// Runs `argv`, retrying transient failures; returns the last output (successful or not).
-    /// A query is not retried once the server stops.
+    /// A query is not retried once the server stops (a cancel still is).
     pub fn run(
         &self,
         argv: &[String],
@@ -166,11 +166,8 @@ impl Runner {
         let mut attempt = 1;
         loop {
             let out = self.run_once(argv, workdir, kind)?;
-            if out.success()
-                || attempt >= self.attempts
-                || !self.transient(&out)
-                || self.stop.is_stopping()
-            {
+            let stopping = kind == CommandKind::Query && self.stop.is_stopping();
+            if out.success() || attempt >= self.attempts || !self.transient(&out) || stopping {
                 return Ok(out);
             }
             self.wait(attempt, &out.argv[0], out.stderr.trim());

@@ -135,9 +135,9 @@ impl Backend for Lsf {
             Some(n) => format!("{}[1-{n}]", req.job_name),
             None => req.job_name.to_string(),
         };
-        let log = req.workdir.join(format!("{}.%J.%I.out", req.job_name));
+        // Output files are the script's `#BSUB -o`/`-e` directives (a `-o` here would win
+        // over them, and `job_directives_skip` could not drop it).
         let mut argv = vec!["bsub".to_string(), "-J".into(), name];
-        argv.extend(["-o".to_string(), log.display().to_string()]);
         argv.extend(self.submit_extra.iter().cloned());
         argv.extend(["<".to_string(), req.script.display().to_string()]);
         argv

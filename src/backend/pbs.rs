@@ -42,25 +42,60 @@ fn is_pbs_id(line: &str) -> bool {
             }))
 }
 
-/// Parses qsub's answer (`4101.server01`, `4101[].server01`); banner lines are skipped.
+/// A word of a sentence that is a PBS job ID with its server (`123456.asdf`, `4101[].s01`),
+/// trailing punctuation aside: a bare number in a sentence is too easily something else.
+fn id_in_sentence(word: &str) -> Option<&str> {
+    let w = word
+        .trim_end_matches(['.', ',', ';', ':', ')'])
+        .trim_start_matches('(');
+    let host = w.split_once('.')?.1;
+    (is_pbs_id(w) && host.chars().any(|c| c.is_ascii_alphabetic())).then_some(w)
+}
+
+/// Parses qsub's answer: a line that is wholly an ID (`4101.server01`, `4101[].server01`),
+/// the last one after banner lines; else, where a site's `qsub` answers in a sentence
+/// (`Request 123456.asdf was submitted to queue: standard.`), the one word of a line that is
+/// an ID with its server.
 pub fn parse_submit(stdout: &str) -> anyhow::Result<JobId> {
-    stdout
-        .lines()
-        .map(str::trim)
-        .rfind(|l| is_pbs_id(l))
-        .map(JobId::new)
-        .ok_or_else(|| {
-            let hint = if stdout.contains("Your job") && stdout.contains("has been submitted") {
-                "\nthis `qsub` is Grid Engine's, not PBS's: set `backend = \"sge\"`"
-            } else {
-                ""
-            };
-            anyhow::anyhow!(
-                "cannot read a job ID from qsub's output: expected `N.server` or `N[].server`, \
-                 got:\n{}{hint}",
-                stdout.trim_end()
-            )
+    let alone = stdout.lines().map(str::trim).rfind(|l| is_pbs_id(l));
+    let in_sentence = || {
+        stdout.lines().rev().find_map(|l| {
+            let ids: Vec<&str> = l.split_whitespace().filter_map(id_in_sentence).collect();
+            (ids.len() == 1).then(|| ids[0])
         })
+    };
+    alone.or_else(in_sentence).map(JobId::new).ok_or_else(|| {
+        let hint = if stdout.contains("Your job") && stdout.contains("has been submitted") {
+            "\nthis `qsub` is Grid Engine's, not PBS's: set `backend = \"sge\"`"
+        } else {
+            ""
+        };
+        anyhow::anyhow!(
+            "cannot read a job ID from qsub's output: expected `N.server` or `N[].server`, \
+                 got:\n{}{hint}",
+            stdout.trim_end()
+        )
+    })
+}
+
+/// The subjobs `qstat -f -t` lists for an array parent `4101[].server01`.
+pub fn parse_subjobs(stdout: &str, parent: &JobId) -> Vec<JobId> {
+    let Some((num, host)) = parent.id.split_once("[]") else {
+        return Vec::new();
+    };
+    parse_qstat_blocks(stdout)
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| {
+            id.strip_prefix(num)
+                .and_then(|r| r.strip_prefix('['))
+                .and_then(|r| r.split_once(']'))
+                .is_some_and(|(i, h)| {
+                    !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()) && h == host
+                })
+        })
+        .map(JobId::new)
+        .collect()
 }
 
 /// The IDs of array tasks `1..=n` of `4101[].server01`: `4101[1].server01`, ...
@@ -183,6 +218,33 @@ pub fn qdel_stderr_only_gone(stderr: &str) -> bool {
     stderr_only(stderr, &["Unknown Job Id", "Job has finished"])
 }
 
+impl Pbs {
+    /// The batch jobs behind a submitted ID: itself, or for an array parent its subjobs: the
+    /// `array` asked for, else (a site's `qsub` made an array of a single submission) those
+    /// `qstat -x -f -t` lists, else the first.
+    fn tasks_of(&self, id: &JobId, array: Option<u32>) -> Vec<JobId> {
+        if !id.id.contains("[]") {
+            return vec![id.clone()];
+        }
+        if let Some(n) = array {
+            return expand_array(id, n);
+        }
+        let argv: Vec<String> = ["qstat", "-x", "-f", "-t", &id.id]
+            .map(String::from)
+            .to_vec();
+        let listed = self
+            .runner
+            .run(&argv, None, CommandKind::Query)
+            .map(|out| parse_subjobs(&out.stdout, id))
+            .unwrap_or_default();
+        if listed.is_empty() {
+            expand_array(id, 1)
+        } else {
+            listed
+        }
+    }
+}
+
 impl Backend for Pbs {
     fn kind(&self) -> BackendKind {
         BackendKind::Pbs
@@ -199,16 +261,11 @@ impl Backend for Pbs {
     }
 
     fn submit(&self, req: &SubmitRequest<'_>) -> anyhow::Result<Vec<JobId>> {
-        let expand = |ids: Vec<JobId>| -> Vec<JobId> {
-            ids.iter()
-                .flat_map(|j| expand_array(j, req.array.unwrap_or(1)))
-                .collect()
-        };
         self.runner.submit(
             &self.submit_argv(req),
             req.workdir,
             req.job_name,
-            |out| parse_submit(out).map(|j| expand(vec![j])),
+            |out| Ok(self.tasks_of(&parse_submit(out)?, req.array)),
             || self.find_by_name(req.job_name, req.array),
         )
     }
@@ -257,7 +314,7 @@ impl Backend for Pbs {
             .stdout
             .split_whitespace()
             .filter(|l| is_pbs_id(l))
-            .flat_map(|l| expand_array(&JobId::new(l), array.unwrap_or(1)))
+            .flat_map(|l| self.tasks_of(&JobId::new(l), array))
             .collect())
     }
 }
@@ -281,6 +338,21 @@ mod tests {
             JobId::new("4101.pbs-2.example.org")
         );
         assert!(parse_submit("qsub: Job has been rejected 12\n").is_err());
+        // Synthetic: a number in a sentence is not an ID without its server, nor is a
+        // version; two IDs in one sentence are not read either.
+        assert!(parse_submit("Submitted to queue 2 of 3\n").is_err());
+        assert!(parse_submit("PBS 19.1.3 says hello\n").is_err());
+        assert!(parse_submit("Job 1.a replaces 2.b\n").is_err());
+        assert_eq!(
+            parse_submit("Job 4101[].server01 submitted.\n").unwrap(),
+            JobId::new("4101[].server01")
+        );
+        let listed = "Job Id: 7[].s\n    job_state = B\n\nJob Id: 7[1].s\n    job_state = R\n\n\
+                      Job Id: 7[2].s\n    job_state = Q\n";
+        assert_eq!(
+            parse_subjobs(listed, &JobId::new("7[].s")),
+            [JobId::new("7[1].s"), JobId::new("7[2].s")]
+        );
         let tasks = expand_array(&JobId::new("4101[].server01"), 3);
         assert_eq!(tasks[2], JobId::new("4101[3].server01"));
     }
@@ -369,6 +441,15 @@ mod tests {
                 "{file}"
             );
         }
+        // A site whose qsub answers in a sentence (NQSII, dask-jobqueue#131).
+        assert_eq!(
+            parse_submit(&fixture("qsub-nqsii-dask-pr131.txt")).unwrap(),
+            JobId::new("123456.asdfqwer")
+        );
+        assert_eq!(
+            parse_submit(&fixture("qsub-sentence-dask-tests.txt")).unwrap(),
+            JobId::new("654321.asdf")
+        );
         let tasks = expand_array(&JobId::new("9[].djoko"), 10);
         assert_eq!(tasks[0], JobId::new("9[1].djoko"));
         assert_eq!(tasks[9], JobId::new("9[10].djoko"));

@@ -1,5 +1,6 @@
 //! Son of Grid Engine / SGE: `qsub -terse`, one `qstat -u '*'` for all jobs, `qdel`; vanished
-//! jobs from `qacct -j`. Jobs run under `-S /bin/bash` (queues often default to `/bin/sh`).
+//! jobs from `qacct -j`. The script names its shell with `#$ -S` (queues often default to
+//! `/bin/sh`, ignoring the shebang).
 
 use std::collections::HashMap;
 
@@ -250,9 +251,10 @@ impl Backend for Sge {
     }
 
     fn submit_argv(&self, req: &SubmitRequest<'_>) -> Vec<String> {
-        let mut argv: Vec<String> = ["qsub", "-terse", "-S", "/bin/bash", "-cwd", "-j", "y"]
-            .map(String::from)
-            .to_vec();
+        // The shell (`-S`), `-cwd` and `-j y` are directives of the script, where
+        // `job_directives_skip` can drop them; the command line holds only the name and the
+        // array, by which hpcluster finds its batch jobs.
+        let mut argv: Vec<String> = ["qsub", "-terse"].map(String::from).to_vec();
         argv.extend(["-N".to_string(), req.job_name.to_string()]);
         if let Some(n) = req.array {
             argv.extend(["-t".to_string(), format!("1-{n}")]);

@@ -105,7 +105,10 @@ fn check_script_values(c: &Config) -> Result<(), CheckError> {
     if let Some(dir) = &c.local_directory {
         validate::check_double_quoted("local_directory", dir).map_err(e)?;
     }
-    validate::check_line("interface", &c.interface).map_err(e)?;
+    if let Some(name) = &c.interface {
+        validate::check_word("interface", name).map_err(e)?;
+    }
+    validate::check_word("host", &c.host).map_err(e)?;
     validate::check_shebang(&c.shebang).map_err(e)
 }
 

@@ -64,11 +64,18 @@ impl Server {
                     );
                 }
             }
-            Ok(Err(e)) => tracing::warn!("cancelling batch jobs failed: {e}; run `hpcluster down`"),
-            Err(_) => tracing::warn!(
-                "cancelling batch jobs did not finish within {}: run `hpcluster down`",
-                crate::duration::format_human(CANCEL_WITHIN)
-            ),
+            Ok(Err(e)) => {
+                // Nothing to wait for: the batch jobs were not told to end.
+                tracing::warn!("cancelling batch jobs failed: {e}; run `hpcluster down`");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "cancelling batch jobs did not finish within {}: run `hpcluster down`",
+                    crate::duration::format_human(CANCEL_WITHIN)
+                );
+                return;
+            }
         }
         settle(&mut self.book, jobs_cmd, job_rx).await;
     }

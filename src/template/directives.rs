@@ -249,6 +249,75 @@ pub fn output_files(
     files
 }
 
+/// The settings a directive makes, as keys two directives setting the same thing share:
+/// SLURM `-p x` and `--partition=y` both set `partition`, `--mem` and `--mem-per-cpu` both set
+/// `mem` (sbatch takes one of them); SGE `-l h_vmem=4G,h_rt=1:00:00` sets `-l h_vmem` and
+/// `-l h_rt`; PBS `-l select=...` sets `-l select`; LSF `-R "span[hosts=1]"` sets `-R span`.
+pub fn keys(kind: BackendKind, words: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, value) in options(kind, words) {
+        match (kind, name.as_str()) {
+            (BackendKind::Slurm, n) => out.push(slurm_key(n).to_string()),
+            (BackendKind::Sge | BackendKind::Pbs, "-l") => {
+                let v = value.unwrap_or_default();
+                for resource in v.split(',').filter(|r| !r.is_empty()) {
+                    let rname = resource.split(['=', ':']).next().unwrap_or(resource);
+                    out.push(format!("-l {rname}"));
+                }
+            }
+            (BackendKind::Lsf, "-R") => {
+                let v = value.unwrap_or_default();
+                let sections: Vec<&str> = v
+                    .split(']')
+                    .filter_map(|p| p.split_once('[').map(|(k, _)| k.trim()))
+                    .filter(|k| !k.is_empty())
+                    .collect();
+                if sections.is_empty() {
+                    out.push("-R select".to_string());
+                }
+                out.extend(sections.iter().map(|k| format!("-R {k}")));
+            }
+            (_, n) => out.push(n.to_string()),
+        }
+    }
+    out
+}
+
+/// One name for each SLURM option, short or long (`-p`, `--partition`: `partition`).
+fn slurm_key(name: &str) -> &str {
+    const SAME: &[(&[&str], &str)] = &[
+        (&["-J", "--job-name"], "job-name"),
+        (&["-p", "--partition"], "partition"),
+        (&["-A", "--account"], "account"),
+        (&["-n", "--ntasks"], "ntasks"),
+        (&["-N", "--nodes"], "nodes"),
+        (&["-c", "--cpus-per-task"], "cpus-per-task"),
+        (&["--mem", "--mem-per-cpu", "--mem-per-gpu"], "mem"),
+        (&["-t", "--time"], "time"),
+        (&["-o", "--output"], "output"),
+        (&["-e", "--error"], "error"),
+        (&["-a", "--array"], "array"),
+        (&["-q", "--qos"], "qos"),
+        (&["-C", "--constraint"], "constraint"),
+        (&["-D", "--chdir"], "chdir"),
+    ];
+    SAME.iter()
+        .find(|(names, _)| names.contains(&name))
+        .map_or(name.trim_start_matches('-'), |(_, key)| key)
+}
+
+/// The keys of the settings that make a batch job's identity, which hpcluster sets itself and
+/// finds its batch jobs by: its name and its array.
+pub fn identity_keys(kind: BackendKind) -> &'static [&'static str] {
+    match kind {
+        BackendKind::Slurm => &["job-name", "array"],
+        BackendKind::Sge => &["-N", "-t"],
+        BackendKind::Pbs => &["-N", "-J"],
+        BackendKind::Lsf => &["-J"],
+        BackendKind::Local => &[],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +391,45 @@ mod tests {
                 PathBuf::from("/o/4102.out")
             ]
         );
+    }
+
+    fn k(kind: BackendKind, line: &str) -> Vec<String> {
+        keys(kind, &words(kind, line).unwrap())
+    }
+
+    #[test]
+    fn two_directives_that_set_the_same_thing_share_a_key() {
+        assert_eq!(k(BackendKind::Slurm, "#SBATCH --mem-per-cpu=2G"), ["mem"]);
+        assert_eq!(k(BackendKind::Slurm, "#SBATCH --mem=94G"), ["mem"]);
+        assert_eq!(k(BackendKind::Slurm, "#SBATCH -p regular"), ["partition"]);
+        assert_eq!(
+            k(BackendKind::Slurm, "#SBATCH --partition=gpu"),
+            ["partition"]
+        );
+        assert_eq!(k(BackendKind::Slurm, "#SBATCH --exclusive"), ["exclusive"]);
+        assert_eq!(
+            k(BackendKind::Sge, "#$ -l h_vmem=12G,mem_req=12G"),
+            ["-l h_vmem", "-l mem_req"]
+        );
+        assert_eq!(k(BackendKind::Sge, "#$ -pe smp 4"), ["-pe"]);
+        assert_eq!(k(BackendKind::Sge, "#$ -w e"), ["-w"]);
+        assert_eq!(
+            k(BackendKind::Pbs, "#PBS -l select=1:ncpus=24:mem=100GB"),
+            ["-l select"]
+        );
+        assert_eq!(
+            k(BackendKind::Pbs, "#PBS -l walltime=01:00:00"),
+            ["-l walltime"]
+        );
+        assert_eq!(
+            k(BackendKind::Lsf, "#BSUB -R \"span[hosts=1]\""),
+            ["-R span"]
+        );
+        assert_eq!(
+            k(BackendKind::Lsf, "#BSUB -R rusage[mem=16GB]"),
+            ["-R rusage"]
+        );
+        assert_eq!(k(BackendKind::Lsf, "#BSUB -M 16000"), ["-M"]);
     }
 
     #[test]

@@ -81,6 +81,20 @@ pub fn render(
     )
 }
 
+/// The directories a script writes its batch job's output into (relative ones from
+/// `workdir`, where its submit command runs) that do not exist yet: `up` creates them before
+/// it submits.
+pub fn missing_output_dirs(
+    kind: crate::backend_kind::BackendKind,
+    script: &str,
+    workdir: &std::path::Path,
+) -> Vec<PathBuf> {
+    crate::template::directives::output_dirs(kind, script, workdir)
+        .into_iter()
+        .filter(|d| !d.is_dir())
+        .collect()
+}
+
 /// The hpcluster program job scripts run: `worker_program`, else this executable.
 pub fn worker_program(config: &Config) -> anyhow::Result<PathBuf> {
     match &config.worker_program {

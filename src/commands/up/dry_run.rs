@@ -1,8 +1,6 @@
 //! `up --dry-run`: every batch job's script and exact submit command, and the directories `up`
 //! would create for their output first; creates nothing.
 
-use std::path::{Path, PathBuf};
-
 use crate::backend::{self, Runner, SubmitRequest};
 use crate::cluster_dir::{self, ClusterDir};
 use crate::config::Config;
@@ -36,7 +34,7 @@ pub fn run(config: &Config, n: u32) -> anyhow::Result<i32> {
             script.display()
         );
         let text = tracker::render(config, &dir, &program, &sub)?;
-        let missing = missing_dirs(config, &text, &logs);
+        let missing = tracker::missing_output_dirs(config.backend, &text, &logs);
         if !missing.is_empty() {
             let shown: Vec<String> = missing.iter().map(|d| d.display().to_string()).collect();
             println!(
@@ -48,14 +46,6 @@ pub fn run(config: &Config, n: u32) -> anyhow::Result<i32> {
         println!("{text}");
     }
     Ok(0)
-}
-
-/// The directories a script writes its batch job's output into that do not exist yet.
-pub fn missing_dirs(config: &Config, script: &str, workdir: &Path) -> Vec<PathBuf> {
-    crate::template::directives::output_dirs(config.backend, script, workdir)
-        .into_iter()
-        .filter(|d| !d.is_dir())
-        .collect()
 }
 
 /// A command line as a shell would take it, quoting only the words that need it.

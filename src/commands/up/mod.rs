@@ -35,6 +35,10 @@ pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
     let mut config = resolved.config;
     config.admission = !args.no_admission;
+    crate::config::walltime::check_least(&config)?;
+    if let Some(note) = &config.walltime_note {
+        tracing::info!("walltime {note}");
+    }
     let tasks = match &args.tasks {
         Some(path) => Some(crate::tasks::read_tasks(path)?),
         None => None,
@@ -91,6 +95,14 @@ async fn serve(
         // Fail now, not after three submit attempts 30 s apart.
         Runner::new(config.backend).program(program)?;
     }
+    // Where to listen, before anything is created: an interface that does not exist is an
+    // error that names those that do.
+    let at = crate::config::interface::listen_address(
+        &config,
+        &crate::process::interface_addresses(),
+        &crate::process::hostname(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     let stop = Stop::new();
     let runner = Runner::for_config(&config).with_stop(stop.clone());
     let backend = backend::for_config(&config, runner);
@@ -138,19 +150,16 @@ async fn serve(
     if exit_when_done {
         core.close_input();
     }
-    let listener = tokio::net::TcpListener::bind((config.interface.as_str(), config.port))
+    let listener = tokio::net::TcpListener::bind((at.bind.as_str(), config.port))
         .await
         .with_context(|| {
             format!(
-                "failed to listen on `{}:{}` (config `interface`, `port`)",
-                config.interface, config.port
+                "failed to listen on `{}:{}` (config `interface` or `host`, and `port`)",
+                at.bind, config.port
             )
         })?;
     let port = listener.local_addr()?.port();
-    let address = format!(
-        "{}:{port}",
-        crate::cluster_dir::server_file::advertised_host(&config.interface)
-    );
+    let address = format!("{}:{port}", at.advertise);
     ServerFile {
         address: address.clone(),
         pid: std::process::id() as i32,

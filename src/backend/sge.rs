@@ -427,6 +427,19 @@ mod tests {
     }
 
     #[test]
+    fn a_recorded_eqw_job_is_failed_and_says_why() {
+        let read = |f: &str| std::fs::read_to_string(format!("tests/fixtures/sge/{f}")).unwrap();
+        let m = parse_qstat(&read("qstat-eqw.txt"));
+        assert_eq!(m[&JobId::new("40")].state, JobState::Failed);
+        assert_eq!(m[&JobId::new("40")].native, "Eqw");
+        assert_eq!(
+            parse_error_reasons(&read("qstat-j-eqw.txt")),
+            ["12/03/2026 12:57:45 [0:14106]: error: can't open output file \"/tmp/i9-nonexist-sge2/\": Is a directory"]
+        );
+        assert_eq!(parse_qstat_j(&read("qstat-j-eqw.txt")), [JobId::new("40")]);
+    }
+
+    #[test]
     fn qstat_j_finds_jobs_by_name() {
         let out = "==============\njob_number:                 2\njob_name:  rec-b\njob-array tasks:            1-3:1\n";
         assert_eq!(parse_qstat_j(out).len(), 3);

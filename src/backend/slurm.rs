@@ -204,10 +204,12 @@ pub fn parse_explanation(stdout: &str) -> Option<Explanation> {
             said.push_str(&format!(" {key}={v}"));
         }
     }
+    // scontrol shows a name with a pattern as it was given (`%J` unexpanded): such a name is
+    // left to the script's directives, where hpcluster fills the pattern in.
     let files = ["StdErr", "StdOut"]
         .iter()
         .filter_map(|k| fields.get(k))
-        .filter(|p| p.starts_with('/'))
+        .filter(|p| p.starts_with('/') && !p.contains('%'))
         .map(std::path::PathBuf::from)
         .collect();
     Some(Explanation { said, files })
@@ -441,6 +443,48 @@ mod tests {
         assert_eq!(st("14").state, JobState::Done);
         assert_eq!(st("15").state, JobState::Completing);
         assert_eq!(m.len(), 7);
+    }
+
+    #[test]
+    fn recorded_failures_give_their_reason_exit_code_and_files() {
+        let read = |f: &str| std::fs::read_to_string(format!("tests/fixtures/slurm/{f}")).unwrap();
+        let m = parse_squeue(&read("squeue-reasons.txt"));
+        assert_eq!(m[&JobId::new("73")].state, JobState::Failed);
+        assert_eq!(
+            m[&JobId::new("73")].reason.as_deref(),
+            Some("Reason=NonZeroExitCode")
+        );
+        assert_eq!(
+            m[&JobId::new("74")].reason.as_deref(),
+            Some("Reason=JobLaunchFailure")
+        );
+        let x = parse_explanation(&read("scontrol-exit3.txt")).unwrap();
+        assert_eq!(
+            x.said,
+            "JobState=FAILED Reason=NonZeroExitCode ExitCode=3:0"
+        );
+        // `%J` is shown unexpanded: the script's directives give the file instead.
+        assert!(x.files.is_empty(), "{:?}", x.files);
+        let x = parse_explanation(&read("scontrol-launch-failure.txt")).unwrap();
+        assert_eq!(
+            x.said,
+            "JobState=FAILED Reason=JobLaunchFailure ExitCode=0:53"
+        );
+        assert_eq!(
+            x.files,
+            [
+                std::path::PathBuf::from("/tmp/i9-nonexist3/x-74.err"),
+                std::path::PathBuf::from("/tmp/i9-nonexist3/x-74.out")
+            ]
+        );
+        // A pending job's reason; `None` is no reason.
+        let p =
+            parse_squeue("5|PENDING|N/A|N/A|Priority\n6|RUNNING|2026-11-26T10:00:00|N/A|None\n");
+        assert_eq!(
+            p[&JobId::new("5")].reason.as_deref(),
+            Some("Reason=Priority")
+        );
+        assert_eq!(p[&JobId::new("6")].reason, None);
     }
 
     #[test]

@@ -273,9 +273,13 @@ pub fn failed_starts_error(described: &[String], worker_program: &str) -> String
         .map_or(worker_program.to_string(), |n| {
             n.to_string_lossy().into_owned()
         });
-    if all.contains("command not found")
-        || (all.contains("No such file or directory") && all.contains(&program))
-    {
+    // The shell's words when it cannot start the worker: `<path>: No such file or directory`,
+    // `<name>: command not found`.
+    let not_started = all.lines().any(|l| {
+        (l.contains("No such file or directory") && l.contains(&format!("{worker_program}:")))
+            || l.contains(&format!("{program}: command not found"))
+    });
+    if not_started {
         msg.push_str(&format!(
             "\nhint: the job script could not start `{worker_program}` on the compute node: set \
              `worker_program` to where hpcluster is installed there"
@@ -292,4 +296,41 @@ pub fn failed_starts_error(described: &[String], worker_program: &str) -> String
         );
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failed_starts_error;
+
+    #[test]
+    fn a_hint_only_where_the_output_points_to_one() {
+        let program = "/opt/hpcluster/bin/hpcluster";
+        let plain = [
+            "batch job 48 (`c-1`) ended failed; its output `/l/c-1-48.err` ends with:\n    MARKER"
+                .to_string(),
+        ];
+        assert_eq!(
+            failed_starts_error(&plain, program),
+            "1 batch jobs in a row ended before their worker connected to the server:\n  batch job \
+             48 (`c-1`) ended failed; its output `/l/c-1-48.err` ends with:\n      MARKER"
+        );
+        let not_found = [
+            "batch job 49 (`c-2`) ended failed; its output `/l/e` ends with:\n    /var/spool/slurmd/job49/slurm_script: line 5: /opt/hpcluster/bin/hpcluster: No such file or directory".to_string(),
+        ];
+        assert!(failed_starts_error(&not_found, program).ends_with(
+            "\nhint: the job script could not start `/opt/hpcluster/bin/hpcluster` on the compute \
+             node: set `worker_program` to where hpcluster is installed there"
+        ));
+        let unshared = ["batch job 50 (`c-3`) ended failed; its output `/l/e` ends with:\n    error: failed to read `/home/me/.hpcluster/c/secret`: No such file or directory".to_string()];
+        assert!(failed_starts_error(&unshared, program).ends_with(
+            "\nhint: the worker could not read the cluster directory: put `cluster_root` on a \
+             filesystem the compute nodes share with this machine"
+        ));
+        let nothing = [
+            "batch job 51 (`c-4`) ended failed; it wrote no output: `/l/e` does not exist"
+                .to_string(),
+        ];
+        assert!(failed_starts_error(&nothing, program)
+            .contains("\nhint: the batch jobs wrote no output"));
+    }
 }

@@ -241,7 +241,8 @@ impl Tracker {
 /// One batch job's end in words: its state, the batch system's reason, what it wrote.
 pub fn describe(job: &JobRecord) -> String {
     let mut s = format!("batch job {} (`{}`) ended {}", job.id, job.name, job.state);
-    if !job.native.is_empty() && job.native.to_ascii_lowercase() != job.state.to_string() {
+    let native = job.native.to_ascii_lowercase();
+    if job.reason.is_none() && !native.is_empty() && native != job.state.to_string() {
         s.push_str(&format!(" ({})", job.native));
     }
     if let Some(r) = &job.reason {

@@ -24,6 +24,8 @@ mod backend_sge;
 mod backend_slurm;
 mod bad_input;
 mod config;
+mod dask_configs;
+mod docs_scripts;
 mod every_backend;
 mod job_dirs;
 mod logging;

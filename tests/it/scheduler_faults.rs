@@ -192,6 +192,9 @@ fn a_silent_sbatch_is_found_by_name_and_cancelled() {
     );
     assert_eq!(t.calls_of("scancel"), ["scancel 4101"]);
     nothing_left(&t, &out);
+    // Names are unique across runs of the cluster: the next `up` goes on after `-1`.
+    let dry = t.run_ok(&["up", "--dry-run", "--backend", "slurm", "--jobs", "1"]);
+    assert!(dry.contains(&format!("# batch job `{name}-2`: ")), "{dry}");
 }
 
 #[test]
@@ -221,22 +224,34 @@ fn down_cancels_a_batch_job_known_only_by_its_name() {
 }
 
 #[test]
-fn a_hung_squeue_does_not_hold_up_the_exit() {
-    let t = fake("hung").env("FAKE_HANG_squeue", "1");
+fn a_hung_squeue_is_a_failed_poll_and_does_not_hold_up_the_exit() {
+    let t = fake("hung")
+        .env("FAKE_HANG_squeue", "1")
+        .env("HPCLUSTER_STATUS_TIMEOUT", "1s");
     let up = t.spawn(&["up", "--backend", "slurm", "--jobs", "2"]);
     wait_for(30, "two recorded jobs", || {
         (t.recorded_ids().len() == 2).then_some(())
     });
-    // A status command is in flight, hanging.
-    wait_for(30, "a hanging squeue", || {
-        t.fake_file("faults").contains("squeue").then_some(())
+    // The first status command hangs past its limit; the next one is in flight, hanging.
+    wait_for(30, "two hanging squeue", || {
+        (t.fake_file("faults").matches("squeue").count() >= 2).then_some(())
     });
     let t0 = Instant::now();
     let out = up.terminate();
     let took = t0.elapsed();
+    eprintln!("exit {took:?} after SIGTERM with a hung squeue");
     assert!(
         took < Duration::from_secs(10),
         "exit took {took:?}\n{}",
+        out.all()
+    );
+    assert!(
+        out.stderr.contains(
+            "batch job status failed (jobs kept as they were): status unknown this cycle; batch \
+             jobs are kept as they were: `squeue -h -t all -r -o %i|%T|%S|%e|%r -j 4101,4102` \
+             did not finish within 1s (`status_timeout`); it was stopped"
+        ),
+        "{}",
         out.all()
     );
     assert_eq!(out.code, Some(130), "{}", out.all());
@@ -296,5 +311,24 @@ fn max_jobs_holds_for_jobs_and_for_a_resumed_up() {
     );
     assert_eq!(t.calls_of("sbatch").len(), 2, "{:?}", t.calls());
     assert_eq!(t.fake_max_live(), 2);
+    nothing_left(&t, &out);
+}
+
+/// Issue 9: a batch job held before its worker connects is reported once, with the batch
+/// system's reason.
+#[test]
+fn a_held_batch_job_is_reported_with_its_reason() {
+    let t = fake("held").env("FAKE_HELD", "1");
+    let up = t.spawn(&["up", "--backend", "slurm", "--jobs", "1"]);
+    wait_for(30, "a poll", || {
+        (t.calls_of("squeue").len() >= 3).then_some(())
+    });
+    let out = up.terminate();
+    let name = t.name();
+    let said = format!(
+        "batch job 4101 (`{name}-1`) is held (PENDING, Reason=JobHeldAdmin): it will not start \
+         until the hold is released"
+    );
+    assert_eq!(out.stderr.matches(&said).count(), 1, "{}", out.all());
     nothing_left(&t, &out);
 }

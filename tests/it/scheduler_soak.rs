@@ -41,6 +41,8 @@ enum Stop {
 struct Outcome {
     sbatch: usize,
     faults: usize,
+    /// `command fault` -> how often it was injected.
+    kinds: std::collections::BTreeMap<String, usize>,
     /// `up` ended by itself (an error) before the signal.
     up_error: bool,
     /// The run was stopped by SIGKILL or a second Ctrl-C.
@@ -122,6 +124,12 @@ fn one_run(seed: u64) -> (Outcome, String) {
     }
     o.sbatch = t.calls_of("sbatch").len();
     o.faults = t.fake_file("faults").lines().count();
+    for line in t.fake_file("faults").lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if let [cmd, _, fault] = f[..] {
+            *o.kinds.entry(format!("{cmd} {fault}")).or_default() += 1;
+        }
+    }
     o.leaked = t.fake_live().len();
     o.duplicates = t.fake_duplicates().len();
     o.over_max = t.fake_max_live() > max_jobs;
@@ -157,6 +165,9 @@ fn randomized_scheduler_faults_leak_and_duplicate_no_batch_job() {
         assert!(!o.over_max, "more than max_jobs live: {shown}");
         n.sbatch += o.sbatch;
         n.faults += o.faults;
+        for (k, c) in &o.kinds {
+            *n.kinds.entry(k.clone()).or_default() += c;
+        }
         errors += u32::from(o.up_error);
         if o.forced {
             forced += 1;
@@ -180,4 +191,5 @@ fn randomized_scheduler_faults_leak_and_duplicate_no_batch_job() {
         n.sbatch,
         n.faults
     );
+    eprintln!("soak: faults injected: {:?}", n.kinds);
 }

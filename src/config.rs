@@ -6,7 +6,9 @@
 
 mod check;
 mod file;
+pub mod interface;
 pub mod keys;
+pub mod walltime;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +43,13 @@ pub struct Config {
     pub project: Option<String>,
     /// Walltime requested per batch job.
     pub walltime: Duration,
+    /// How the walltime was written, when it is a bare number or `A:B` (read as the backend's
+    /// submit command reads it once the backend is known, see [`walltime`]).
+    #[serde(skip)]
+    pub walltime_written: Option<String>,
+    /// How such a walltime was read, for `config show` and `up`.
+    #[serde(skip)]
+    pub walltime_note: Option<String>,
     /// Expected time of one task, when the task does not say.
     pub task_time: Option<Duration>,
     pub buffer: Buffer,
@@ -63,8 +72,11 @@ pub struct Config {
     pub template: Option<PathBuf>,
     /// Root of cluster directories (default `.hpcluster`); must be seen by compute nodes.
     pub cluster_root: PathBuf,
-    /// Address the server binds to (`0.0.0.0` for all interfaces).
-    pub interface: String,
+    /// The network interface the server listens on and workers reach it by (`ib0`), as in
+    /// dask-jobqueue; none: `host`.
+    pub interface: Option<String>,
+    /// The address the server listens on when no `interface` is set (`0.0.0.0`: every one).
+    pub host: String,
     /// Port the server listens on; 0 picks a free one.
     pub port: u16,
     pub submit_command_extra: Vec<String>,
@@ -73,6 +85,12 @@ pub struct Config {
     pub max_array_size: u32,
     /// First interval between two status polls (it backs off while nothing changes).
     pub poll_interval: Duration,
+    /// Time limit of one submit command (`sbatch`, `qsub`, `bsub`).
+    pub submit_timeout: Duration,
+    /// Time limit of one status command, lookup by name or final-state query.
+    pub status_timeout: Duration,
+    /// Time limit of one cancel command (`scancel`, `qdel`, `bkill`).
+    pub cancel_timeout: Duration,
     /// How often a task is retried after its worker was lost.
     pub retries: u32,
     /// SGE/PBS resource string replacing the generated one (dask-jobqueue's `resource_spec`).
@@ -102,6 +120,8 @@ impl Default for Config {
             account: None,
             project: None,
             walltime: Duration::from_secs(30 * 60),
+            walltime_written: None,
+            walltime_note: None,
             task_time: None,
             buffer: Buffer::default(),
             startup: Duration::ZERO,
@@ -116,12 +136,16 @@ impl Default for Config {
             shebang: "#!/usr/bin/env bash".to_string(),
             template: None,
             cluster_root: PathBuf::from(".hpcluster"),
-            interface: "0.0.0.0".to_string(),
+            interface: None,
+            host: "0.0.0.0".to_string(),
             port: 0,
             submit_command_extra: Vec::new(),
             cancel_command_extra: Vec::new(),
             max_array_size: 1000,
             poll_interval: Duration::from_secs(10),
+            submit_timeout: Duration::from_secs(120),
+            status_timeout: Duration::from_secs(60),
+            cancel_timeout: Duration::from_secs(60),
             retries: 3,
             resource_spec: None,
             sge_parallel_environment: "smp".to_string(),
@@ -218,6 +242,17 @@ pub fn load(opts: &LoadOptions) -> anyhow::Result<Resolved> {
         keys::set(&mut config, key, Raw::Text(value))
             .map_err(|r| anyhow!("invalid `--{}`: {r}", key.replace('_', "-")))?;
         sources.insert(key.to_string(), Source::Flag);
+    }
+    if let Some(written) = config.walltime_written.clone() {
+        // Read as the backend the layers settled on reads it.
+        let (d, note) = walltime::parse_walltime(&written, config.backend).map_err(|e| {
+            let from = sources
+                .get("walltime")
+                .map_or("default".into(), Source::describe);
+            anyhow!("invalid `walltime` (set by {from}): {e}")
+        })?;
+        config.walltime = d;
+        config.walltime_note = note;
     }
     check::check(&config).map_err(|e| {
         let from = match sources.get(&e.key) {

@@ -1,5 +1,6 @@
 //! Other processes, as hpcluster touches them: whether one is alive, a signal to it or to its
-//! process group, and this machine's host name. Through `nix`, so no `unsafe` is needed here.
+//! process group, and this machine's host name and network interfaces. Through `nix`, so no
+//! `unsafe` is needed here.
 
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
@@ -45,9 +46,47 @@ pub fn raise_open_files_limit() -> Option<(u64, u64)> {
     Some((soft, hard))
 }
 
+/// This machine's network interfaces, each with its addresses (none for an interface that
+/// has no IP address), in the order the system lists them.
+pub fn interface_addresses() -> Vec<(String, Vec<std::net::IpAddr>)> {
+    let mut out: Vec<(String, Vec<std::net::IpAddr>)> = Vec::new();
+    let Ok(list) = nix::ifaddrs::getifaddrs() else {
+        return out;
+    };
+    for ifa in list {
+        let ip = ifa.address.as_ref().and_then(|a| {
+            a.as_sockaddr_in()
+                .map(|v4| std::net::IpAddr::V4(v4.ip()))
+                .or_else(|| a.as_sockaddr_in6().map(|v6| std::net::IpAddr::V6(v6.ip())))
+        });
+        let at = match out.iter().position(|(n, _)| *n == ifa.interface_name) {
+            Some(i) => i,
+            None => {
+                out.push((ifa.interface_name.clone(), Vec::new()));
+                out.len() - 1
+            }
+        };
+        out[at].1.extend(ip);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_loopback_interface_has_its_address() {
+        let all = interface_addresses();
+        let lo = all
+            .iter()
+            .find(|(n, _)| n == "lo")
+            .expect("a loopback interface");
+        assert!(
+            lo.1.contains(&std::net::IpAddr::from([127, 0, 0, 1])),
+            "{all:?}"
+        );
+    }
 
     #[test]
     fn this_process_is_alive_and_has_a_host_name() {

@@ -2,9 +2,10 @@
 //! controller is only briefly unreachable.
 //!
 //! A failed command is reported with its program, arguments, exit status, stdout and stderr.
-//! Transient errors (socket timeouts, an unreachable controller) are retried with a growing
-//! backoff; a submit is only retried after looking the batch job up by its unique name, so a
-//! submit whose answer was lost never creates a second batch job.
+//! Every command has a time limit ([`super::timed`]). Transient errors (socket timeouts, an
+//! unreachable controller) are retried with a growing backoff; a submit is only retried after
+//! looking the batch job up by its unique name, so a submit whose answer was lost never
+//! creates a second batch job.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use super::timed::{self, CommandKind, Stop, Timeouts};
 use super::{BackendKind, JobId};
 
 /// Messages of controllers that are briefly unreachable or overloaded.
@@ -59,7 +61,8 @@ impl Output {
     }
 }
 
-/// Runs one backend's commands with a retry policy.
+/// Runs one backend's commands with a retry policy, a time limit per kind of command, and a
+/// [`Stop`] the server uses to end queries at once when it stops.
 #[derive(Debug, Clone)]
 pub struct Runner {
     pub kind: BackendKind,
@@ -67,11 +70,15 @@ pub struct Runner {
     pub attempts: u32,
     /// Wait before the first retry; doubled for each further one.
     pub backoff: Duration,
+    /// The time limit of each kind of command.
+    pub timeouts: Timeouts,
+    /// Set when the server stops.
+    pub stop: Stop,
 }
 
 impl Runner {
-    /// The default policy: 4 attempts, 2 s first backoff. `HPCLUSTER_RETRY_BACKOFF_MS` sets
-    /// the backoff (tests make it short).
+    /// The default policy: 4 attempts, 2 s first backoff, the default time limits.
+    /// `HPCLUSTER_RETRY_BACKOFF_MS` sets the backoff (tests make it short).
     pub fn new(kind: BackendKind) -> Runner {
         let backoff = std::env::var("HPCLUSTER_RETRY_BACKOFF_MS")
             .ok()
@@ -81,7 +88,26 @@ impl Runner {
             kind,
             attempts: 4,
             backoff,
+            timeouts: Timeouts::default(),
+            stop: Stop::new(),
         }
+    }
+
+    /// The runner of a configuration's backend, with its `*_timeout` keys.
+    pub fn for_config(config: &crate::config::Config) -> Runner {
+        Runner {
+            timeouts: Timeouts {
+                submit: config.submit_timeout,
+                query: config.status_timeout,
+                cancel: config.cancel_timeout,
+            },
+            ..Runner::new(config.backend)
+        }
+    }
+
+    /// The same runner, stopped by `stop`.
+    pub fn with_stop(self, stop: Stop) -> Runner {
+        Runner { stop, ..self }
     }
 
     /// The full path of a batch-system command, or an error naming the backend and the ways out.
@@ -95,8 +121,14 @@ impl Runner {
         })
     }
 
-    /// Runs `argv` once in `workdir` and captures its output.
-    pub fn run_once(&self, argv: &[String], workdir: Option<&Path>) -> anyhow::Result<Output> {
+    /// Runs `argv` once in `workdir` within the time limit of its `kind`, and captures its
+    /// output. A command that does not finish in time is an error ([`timed::TimedOut`]).
+    pub fn run_once(
+        &self,
+        argv: &[String],
+        workdir: Option<&Path>,
+        kind: CommandKind,
+    ) -> anyhow::Result<Output> {
         let program = self.program(&argv[0])?;
         let mut cmd = Command::new(&program);
         // `... < FILE` (bsub): the file goes on stdin.
@@ -113,32 +145,39 @@ impl Runner {
         if let Some(dir) = workdir {
             cmd.current_dir(dir);
         }
-        let out = cmd
-            .output()
-            .with_context(|| format!("failed to run `{}`", argv.join(" ")))?;
+        let shown = argv.join(" ");
+        let out = timed::run(cmd, &shown, kind, &self.timeouts, &self.stop)?;
         Ok(Output {
             argv: argv.to_vec(),
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.code,
+            stdout: out.stdout,
+            stderr: out.stderr,
         })
     }
 
     /// Runs `argv`, retrying transient failures; returns the last output (successful or not).
-    pub fn run(&self, argv: &[String], workdir: Option<&Path>) -> anyhow::Result<Output> {
+    /// A query is not retried once the server stops (a cancel still is).
+    pub fn run(
+        &self,
+        argv: &[String],
+        workdir: Option<&Path>,
+        kind: CommandKind,
+    ) -> anyhow::Result<Output> {
         let mut attempt = 1;
         loop {
-            let out = self.run_once(argv, workdir)?;
-            if out.success() || attempt >= self.attempts || !self.transient(&out) {
+            let out = self.run_once(argv, workdir, kind)?;
+            let stopping = kind == CommandKind::Query && self.stop.is_stopping();
+            if out.success() || attempt >= self.attempts || !self.transient(&out) || stopping {
                 return Ok(out);
             }
-            self.wait(attempt, &out);
+            self.wait(attempt, &out.argv[0], out.stderr.trim());
             attempt += 1;
         }
     }
 
-    /// Submits with `argv`: retries transient failures, but first asks `find` whether the lost
-    /// submission created the batch job after all. `parse` reads a successful submit's stdout.
+    /// Submits with `argv`: retries transient failures and submits that did not finish in
+    /// time, but first asks `find` whether the lost submission created the batch job after
+    /// all. `parse` reads a successful submit's stdout. No retry once the server stops.
     pub fn submit(
         &self,
         argv: &[String],
@@ -149,28 +188,37 @@ impl Runner {
     ) -> anyhow::Result<Vec<JobId>> {
         let mut attempt = 1;
         loop {
-            let out = self.run_once(argv, Some(workdir))?;
-            if out.success() {
-                return parse(&out.stdout)
-                    .with_context(|| {
-                        format!(
-                            "the batch job `{job_name}` may exist: find it by that name \
-                             (stderr: {})",
-                            out.stderr.trim()
-                        )
-                    })
-                    .context(UnreadableSubmit);
-            }
-            if attempt >= self.attempts || !self.transient(&out) {
-                return Err(out.error(&format!("failed to submit batch job `{job_name}`")));
-            }
-            self.wait(attempt, &out);
+            let why = match self.run_once(argv, Some(workdir), CommandKind::Submit) {
+                Ok(out) if out.success() => {
+                    return parse(&out.stdout).map_err(|e| {
+                        e.context(UnreadableSubmit {
+                            job_name: job_name.to_string(),
+                            stderr: out.stderr.trim().to_string(),
+                        })
+                    });
+                }
+                Ok(out) => {
+                    if attempt >= self.attempts || !self.transient(&out) || self.stop.is_stopping()
+                    {
+                        return Err(out.error(&format!("failed to submit batch job `{job_name}`")));
+                    }
+                    (out.argv[0].clone(), out.stderr.trim().to_string())
+                }
+                Err(e) if timed::is_timed_out(&e) => {
+                    if attempt >= self.attempts || self.stop.is_stopping() {
+                        return Err(e.context(format!("failed to submit batch job `{job_name}`")));
+                    }
+                    (argv[0].clone(), format!("{e:#}"))
+                }
+                Err(e) => return Err(e),
+            };
+            self.wait(attempt, &why.0, &why.1);
             let found = find().with_context(|| {
                 format!("failed to look up batch job `{job_name}` before retrying its submit")
             })?;
             if !found.is_empty() {
                 tracing::info!(
-                    "batch job `{job_name}` was created by the submit that timed out: {}",
+                    "batch job `{job_name}` was created by the submit that failed: {}",
                     found
                         .iter()
                         .map(|j| j.to_string())
@@ -187,13 +235,11 @@ impl Runner {
         is_transient(&out.stderr) || is_transient(&out.stdout)
     }
 
-    fn wait(&self, attempt: u32, out: &Output) {
+    fn wait(&self, attempt: u32, program: &str, why: &str) {
         let delay = self.backoff.saturating_mul(1 << (attempt - 1).min(10));
         tracing::warn!(
-            "`{}` failed transiently ({}); retrying in {:?}",
-            out.argv[0],
-            out.stderr.trim(),
-            delay
+            "`{program}` failed transiently ({why}); retrying in {}",
+            crate::duration::format_human(delay)
         );
         std::thread::sleep(delay);
     }
@@ -201,9 +247,13 @@ impl Runner {
 
 /// A submit command succeeded but its answer holds no job ID hpcluster can read: retrying
 /// would create more batch jobs it cannot track, so the caller stops instead.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("the submit command's answer could not be read")]
-pub struct UnreadableSubmit;
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the answer to the submission of batch job `{job_name}` holds no job ID hpcluster can read{}",
+    if stderr.is_empty() { String::new() } else { format!(" (stderr: {stderr})") })]
+pub struct UnreadableSubmit {
+    pub job_name: String,
+    pub stderr: String,
+}
 
 /// Whether `e` (or anything in its chain) is an [`UnreadableSubmit`].
 pub fn is_unreadable_submit(e: &anyhow::Error) -> bool {
@@ -250,9 +300,17 @@ mod tests {
     fn an_unreadable_submit_is_seen_through_more_context() {
         use anyhow::Context;
         let e = Err::<(), _>(anyhow::anyhow!("no ID"))
-            .context(UnreadableSubmit)
+            .context(UnreadableSubmit {
+                job_name: "c-1".into(),
+                stderr: String::new(),
+            })
             .context("submitting 3 batch jobs")
             .unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "submitting 3 batch jobs: the answer to the submission of batch job `c-1` holds no \
+             job ID hpcluster can read: no ID"
+        );
         assert!(is_unreadable_submit(&e));
         assert!(!is_unreadable_submit(&anyhow::anyhow!("timed out")));
     }

@@ -89,6 +89,7 @@ pub fn read_status(dir: &Path) -> JobStatus {
         native: "starting".into(),
         started: None,
         ended: None,
+        reason: None,
     };
     let status: JobStatus = std::fs::read(dir.join("status.json"))
         .ok()
@@ -162,7 +163,7 @@ impl Backend for Local {
         Ok(())
     }
 
-    fn find_by_name(&self, _name: &str) -> anyhow::Result<Vec<JobId>> {
+    fn find_by_name(&self, _name: &str, _array: Option<u32>) -> anyhow::Result<Vec<JobId>> {
         Ok(Vec::new()) // a local submit never times out: nothing to find
     }
 }

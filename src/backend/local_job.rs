@@ -51,6 +51,7 @@ pub fn run_supervisor(dir: &Path, walltime: Duration, script: &Path) -> anyhow::
         native: "running".into(),
         started: Some(started),
         ended: None,
+        reason: None,
     };
     write(&status)?;
     let t0 = Instant::now();
@@ -92,6 +93,9 @@ pub fn run_supervisor(dir: &Path, walltime: Duration, script: &Path) -> anyhow::
     status.native = exit
         .code()
         .map_or("killed".to_string(), |c| format!("exit {c}"));
+    if status.state == JobState::Failed {
+        status.reason = Some(format!("its script ended with {}", status.native));
+    }
     status.ended = Some(SystemTime::now());
     write(&status)?;
     Ok(exit.code().unwrap_or(1))

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::command::{chunk_ids, stderr_only, Runner, MAX_ID_CHARS};
+use super::timed::CommandKind;
 use super::{Backend, BackendKind, JobId, JobState, JobStatus, SubmitRequest};
 use crate::config::Config;
 
@@ -35,7 +36,7 @@ impl Lsf {
             .map(String::from)
             .to_vec();
         argv.extend(args.iter().cloned());
-        let out = self.runner.run(&argv, None)?;
+        let out = self.runner.run(&argv, None, CommandKind::Query)?;
         if !out.success() && !bjobs_stderr_only_missing(&out.stderr) {
             return Err(out.error(what));
         }
@@ -100,6 +101,9 @@ pub fn parse_bjobs(stdout: &str) -> HashMap<JobId, JobStatus> {
                 native: stat.to_string(),
                 started: None,
                 ended: None,
+                reason: exit
+                    .filter(|_| stat == "EXIT")
+                    .map(|c| format!("exit code {c}")),
             };
             Some((JobId::new(id), status))
         })
@@ -131,9 +135,9 @@ impl Backend for Lsf {
             Some(n) => format!("{}[1-{n}]", req.job_name),
             None => req.job_name.to_string(),
         };
-        let log = req.workdir.join(format!("{}.%J.%I.out", req.job_name));
+        // Output files are the script's `#BSUB -o`/`-e` directives (a `-o` here would win
+        // over them, and `job_directives_skip` could not drop it).
         let mut argv = vec!["bsub".to_string(), "-J".into(), name];
-        argv.extend(["-o".to_string(), log.display().to_string()]);
         argv.extend(self.submit_extra.iter().cloned());
         argv.extend(["<".to_string(), req.script.display().to_string()]);
         argv
@@ -149,7 +153,7 @@ impl Backend for Lsf {
             req.workdir,
             req.job_name,
             |out| parse_submit(out).map(expand),
-            || self.find_by_name(req.job_name),
+            || self.find_by_name(req.job_name, req.array),
         )
     }
 
@@ -168,7 +172,7 @@ impl Backend for Lsf {
             let mut argv = vec!["bkill".to_string()];
             argv.extend(self.cancel_extra.iter().cloned());
             argv.extend(chunk.iter().map(|j| j.id.clone()));
-            let out = self.runner.run(&argv, None)?;
+            let out = self.runner.run(&argv, None, CommandKind::Cancel)?;
             if !out.success() && !bkill_stderr_only_gone(&out.stderr) {
                 return Err(out.error("failed to cancel LSF batch jobs"));
             }
@@ -176,7 +180,12 @@ impl Backend for Lsf {
         Ok(())
     }
 
-    fn find_by_name(&self, name: &str) -> anyhow::Result<Vec<JobId>> {
+    /// `PSUSP`: suspended (held) while pending.
+    fn held(&self, status: &JobStatus) -> bool {
+        status.native == "PSUSP"
+    }
+
+    fn find_by_name(&self, name: &str, _array: Option<u32>) -> anyhow::Result<Vec<JobId>> {
         let args = vec!["-J".to_string(), name.to_string()];
         let mut ids: Vec<JobId> = self
             .bjobs(&args, "failed to look up LSF batch jobs by name")?

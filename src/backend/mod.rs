@@ -12,13 +12,14 @@ pub mod lsf;
 pub mod pbs;
 pub mod sge;
 pub mod slurm;
+pub mod timed;
 
 pub use command::Runner;
 
 use crate::backend_kind::BackendKind;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -100,6 +101,20 @@ pub struct JobStatus {
     pub started: Option<SystemTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended: Option<SystemTime>,
+    /// Why it is where it is, in the batch system's words, when the status command says
+    /// (SLURM's `Reason`, a PBS `comment`, SGE's `failed`/`exit_status`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What the batch system says of one batch job beyond its state, from a command asked only
+/// about batch jobs that failed or are stuck (`scontrol show job`, `qstat -j`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Explanation {
+    /// The batch system's own words: `Reason=JobLaunchFailure ExitCode=0:53`.
+    pub said: String,
+    /// The files its stderr and stdout went to, stderr first, when the batch system says.
+    pub files: Vec<PathBuf>,
 }
 
 /// One submission: a script file, a unique job name, and an optional array size.
@@ -131,14 +146,33 @@ pub trait Backend: Send + Sync {
     /// Cancels many batch jobs, in batches.
     fn cancel(&self, ids: &[JobId]) -> anyhow::Result<()>;
 
-    /// The batch jobs (array tasks expanded) still known under a unique job name: how a submit
-    /// whose answer was lost is found instead of being submitted twice.
-    fn find_by_name(&self, name: &str) -> anyhow::Result<Vec<JobId>>;
+    /// The batch jobs (array tasks expanded) still known under a unique job name, submitted as
+    /// an array of `array` tasks or as one batch job: how a submit whose answer was lost is
+    /// found instead of being submitted twice.
+    fn find_by_name(&self, name: &str, array: Option<u32>) -> anyhow::Result<Vec<JobId>>;
 
     /// The final state of batch jobs that vanished from `status`, from what the site keeps
     /// (`scontrol show job`, `qacct`, ...). Jobs it cannot tell about are left out.
     fn final_status(&self, _ids: &[JobId]) -> anyhow::Result<HashMap<JobId, JobStatus>> {
         Ok(HashMap::new())
+    }
+
+    /// Why a batch job failed or is stuck, beyond what its status says; `None` when the
+    /// status says all the batch system knows.
+    fn explain(&self, _id: &JobId, _status: &JobStatus) -> anyhow::Result<Option<Explanation>> {
+        Ok(None)
+    }
+
+    /// The batch job has failed but stays in the queue until someone removes it (SGE's
+    /// `Eqw`): hpcluster cancels it, or it would hold a place in the queue for ever.
+    fn stuck(&self, _status: &JobStatus) -> bool {
+        false
+    }
+
+    /// The batch job waits on a hold (a user's, an administrator's, or an error state) and
+    /// will not start by itself.
+    fn held(&self, _status: &JobStatus) -> bool {
+        false
     }
 }
 

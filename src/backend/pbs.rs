@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::command::{chunk_ids, stderr_only, Runner, MAX_ID_CHARS};
+use super::timed::CommandKind;
 use super::{Backend, BackendKind, JobId, JobState, JobStatus, SubmitRequest};
 use crate::config::Config;
 use crate::time as clock;
@@ -41,25 +42,60 @@ fn is_pbs_id(line: &str) -> bool {
             }))
 }
 
-/// Parses qsub's answer (`4101.server01`, `4101[].server01`); banner lines are skipped.
+/// A word of a sentence that is a PBS job ID with its server (`123456.asdf`, `4101[].s01`),
+/// trailing punctuation aside: a bare number in a sentence is too easily something else.
+fn id_in_sentence(word: &str) -> Option<&str> {
+    let w = word
+        .trim_end_matches(['.', ',', ';', ':', ')'])
+        .trim_start_matches('(');
+    let host = w.split_once('.')?.1;
+    (is_pbs_id(w) && host.chars().any(|c| c.is_ascii_alphabetic())).then_some(w)
+}
+
+/// Parses qsub's answer: a line that is wholly an ID (`4101.server01`, `4101[].server01`),
+/// the last one after banner lines; else, where a site's `qsub` answers in a sentence
+/// (`Request 123456.asdf was submitted to queue: standard.`), the one word of a line that is
+/// an ID with its server.
 pub fn parse_submit(stdout: &str) -> anyhow::Result<JobId> {
-    stdout
-        .lines()
-        .map(str::trim)
-        .rfind(|l| is_pbs_id(l))
-        .map(JobId::new)
-        .ok_or_else(|| {
-            let hint = if stdout.contains("Your job") && stdout.contains("has been submitted") {
-                "\nthis `qsub` is Grid Engine's, not PBS's: set `backend = \"sge\"`"
-            } else {
-                ""
-            };
-            anyhow::anyhow!(
-                "cannot read a job ID from qsub's output: expected `N.server` or `N[].server`, \
-                 got:\n{}{hint}",
-                stdout.trim_end()
-            )
+    let alone = stdout.lines().map(str::trim).rfind(|l| is_pbs_id(l));
+    let in_sentence = || {
+        stdout.lines().rev().find_map(|l| {
+            let ids: Vec<&str> = l.split_whitespace().filter_map(id_in_sentence).collect();
+            (ids.len() == 1).then(|| ids[0])
         })
+    };
+    alone.or_else(in_sentence).map(JobId::new).ok_or_else(|| {
+        let hint = if stdout.contains("Your job") && stdout.contains("has been submitted") {
+            "\nthis `qsub` is Grid Engine's, not PBS's: set `backend = \"sge\"`"
+        } else {
+            ""
+        };
+        anyhow::anyhow!(
+            "cannot read a job ID from qsub's output: expected `N.server` or `N[].server`, \
+                 got:\n{}{hint}",
+            stdout.trim_end()
+        )
+    })
+}
+
+/// The subjobs `qstat -f -t` lists for an array parent `4101[].server01`.
+pub fn parse_subjobs(stdout: &str, parent: &JobId) -> Vec<JobId> {
+    let Some((num, host)) = parent.id.split_once("[]") else {
+        return Vec::new();
+    };
+    parse_qstat_blocks(stdout)
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| {
+            id.strip_prefix(num)
+                .and_then(|r| r.strip_prefix('['))
+                .and_then(|r| r.split_once(']'))
+                .is_some_and(|(i, h)| {
+                    !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()) && h == host
+                })
+        })
+        .map(JobId::new)
+        .collect()
 }
 
 /// The IDs of array tasks `1..=n` of `4101[].server01`: `4101[1].server01`, ...
@@ -141,6 +177,7 @@ pub fn parse_qstat(stdout: &str) -> HashMap<JobId, JobStatus> {
             .and_then(|e| e.parse().ok());
         let state = parse_state(&code, exit);
         let time = |k: &str| f.get(k).and_then(|v| clock::parse_ctime(v));
+        let reason = reason_of(exit.filter(|_| state.is_final()), f.get("comment"));
         out.insert(
             JobId::new(id),
             JobStatus {
@@ -151,10 +188,22 @@ pub fn parse_qstat(stdout: &str) -> HashMap<JobId, JobStatus> {
                     .or_else(|| time("comp_time"))
                     .or_else(|| time("mtime"))
                     .filter(|_| state.is_final()),
+                reason,
             },
         );
     }
     out
+}
+
+/// What PBS says of a batch job: its `Exit_status` once finished, and the server's `comment`
+/// (`Not Running: Insufficient amount of resource: ncpus`, `Job run at ... and failed`).
+fn reason_of(exit: Option<i64>, comment: Option<&String>) -> Option<String> {
+    let parts: Vec<String> = exit
+        .map(|e| format!("Exit_status={e}"))
+        .into_iter()
+        .chain(comment.map(|c| format!("comment: {c}")))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// Whether qstat's stderr only says that some IDs are unknown (`qstat: Unknown Job Id ID`):
@@ -167,6 +216,33 @@ pub fn qstat_stderr_only_unknown(stderr: &str) -> bool {
 /// or `qdel: Job has finished ID` (OpenPBS with job history).
 pub fn qdel_stderr_only_gone(stderr: &str) -> bool {
     stderr_only(stderr, &["Unknown Job Id", "Job has finished"])
+}
+
+impl Pbs {
+    /// The batch jobs behind a submitted ID: itself, or for an array parent its subjobs: the
+    /// `array` asked for, else (a site's `qsub` made an array of a single submission) those
+    /// `qstat -x -f -t` lists, else the first.
+    fn tasks_of(&self, id: &JobId, array: Option<u32>) -> Vec<JobId> {
+        if !id.id.contains("[]") {
+            return vec![id.clone()];
+        }
+        if let Some(n) = array {
+            return expand_array(id, n);
+        }
+        let argv: Vec<String> = ["qstat", "-x", "-f", "-t", &id.id]
+            .map(String::from)
+            .to_vec();
+        let listed = self
+            .runner
+            .run(&argv, None, CommandKind::Query)
+            .map(|out| parse_subjobs(&out.stdout, id))
+            .unwrap_or_default();
+        if listed.is_empty() {
+            expand_array(id, 1)
+        } else {
+            listed
+        }
+    }
 }
 
 impl Backend for Pbs {
@@ -185,17 +261,12 @@ impl Backend for Pbs {
     }
 
     fn submit(&self, req: &SubmitRequest<'_>) -> anyhow::Result<Vec<JobId>> {
-        let expand = |ids: Vec<JobId>| -> Vec<JobId> {
-            ids.iter()
-                .flat_map(|j| expand_array(j, req.array.unwrap_or(1)))
-                .collect()
-        };
         self.runner.submit(
             &self.submit_argv(req),
             req.workdir,
             req.job_name,
-            |out| parse_submit(out).map(|j| expand(vec![j])),
-            || self.find_by_name(req.job_name).map(expand),
+            |out| Ok(self.tasks_of(&parse_submit(out)?, req.array)),
+            || self.find_by_name(req.job_name, req.array),
         )
     }
 
@@ -204,7 +275,7 @@ impl Backend for Pbs {
         for chunk in chunk_ids(ids, MAX_ID_CHARS) {
             let mut argv: Vec<String> = ["qstat", "-x", "-f", "-t"].map(String::from).to_vec();
             argv.extend(chunk.iter().map(|j| j.id.clone()));
-            let out = self.runner.run(&argv, None)?;
+            let out = self.runner.run(&argv, None, CommandKind::Query)?;
             if !out.success() && !qstat_stderr_only_unknown(&out.stderr) {
                 return Err(out.error("failed to read the status of PBS batch jobs"));
             }
@@ -219,7 +290,7 @@ impl Backend for Pbs {
             let mut argv = vec!["qdel".to_string()];
             argv.extend(self.cancel_extra.iter().cloned());
             argv.extend(chunk.iter().map(|j| j.id.clone()));
-            let out = self.runner.run(&argv, None)?;
+            let out = self.runner.run(&argv, None, CommandKind::Cancel)?;
             if !out.success() && !qdel_stderr_only_gone(&out.stderr) {
                 return Err(out.error("failed to cancel PBS batch jobs"));
             }
@@ -227,9 +298,15 @@ impl Backend for Pbs {
         Ok(())
     }
 
-    fn find_by_name(&self, name: &str) -> anyhow::Result<Vec<JobId>> {
+    /// `H`: held.
+    fn held(&self, status: &JobStatus) -> bool {
+        status.native == "H"
+    }
+
+    /// `qselect -N NAME` lists an array by its parent (`4101[].server`): its tasks are expanded.
+    fn find_by_name(&self, name: &str, array: Option<u32>) -> anyhow::Result<Vec<JobId>> {
         let argv = vec!["qselect".to_string(), "-N".into(), name.to_string()];
-        let out = self.runner.run(&argv, None)?;
+        let out = self.runner.run(&argv, None, CommandKind::Query)?;
         if !out.success() {
             return Err(out.error("failed to look up PBS batch jobs by name"));
         }
@@ -237,7 +314,7 @@ impl Backend for Pbs {
             .stdout
             .split_whitespace()
             .filter(|l| is_pbs_id(l))
-            .map(JobId::new)
+            .flat_map(|l| self.tasks_of(&JobId::new(l), array))
             .collect())
     }
 }
@@ -261,6 +338,21 @@ mod tests {
             JobId::new("4101.pbs-2.example.org")
         );
         assert!(parse_submit("qsub: Job has been rejected 12\n").is_err());
+        // Synthetic: a number in a sentence is not an ID without its server, nor is a
+        // version; two IDs in one sentence are not read either.
+        assert!(parse_submit("Submitted to queue 2 of 3\n").is_err());
+        assert!(parse_submit("PBS 19.1.3 says hello\n").is_err());
+        assert!(parse_submit("Job 1.a replaces 2.b\n").is_err());
+        assert_eq!(
+            parse_submit("Job 4101[].server01 submitted.\n").unwrap(),
+            JobId::new("4101[].server01")
+        );
+        let listed = "Job Id: 7[].s\n    job_state = B\n\nJob Id: 7[1].s\n    job_state = R\n\n\
+                      Job Id: 7[2].s\n    job_state = Q\n";
+        assert_eq!(
+            parse_subjobs(listed, &JobId::new("7[].s")),
+            [JobId::new("7[1].s"), JobId::new("7[2].s")]
+        );
         let tasks = expand_array(&JobId::new("4101[].server01"), 3);
         assert_eq!(tasks[2], JobId::new("4101[3].server01"));
     }
@@ -349,6 +441,15 @@ mod tests {
                 "{file}"
             );
         }
+        // A site whose qsub answers in a sentence (NQSII, dask-jobqueue#131).
+        assert_eq!(
+            parse_submit(&fixture("qsub-nqsii-dask-pr131.txt")).unwrap(),
+            JobId::new("123456.asdfqwer")
+        );
+        assert_eq!(
+            parse_submit(&fixture("qsub-sentence-dask-tests.txt")).unwrap(),
+            JobId::new("654321.asdf")
+        );
         let tasks = expand_array(&JobId::new("9[].djoko"), 10);
         assert_eq!(tasks[0], JobId::new("9[1].djoko"));
         assert_eq!(tasks[9], JobId::new("9[10].djoko"));

@@ -1,10 +1,12 @@
 //! Son of Grid Engine / SGE: `qsub -terse`, one `qstat -u '*'` for all jobs, `qdel`; vanished
-//! jobs from `qacct -j`. Jobs run under `-S /bin/bash` (queues often default to `/bin/sh`).
+//! jobs from `qacct -j`. The script names its shell with `#$ -S` (queues often default to
+//! `/bin/sh`, ignoring the shebang).
 
 use std::collections::HashMap;
 
 use super::command::{chunk_ids, Runner, MAX_ID_CHARS};
-use super::{Backend, BackendKind, JobId, JobState, JobStatus, SubmitRequest};
+use super::timed::CommandKind;
+use super::{Backend, BackendKind, Explanation, JobId, JobState, JobStatus, SubmitRequest};
 use crate::config::Config;
 use crate::time as clock;
 
@@ -156,6 +158,7 @@ pub fn parse_qstat(stdout: &str) -> HashMap<JobId, JobStatus> {
             native: f[4].to_string(),
             started: when.filter(|_| state == JobState::Running),
             ended: None,
+            reason: None,
         };
         let tasks = rest.get(1).and_then(|spec| parse_tasks(spec));
         let sub = Submitted {
@@ -203,10 +206,22 @@ pub fn parse_qacct(stdout: &str) -> HashMap<JobId, JobStatus> {
                 native: format!("failed={code} exit_status={exit}"),
                 started: time("start_time"),
                 ended: time("end_time"),
+                reason: Some(format!("qacct: failed {failed}, exit_status {exit}")),
             },
         );
     }
     out
+}
+
+/// Parses the `error reason` lines of `qstat -j N`, which say why a job is in error state
+/// (`Eqw`): `can't open output file "/x/": Is a directory`.
+pub fn parse_error_reasons(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("error reason"))
+        .filter_map(|rest| rest.split_once(':'))
+        .map(|(_, why)| why.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
 }
 
 /// Parses `qstat -j NAME`: the job numbers (and array tasks) of jobs with that name.
@@ -236,9 +251,10 @@ impl Backend for Sge {
     }
 
     fn submit_argv(&self, req: &SubmitRequest<'_>) -> Vec<String> {
-        let mut argv: Vec<String> = ["qsub", "-terse", "-S", "/bin/bash", "-cwd", "-j", "y"]
-            .map(String::from)
-            .to_vec();
+        // The shell (`-S`), `-cwd` and `-j y` are directives of the script, where
+        // `job_directives_skip` can drop them; the command line holds only the name and the
+        // array, by which hpcluster finds its batch jobs.
+        let mut argv: Vec<String> = ["qsub", "-terse"].map(String::from).to_vec();
         argv.extend(["-N".to_string(), req.job_name.to_string()]);
         if let Some(n) = req.array {
             argv.extend(["-t".to_string(), format!("1-{n}")]);
@@ -254,13 +270,13 @@ impl Backend for Sge {
             req.workdir,
             req.job_name,
             |out| parse_submit(out).map(|s| s.ids()),
-            || self.find_by_name(req.job_name),
+            || self.find_by_name(req.job_name, req.array),
         )
     }
 
     fn status(&self, ids: &[JobId]) -> anyhow::Result<HashMap<JobId, JobStatus>> {
         let argv: Vec<String> = ["qstat", "-u", "*"].map(String::from).to_vec();
-        let out = self.runner.run(&argv, None)?;
+        let out = self.runner.run(&argv, None, CommandKind::Query)?;
         if !out.success() {
             return Err(out.error("failed to read the status of SGE batch jobs"));
         }
@@ -274,7 +290,7 @@ impl Backend for Sge {
             let mut argv = vec!["qdel".to_string()];
             argv.extend(self.cancel_extra.iter().cloned());
             argv.extend(chunk.iter().map(|j| j.id.clone()));
-            let out = self.runner.run(&argv, None)?;
+            let out = self.runner.run(&argv, None, CommandKind::Cancel)?;
             // qdel exits 1 when some job is already gone; that is what we wanted.
             if !out.success() && !out.stdout.contains("does not exist") {
                 return Err(out.error("failed to cancel SGE batch jobs"));
@@ -283,9 +299,9 @@ impl Backend for Sge {
         Ok(())
     }
 
-    fn find_by_name(&self, name: &str) -> anyhow::Result<Vec<JobId>> {
+    fn find_by_name(&self, name: &str, _array: Option<u32>) -> anyhow::Result<Vec<JobId>> {
         let argv = vec!["qstat".to_string(), "-j".into(), name.to_string()];
-        let out = self.runner.run(&argv, None)?;
+        let out = self.runner.run(&argv, None, CommandKind::Query)?;
         if out.success() {
             return Ok(parse_qstat_j(&out.stdout));
         }
@@ -293,6 +309,31 @@ impl Backend for Sge {
             return Ok(Vec::new());
         }
         Err(out.error("failed to look up SGE batch jobs by name"))
+    }
+
+    /// An error state (`Eqw`): `qstat -j N` says why.
+    fn explain(&self, id: &JobId, status: &JobStatus) -> anyhow::Result<Option<Explanation>> {
+        if !self.stuck(status) {
+            return Ok(None);
+        }
+        let job = id.id.split('.').next().unwrap_or(&id.id).to_string();
+        let argv = vec!["qstat".to_string(), "-j".into(), job];
+        let out = self.runner.run_once(&argv, None, CommandKind::Query)?;
+        let reasons = parse_error_reasons(&out.stdout);
+        Ok((!reasons.is_empty()).then(|| Explanation {
+            said: format!("state {}: {}", status.native, reasons.join("; ")),
+            files: Vec::new(),
+        }))
+    }
+
+    /// `Eqw`: in error, and queued until someone deletes it.
+    fn stuck(&self, status: &JobStatus) -> bool {
+        status.native.contains('E')
+    }
+
+    /// `hqw`, `Eqw`: a hold or an error keeps it from starting.
+    fn held(&self, status: &JobStatus) -> bool {
+        status.native.contains(['h', 'E'])
     }
 
     fn final_status(&self, ids: &[JobId]) -> anyhow::Result<HashMap<JobId, JobStatus>> {
@@ -305,7 +346,7 @@ impl Backend for Sge {
         let mut found = HashMap::new();
         for job in jobs {
             let argv = vec!["qacct".to_string(), "-j".into(), job.to_string()];
-            let out = self.runner.run_once(&argv, None)?;
+            let out = self.runner.run_once(&argv, None, CommandKind::Query)?;
             if out.success() {
                 found.extend(parse_qacct(&out.stdout));
             }
@@ -383,6 +424,19 @@ mod tests {
             parse_qacct(deleted)[&JobId::new("4")].state,
             JobState::Cancelled
         );
+    }
+
+    #[test]
+    fn a_recorded_eqw_job_is_failed_and_says_why() {
+        let read = |f: &str| std::fs::read_to_string(format!("tests/fixtures/sge/{f}")).unwrap();
+        let m = parse_qstat(&read("qstat-eqw.txt"));
+        assert_eq!(m[&JobId::new("40")].state, JobState::Failed);
+        assert_eq!(m[&JobId::new("40")].native, "Eqw");
+        assert_eq!(
+            parse_error_reasons(&read("qstat-j-eqw.txt")),
+            ["12/03/2026 12:57:45 [0:14106]: error: can't open output file \"/tmp/i9-nonexist-sge2/\": Is a directory"]
+        );
+        assert_eq!(parse_qstat_j(&read("qstat-j-eqw.txt")), [JobId::new("40")]);
     }
 
     #[test]

@@ -4,12 +4,16 @@
 use std::collections::HashMap;
 
 use super::command::{chunk_ids, Runner, MAX_ID_CHARS};
-use super::{Backend, BackendKind, JobId, JobState, JobStatus, SubmitRequest};
+use super::timed::CommandKind;
+use super::{Backend, BackendKind, Explanation, JobId, JobState, JobStatus, SubmitRequest};
 use crate::config::Config;
 use crate::time as clock;
 
-/// squeue's fixed output format: ID, long state, start, end.
-const SQUEUE_FORMAT: &str = "%i|%T|%S|%e";
+/// How long a worker waits for `squeue` to tell its batch job's end time.
+pub const END_TIME_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// squeue's fixed output format: ID, long state, start, end, reason.
+const SQUEUE_FORMAT: &str = "%i|%T|%S|%e|%r";
 
 pub struct Slurm {
     runner: Runner,
@@ -39,7 +43,7 @@ impl Slurm {
                 .collect::<Vec<_>>()
                 .join(","),
         );
-        let out = self.runner.run(&argv, None)?;
+        let out = self.runner.run(&argv, None, CommandKind::Query)?;
         if !out.success() {
             // Every listed job was purged: not an error, just nothing to report.
             if out.stderr.contains("Invalid job id specified") {
@@ -128,7 +132,7 @@ pub fn parse_state(native: &str) -> JobState {
     }
 }
 
-fn status(native: &str, start: &str, end: &str) -> JobStatus {
+fn status(native: &str, start: &str, end: &str, reason: Option<&str>) -> JobStatus {
     let state = parse_state(native);
     let started = clock::parse_iso(start).filter(|_| state != JobState::Pending);
     // For a running job squeue's end is start + limit: only a final job has really ended.
@@ -138,19 +142,27 @@ fn status(native: &str, start: &str, end: &str) -> JobStatus {
         native: native.to_string(),
         started,
         ended,
+        // `None` is SLURM's word for no reason.
+        reason: reason
+            .map(str::trim)
+            .filter(|r| !r.is_empty() && *r != "None")
+            .map(|r| format!("Reason={r}")),
     }
 }
 
-/// Parses `squeue -h -t all -r -o '%i|%T|%S|%e'` (also `sacct -n -P -X -o JobID,State,Start,End`).
+/// Parses `squeue -h -t all -r -o '%i|%T|%S|%e|%r'` (also the four fields of
+/// `sacct -n -P -X -o JobID,State,Start,End`).
 pub fn parse_squeue(stdout: &str) -> HashMap<JobId, JobStatus> {
     stdout
         .lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.trim().split('|').collect();
-            let [id, native, start, end] = f[..] else {
-                return None;
+            let (id, native, start, end, reason) = match f[..] {
+                [id, native, start, end] => (id, native, start, end, None),
+                [id, native, start, end, reason] => (id, native, start, end, Some(reason)),
+                _ => return None,
             };
-            Some((JobId::new(id), status(native, start, end)))
+            Some((JobId::new(id), status(native, start, end, reason)))
         })
         .collect()
 }
@@ -169,20 +181,63 @@ pub fn parse_scontrol(stdout: &str) -> Option<(JobId, JobStatus)> {
     let get = |k| fields.get(k).copied().unwrap_or("");
     Some((
         JobId::new(id),
-        status(native, get("StartTime"), get("EndTime")),
+        status(
+            native,
+            get("StartTime"),
+            get("EndTime"),
+            fields.get("Reason").copied(),
+        ),
     ))
+}
+
+/// What `scontrol show job -o` says of why a batch job is where it is (`Reason=JobLaunchFailure
+/// ExitCode=0:53`), and where its stderr and stdout went.
+pub fn parse_explanation(stdout: &str) -> Option<Explanation> {
+    let fields: HashMap<&str, &str> = stdout
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    let state = fields.get("JobState")?;
+    let mut said = format!("JobState={state}");
+    for key in ["Reason", "ExitCode"] {
+        if let Some(v) = fields.get(key).filter(|v| **v != "None") {
+            said.push_str(&format!(" {key}={v}"));
+        }
+    }
+    // scontrol shows a name with a pattern as it was given (`%J` unexpanded): such a name is
+    // left to the script's directives, where hpcluster fills the pattern in.
+    let files = ["StdErr", "StdOut"]
+        .iter()
+        .filter_map(|k| fields.get(k))
+        .filter(|p| p.starts_with('/') && !p.contains('%'))
+        .map(std::path::PathBuf::from)
+        .collect();
+    Some(Explanation { said, files })
 }
 
 /// The end time SLURM has set for batch job `job` (`squeue -h -j JOB -o %e`), as seconds since
 /// the Unix epoch: what a worker inside that job takes as its deadline when it is earlier than
 /// its own count (a `--time-min` job, a limit changed with `scontrol`). `None` when `squeue`
 /// does not answer with a time.
+/// Asked once at the worker's start, with [`END_TIME_WITHIN`] to answer.
 pub fn end_time(job: &str) -> Option<std::time::Duration> {
-    let out = std::process::Command::new("squeue")
-        .args(["-h", "-j", job, "-o", "%e"])
-        .output()
-        .ok()?;
-    let end = clock::parse_iso(String::from_utf8_lossy(&out.stdout).trim())?;
+    let mut cmd = std::process::Command::new("squeue");
+    cmd.args(["-h", "-j", job, "-o", "%e"])
+        .stdin(std::process::Stdio::null());
+    let limits = super::timed::Timeouts {
+        query: END_TIME_WITHIN,
+        ..Default::default()
+    };
+    let shown = format!("squeue -h -j {job} -o %e");
+    let out = super::timed::run(
+        cmd,
+        &shown,
+        CommandKind::Query,
+        &limits,
+        &super::timed::Stop::new(),
+    )
+    .ok()?;
+    let end = clock::parse_iso(out.stdout.trim())?;
     end.duration_since(std::time::UNIX_EPOCH).ok()
 }
 
@@ -220,7 +275,7 @@ impl Backend for Slurm {
             req.workdir,
             req.job_name,
             |out| parse_submit(out).map(expand),
-            || self.find_by_name(req.job_name),
+            || self.find_by_name(req.job_name, req.array),
         )
     }
 
@@ -240,7 +295,7 @@ impl Backend for Slurm {
                 argv.push(format!("--clusters={c}"));
             }
             argv.extend(chunk.iter().map(|j| j.id.clone()));
-            let out = self.runner.run(&argv, None)?;
+            let out = self.runner.run(&argv, None, CommandKind::Cancel)?;
             if !out.success() {
                 return Err(out.error("failed to cancel SLURM batch jobs"));
             }
@@ -248,13 +303,13 @@ impl Backend for Slurm {
         Ok(())
     }
 
-    fn find_by_name(&self, name: &str) -> anyhow::Result<Vec<JobId>> {
+    fn find_by_name(&self, name: &str, _array: Option<u32>) -> anyhow::Result<Vec<JobId>> {
         let argv: Vec<String> = [
             "squeue", "-h", "-t", "all", "-r", "-o", "%i", "--name", name,
         ]
         .map(String::from)
         .to_vec();
-        let out = self.runner.run(&argv, None)?;
+        let out = self.runner.run(&argv, None, CommandKind::Query)?;
         if !out.success() {
             return Err(out.error("failed to look up SLURM batch jobs by name"));
         }
@@ -274,7 +329,7 @@ impl Backend for Slurm {
                     .collect::<Vec<_>>()
                     .join(","),
             );
-            let out = self.runner.run_once(&argv, None)?;
+            let out = self.runner.run_once(&argv, None, CommandKind::Query)?;
             if out.success() {
                 found.extend(parse_squeue(&out.stdout));
             }
@@ -292,7 +347,7 @@ impl Backend for Slurm {
                 "-o".into(),
                 id.id.clone(),
             ];
-            let out = self.runner.run_once(&argv, None)?;
+            let out = self.runner.run_once(&argv, None, CommandKind::Query)?;
             if let Some((jid, st)) = out.success().then(|| parse_scontrol(&out.stdout)).flatten() {
                 found.insert(jid, st);
             }
@@ -302,6 +357,32 @@ impl Backend for Slurm {
             .filter(|(_, st)| st.state.is_final())
             .filter_map(|(jid, st)| ids.iter().find(|i| i.id == jid.id).map(|i| (i.clone(), st)))
             .collect())
+    }
+
+    /// `scontrol show job -o ID`: `Reason`, `ExitCode`, `StdErr`, `StdOut` (while `MinJobAge`
+    /// keeps the job).
+    fn explain(&self, id: &JobId, _status: &JobStatus) -> anyhow::Result<Option<Explanation>> {
+        let argv: Vec<String> = vec![
+            "scontrol".into(),
+            "show".into(),
+            "job".into(),
+            "-o".into(),
+            id.id.clone(),
+        ];
+        let out = self.runner.run_once(&argv, None, CommandKind::Query)?;
+        Ok(out
+            .success()
+            .then(|| parse_explanation(&out.stdout))
+            .flatten())
+    }
+
+    /// Held by a user or an administrator, or requeued and held after a launch failure.
+    fn held(&self, status: &JobStatus) -> bool {
+        status.state == JobState::Pending
+            && status
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.to_ascii_lowercase().contains("held"))
     }
 }
 
@@ -362,6 +443,48 @@ mod tests {
         assert_eq!(st("14").state, JobState::Done);
         assert_eq!(st("15").state, JobState::Completing);
         assert_eq!(m.len(), 7);
+    }
+
+    #[test]
+    fn recorded_failures_give_their_reason_exit_code_and_files() {
+        let read = |f: &str| std::fs::read_to_string(format!("tests/fixtures/slurm/{f}")).unwrap();
+        let m = parse_squeue(&read("squeue-reasons.txt"));
+        assert_eq!(m[&JobId::new("73")].state, JobState::Failed);
+        assert_eq!(
+            m[&JobId::new("73")].reason.as_deref(),
+            Some("Reason=NonZeroExitCode")
+        );
+        assert_eq!(
+            m[&JobId::new("74")].reason.as_deref(),
+            Some("Reason=JobLaunchFailure")
+        );
+        let x = parse_explanation(&read("scontrol-exit3.txt")).unwrap();
+        assert_eq!(
+            x.said,
+            "JobState=FAILED Reason=NonZeroExitCode ExitCode=3:0"
+        );
+        // `%J` is shown unexpanded: the script's directives give the file instead.
+        assert!(x.files.is_empty(), "{:?}", x.files);
+        let x = parse_explanation(&read("scontrol-launch-failure.txt")).unwrap();
+        assert_eq!(
+            x.said,
+            "JobState=FAILED Reason=JobLaunchFailure ExitCode=0:53"
+        );
+        assert_eq!(
+            x.files,
+            [
+                std::path::PathBuf::from("/tmp/i9-nonexist3/x-74.err"),
+                std::path::PathBuf::from("/tmp/i9-nonexist3/x-74.out")
+            ]
+        );
+        // A pending job's reason; `None` is no reason.
+        let p =
+            parse_squeue("5|PENDING|N/A|N/A|Priority\n6|RUNNING|2026-11-26T10:00:00|N/A|None\n");
+        assert_eq!(
+            p[&JobId::new("5")].reason.as_deref(),
+            Some("Reason=Priority")
+        );
+        assert_eq!(p[&JobId::new("6")].reason, None);
     }
 
     #[test]

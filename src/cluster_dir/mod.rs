@@ -1,66 +1,25 @@
 //! The cluster directory `<cluster_root>/<name>/`: everything one cluster keeps on disk.
 //!
 //! `scripts/` holds the rendered job scripts, `logs/` the batch jobs' stdout/stderr, `jobs.json`
-//! every batch job ever submitted with its ID and last known state. Other parts add their own
+//! every submission (recorded before its submit command runs) and every batch job with its ID
+//! and last known state ([`jobs_file`]). Other parts add their own
 //! files through [`ClusterDir::file`] (the server's `secret`, `server.json`, `journal`). Every
 //! write is atomic (temp file + rename), and the `lock` file (flock) keeps two `hpcluster up`
 //! off the same directory. It must be on a filesystem the compute nodes see.
 
+pub mod jobs_file;
 pub mod server_file;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use anyhow::Context;
 use nix::fcntl::{Flock, FlockArg};
-use serde::{Deserialize, Serialize};
 
-use crate::backend::{JobId, JobState};
 use crate::backend_kind::BackendKind;
 use crate::config::Config;
-
-/// One batch job as the cluster directory records it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobRecord {
-    pub id: JobId,
-    /// The unique job name it was submitted under (shared by the tasks of one array).
-    pub name: String,
-    pub state: JobState,
-    /// The batch system's own word for the state.
-    #[serde(default)]
-    pub native: String,
-    pub submitted: SystemTime,
-    #[serde(default)]
-    pub started: Option<SystemTime>,
-    #[serde(default)]
-    pub ended: Option<SystemTime>,
-    /// hpcluster asked for its cancellation (`down`, Ctrl-C).
-    #[serde(default)]
-    pub cancel_requested: bool,
-    /// Gone from the queue and no record of how it ended: it will never be seen again.
-    #[serde(default)]
-    pub vanished: bool,
-    /// Successive polls that did not find it in the queue nor in the site's records.
-    #[serde(default)]
-    pub missed_polls: u32,
-}
-
-impl JobRecord {
-    /// Nothing more will happen to this batch job.
-    pub fn is_settled(&self) -> bool {
-        self.state.is_final() || self.vanished
-    }
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct JobsFile {
-    /// The backend the batch jobs were submitted to (`status`/`down` use it, whatever the
-    /// configuration says now).
-    #[serde(default)]
-    backend: Option<BackendKind>,
-    jobs: Vec<JobRecord>,
-}
+use jobs_file::JobsFile;
+pub use jobs_file::{JobRecord, Jobs, SubmissionRecord, SubmissionState, Wrote};
 
 /// An open cluster directory (locked when opened by [`ClusterDir::create`]).
 #[derive(Debug)]
@@ -151,9 +110,13 @@ impl ClusterDir {
         }
     }
 
-    /// Every batch job recorded (none for a new directory).
-    pub fn load_jobs(&self) -> anyhow::Result<Vec<JobRecord>> {
-        Ok(self.load()?.jobs)
+    /// Every submission and batch job recorded (none for a new directory).
+    pub fn load_jobs(&self) -> anyhow::Result<Jobs> {
+        let f = self.load()?;
+        Ok(Jobs {
+            submissions: f.submissions,
+            jobs: f.jobs,
+        })
     }
 
     /// The backend the recorded batch jobs were submitted to.
@@ -161,10 +124,12 @@ impl ClusterDir {
         Ok(self.load()?.backend)
     }
 
-    pub fn save_jobs(&self, backend: BackendKind, jobs: &[JobRecord]) -> anyhow::Result<()> {
+    /// Writes `jobs.json` (atomically, synced to disk before it returns).
+    pub fn save_jobs(&self, backend: BackendKind, jobs: &Jobs) -> anyhow::Result<()> {
         let file = JobsFile {
             backend: Some(backend),
-            jobs: jobs.to_vec(),
+            submissions: jobs.submissions.clone(),
+            jobs: jobs.jobs.clone(),
         };
         crate::atomic_file::write(&self.file("jobs.json"), &serde_json::to_vec_pretty(&file)?)
     }
@@ -192,23 +157,24 @@ mod tests {
     fn jobs_round_trip() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = ClusterDir::create(tmp.path()).unwrap();
-        assert!(dir.load_jobs().unwrap().is_empty());
-        let job = JobRecord {
-            id: JobId::new("8_1"),
-            name: "c-1".into(),
-            state: JobState::Pending,
-            native: "PENDING".into(),
-            submitted: SystemTime::now(),
-            started: None,
-            ended: None,
-            cancel_requested: false,
-            vanished: false,
-            missed_polls: 0,
+        assert_eq!(dir.load_jobs().unwrap(), Jobs::default());
+        let now = std::time::SystemTime::now();
+        let jobs = Jobs {
+            submissions: vec![SubmissionRecord {
+                name: "c-1".into(),
+                array: Some(2),
+                state: SubmissionState::Answered,
+                at: now,
+            }],
+            jobs: vec![JobRecord::new(
+                crate::backend::JobId::new("8_1"),
+                "c-1",
+                now,
+            )],
         };
-        dir.save_jobs(BackendKind::Slurm, std::slice::from_ref(&job))
-            .unwrap();
+        dir.save_jobs(BackendKind::Slurm, &jobs).unwrap();
         assert_eq!(dir.backend().unwrap(), Some(BackendKind::Slurm));
-        assert_eq!(dir.load_jobs().unwrap(), vec![job]);
+        assert_eq!(dir.load_jobs().unwrap(), jobs);
         assert!(ClusterDir::open(tmp.path()).is_ok());
     }
 }

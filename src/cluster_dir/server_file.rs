@@ -50,16 +50,6 @@ impl ServerFile {
     }
 }
 
-/// The host name workers should use to reach a server bound to `interface`: this machine's
-/// name when it listens on every interface, else the address it is bound to.
-pub fn advertised_host(interface: &str) -> String {
-    if interface == "0.0.0.0" || interface == "::" || interface.is_empty() {
-        crate::process::hostname()
-    } else {
-        interface.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

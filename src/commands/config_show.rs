@@ -40,6 +40,11 @@ pub fn run(r: &Resolved, json: bool) -> anyhow::Result<i32> {
         for (key, value, source) in &rows {
             let mut entry = source_json(source);
             entry["value"] = value.clone();
+            if *key == "walltime" {
+                if let Some(note) = &r.config.walltime_note {
+                    entry["read_as"] = Value::String(note.clone());
+                }
+            }
             map.insert(key.to_string(), entry);
         }
         println!("{}", serde_json::to_string_pretty(&Value::Object(map))?);
@@ -56,6 +61,11 @@ pub fn run(r: &Resolved, json: bool) -> anyhow::Result<i32> {
             other => other.to_string(),
         };
         println!("{key:<width$}  {shown}  [{}]", source_text(source));
+        if *key == "walltime" {
+            if let Some(note) = &r.config.walltime_note {
+                println!("{:<width$}  # {note}", "");
+            }
+        }
     }
     Ok(0)
 }

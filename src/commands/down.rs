@@ -1,5 +1,7 @@
-//! `hpcluster down`: cancels every batch job of a cluster that has not ended (in batches),
-//! records it, and waits a little for the batch system to confirm.
+//! `hpcluster down`: stops the cluster's server, looks up by name every submission whose
+//! answer was lost (so a batch job with no recorded ID is found), cancels every batch job of
+//! the cluster that has not ended (in batches), records it, and waits a little for the batch
+//! system to confirm.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,20 @@ pub fn run(config: &Config) -> anyhow::Result<i32> {
         }
     }
     let mut tracker = crate::commands::status::open_tracker(&config)?;
+    if tracker.unresolved() > 0 {
+        match tracker.reconcile(true) {
+            Ok(found) if !found.is_empty() => {
+                let shown: Vec<String> = found.iter().map(|i| i.to_string()).collect();
+                println!(
+                    "found {} batch job(s) by name whose submission had no readable answer: {}",
+                    found.len(),
+                    shown.join(" ")
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("{e:#}; run `hpcluster down` again"),
+        }
+    }
     // Batch jobs the server just cancelled are not cancelled twice (SGE's qdel fails on a job
     // that is gone): the loop below waits for them to be confirmed ended like the others.
     let ids: Vec<_> = tracker

@@ -8,6 +8,7 @@ use crate::plan::{plan, Plan};
 
 /// The plan of a configuration's budget; an error when `task_time` is not set.
 pub fn of(config: &Config) -> anyhow::Result<Plan> {
+    crate::config::walltime::check_least(config)?;
     let budget = config.budget();
     let task_time = budget.task_time.context(
         "`task_time` is not set: give `--task-time 4h` or `task_time = \"4h\"` in the config",
@@ -17,6 +18,9 @@ pub fn of(config: &Config) -> anyhow::Result<Plan> {
 
 pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
     let p = of(config)?;
+    if let Some(note) = &config.walltime_note {
+        tracing::info!("walltime {note}");
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&p)?);
         return Ok(0);

@@ -20,6 +20,10 @@ struct JobView<'a> {
     started: Option<u64>,
     ended: Option<u64>,
     vanished: bool,
+    /// What the batch system says of why it is pending, held or ended.
+    reason: Option<&'a str>,
+    /// The last lines of its output, once it failed.
+    wrote: Option<&'a crate::cluster_dir::Wrote>,
 }
 
 impl<'a> From<&'a JobRecord> for JobView<'a> {
@@ -33,6 +37,8 @@ impl<'a> From<&'a JobRecord> for JobView<'a> {
             started: j.started.map(unix_secs),
             ended: j.ended.map(unix_secs),
             vanished: j.vanished,
+            reason: j.reason.as_deref(),
+            wrote: j.wrote.as_ref(),
         }
     }
 }
@@ -44,7 +50,7 @@ pub fn open_tracker(config: &Config) -> anyhow::Result<Tracker> {
     if let Some(kind) = dir.backend()? {
         config.backend = kind;
     }
-    let backend = backend::for_config(&config, Runner::new(config.backend));
+    let backend = backend::for_config(&config, Runner::for_config(&config));
     Tracker::new(&config, backend, dir)
 }
 
@@ -81,19 +87,38 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
     print_tasks(server.as_ref().map(|s| s.address.as_str()), &tasks);
     let time = |t: Option<std::time::SystemTime>| t.map_or("-".to_string(), format_local);
     println!(
-        "{:<16} {:<16} {:<10} {:<12} {:<19} {:<19} {:<19}",
+        "{:<16} {:<16} {:<10} {:<12} {:<19} {:<19} {:<19} REASON",
         "ID", "NAME", "STATE", "NATIVE", "SUBMITTED", "STARTED", "ENDED"
     );
     for j in tracker.jobs() {
         println!(
-            "{:<16} {:<16} {:<10} {:<12} {:<19} {:<19} {:<19}",
+            "{:<16} {:<16} {:<10} {:<12} {:<19} {:<19} {:<19} {}",
             j.id.to_string(),
             j.name,
             j.state.to_string(),
             j.native,
             format_local(j.submitted),
             time(j.started),
-            time(j.ended)
+            time(j.ended),
+            j.reason.as_deref().unwrap_or("-")
+        );
+        if let Some(w) = j.wrote.as_ref().filter(|w| !w.tail.is_empty()) {
+            println!("    {} ends with:", w.file.display());
+            for line in &w.tail {
+                println!("      {line}");
+            }
+        }
+    }
+    let open: Vec<&str> = tracker
+        .submissions()
+        .iter()
+        .filter(|s| s.state == crate::cluster_dir::SubmissionState::Sent)
+        .map(|s| s.name.as_str())
+        .collect();
+    if !open.is_empty() {
+        println!(
+            "submitted without a readable answer (looked up by name by `up` and `down`): {}",
+            open.join(" ")
         );
     }
     Ok(0)

@@ -35,6 +35,19 @@ pub fn check(c: &Config) -> Result<(), CheckError> {
             "`task_time` must be greater than zero, like \"1h\"",
         ));
     }
+    let limits = [
+        ("submit_timeout", c.submit_timeout),
+        ("status_timeout", c.status_timeout),
+        ("cancel_timeout", c.cancel_timeout),
+    ];
+    for (key, limit) in limits {
+        if limit.is_zero() {
+            return Err(fail(
+                key,
+                format!("`{key}` must be greater than zero, like \"60s\""),
+            ));
+        }
+    }
     if crate::memory::parse_lsf_units(&c.lsf_units).is_none() {
         return Err(fail(
             "lsf_units",
@@ -92,7 +105,10 @@ fn check_script_values(c: &Config) -> Result<(), CheckError> {
     if let Some(dir) = &c.local_directory {
         validate::check_double_quoted("local_directory", dir).map_err(e)?;
     }
-    validate::check_line("interface", &c.interface).map_err(e)?;
+    if let Some(name) = &c.interface {
+        validate::check_word("interface", name).map_err(e)?;
+    }
+    validate::check_word("host", &c.host).map_err(e)?;
     validate::check_shebang(&c.shebang).map_err(e)
 }
 

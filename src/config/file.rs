@@ -87,6 +87,13 @@ fn parse_entries(text: &str, path: &Path) -> anyhow::Result<Vec<Entry>> {
             .remove(&written)
             .unwrap_or(toml::Value::Boolean(false));
         let Some(key) = keys::canonical(&written) else {
+            if let Some(why) = keys::dask_only(&written) {
+                bail!(
+                    "unknown key `{written}` on line {line} of config `{}`: dask-jobqueue's \
+                     `{written}` has no hpcluster key: {why}",
+                    path.display()
+                );
+            }
             let hint = match keys::suggest(&written) {
                 _ if value.is_table() => "the config is one flat table of keys: \
                     write them at the top of the file, without a `[section]`"

@@ -36,11 +36,15 @@ pub const KEYS: &[&str] = &[
     "template",
     "cluster_root",
     "interface",
+    "host",
     "port",
     "submit_command_extra",
     "cancel_command_extra",
     "max_array_size",
     "poll_interval",
+    "submit_timeout",
+    "status_timeout",
+    "cancel_timeout",
     "retries",
     "resource_spec",
     "sge_parallel_environment",
@@ -56,7 +60,49 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("job_extra", "job_extra_directives"),
     ("header_skip", "job_directives_skip"),
     ("env_extra", "job_script_prologue"),
+    ("shared_temp_directory", "cluster_root"),
 ];
+
+/// dask-jobqueue keywords (its `Job`/`JobQueueCluster` arguments and `jobqueue.yaml` keys)
+/// that have no hpcluster key, each with what to do instead. Every other dask-jobqueue keyword
+/// is a key or an [`ALIASES`] entry (docs/configuration.md has the whole table).
+pub const DASK_ONLY: &[(&str, &str)] = &[
+    ("job_cpu", "set `cores`: it is the CPU request hpcluster writes into the job script (`--cpus-per-task`), where dask's `cores` only sizes the worker's threads"),
+    ("ncpus", "set `cores`: it is the CPU request hpcluster writes into the job script (LSF `-n`), where dask's `cores` only sizes the worker's threads"),
+    ("job_mem", "set `memory`: it is the memory request hpcluster writes into the job script (`--mem`)"),
+    ("mem", "set `memory` (a size like \"16GB\", not bytes): it is the memory request hpcluster writes into the job script (LSF `-M`)"),
+    ("python", "batch jobs run the hpcluster program, not Python: set `worker_program` to where hpcluster is installed on the compute nodes, if not the same path as here"),
+    ("worker_command", "batch jobs run `hpcluster worker`: set `worker_program` to where hpcluster is installed on the compute nodes, if not the same path as here"),
+    ("worker_extra_args", "the worker takes no extra arguments: what `--lifetime` did, hpcluster's plan does (`walltime`, `task_time`, `buffer`), and environment set-up goes in `job_script_prologue`"),
+    ("extra", "the worker takes no extra arguments: what `--lifetime` did, hpcluster's plan does (`walltime`, `task_time`, `buffer`), and environment set-up goes in `job_script_prologue`"),
+    ("nanny", "each task runs in a process group of its own that the worker watches and ends: remove it"),
+    ("death_timeout", "a worker whose server is gone keeps its tasks running and tries to reconnect for 5 minutes: remove it"),
+    ("use_stdin", "hpcluster always submits with `bsub < script`: remove it"),
+    ("scheduler_options", "set `host` (or `interface`) and `port`, the address the server listens on; hpcluster has no dashboard"),
+    ("dashboard_address", "hpcluster has no dashboard: `hpcluster status` shows the cluster"),
+    ("protocol", "workers reach the server over TCP and prove they know the cluster's secret: remove it"),
+    ("security", "workers reach the server over TCP and prove they know the cluster's secret (mode 0600 in the cluster directory): remove it"),
+    ("n_workers", "give `hpcluster up --jobs N`, or let `up --tasks` submit what the tasks need, up to `max_jobs`"),
+    ("maximum_jobs", "set `max_jobs`"),
+    ("minimum_jobs", "`up` submits what the pending tasks need and no more: remove it"),
+    ("config_name", "a config file is one flat table: keep a file per profile and choose it with `--config`"),
+    ("silence_logs", "give `-q` (or set `RUST_LOG`)"),
+    ("asynchronous", "it is for Python programs: remove it"),
+    ("loop", "it is for Python programs: remove it"),
+    ("scheduler_cls", "hpcluster's server is fixed: remove it"),
+    ("job_cls", "set `backend`"),
+    ("disk", "HTCondor is not a hpcluster backend (slurm, sge, pbs, lsf, local)"),
+    ("memory_per_core_property_name", "OAR is not a hpcluster backend (slurm, sge, pbs, lsf, local)"),
+];
+
+/// What to do instead of a dask-jobqueue keyword that has no hpcluster key.
+pub fn dask_only(name: &str) -> Option<&'static str> {
+    let name = name.replace('-', "_");
+    DASK_ONLY
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, why)| *why)
+}
 
 /// The key a name stands for: itself, or the key it is an alias of. dask's YAML spelling
 /// (`job-extra-directives`) is accepted too. `None` for an unknown name.
@@ -179,7 +225,13 @@ pub fn set(c: &mut Config, key: &str, raw: Raw<'_>) -> Result<(), String> {
         "queue" => c.queue = Some(text("a queue name")?),
         "account" => c.account = Some(text("an account name")?),
         "project" => c.project = Some(text("a project name")?),
-        "walltime" => c.walltime = duration(raw)?,
+        "walltime" => {
+            let s = string(raw, "a duration string like \"5h\" or \"04:00:00\"")?;
+            let (d, _) =
+                super::walltime::parse_walltime(&s, c.backend).map_err(|e| e.to_string())?;
+            c.walltime = d;
+            c.walltime_written = Some(s);
+        }
         "task_time" => c.task_time = Some(duration(raw)?),
         "buffer" => {
             let s = text("a buffer like \"15m\" or \"10%\"")?;
@@ -197,12 +249,26 @@ pub fn set(c: &mut Config, key: &str, raw: Raw<'_>) -> Result<(), String> {
         "shebang" => c.shebang = text("a shebang like \"#!/usr/bin/env bash\"")?,
         "template" => c.template = Some(PathBuf::from(text("a template file path")?)),
         "cluster_root" => c.cluster_root = PathBuf::from(text("a directory path")?),
-        "interface" => c.interface = text("an address like \"0.0.0.0\"")?,
+        "interface" => {
+            let name = text("a network interface like \"ib0\"")?;
+            if super::interface::is_address(&name) {
+                return Err(format!(
+                    "`{name}` is an address, but `interface` names a network interface like \
+                     \"ib0\" or \"eth0\" (as in dask-jobqueue); set `host = \"{name}\"` to \
+                     listen on an address"
+                ));
+            }
+            c.interface = Some(name);
+        }
+        "host" => c.host = text("an address like \"0.0.0.0\"")?,
         "port" => c.port = integer(raw, 0, 65535)? as u16,
         "submit_command_extra" => c.submit_command_extra = list(raw)?,
         "cancel_command_extra" => c.cancel_command_extra = list(raw)?,
         "max_array_size" => c.max_array_size = count(raw, 1)?,
         "poll_interval" => c.poll_interval = duration(raw)?,
+        "submit_timeout" => c.submit_timeout = duration(raw)?,
+        "status_timeout" => c.status_timeout = duration(raw)?,
+        "cancel_timeout" => c.cancel_timeout = duration(raw)?,
         "retries" => c.retries = count(raw, 0)?,
         "resource_spec" => c.resource_spec = Some(text("a resource list like \"h_vmem=4G\"")?),
         "sge_parallel_environment" => c.sge_parallel_environment = text("a PE name like \"smp\"")?,
@@ -249,11 +315,15 @@ pub fn value(c: &Config, key: &str) -> Json {
         "template" => path(&c.template),
         "cluster_root" => json!(c.cluster_root.display().to_string()),
         "interface" => json!(c.interface),
+        "host" => json!(c.host),
         "port" => json!(c.port),
         "submit_command_extra" => json!(c.submit_command_extra),
         "cancel_command_extra" => json!(c.cancel_command_extra),
         "max_array_size" => json!(c.max_array_size),
         "poll_interval" => dur(c.poll_interval),
+        "submit_timeout" => dur(c.submit_timeout),
+        "status_timeout" => dur(c.status_timeout),
+        "cancel_timeout" => dur(c.cancel_timeout),
         "retries" => json!(c.retries),
         "resource_spec" => json!(c.resource_spec),
         "sge_parallel_environment" => json!(c.sge_parallel_environment),

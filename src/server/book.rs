@@ -1,6 +1,8 @@
 //! The server's book of its batch jobs: what each is doing (queued, running, ended), whether
-//! its worker connected or left, and which count against `max_jobs`. Also [`Backoff`], the
-//! poll interval that doubles while nothing changes.
+//! its worker connected or left, which count against `max_jobs` (every one not known to have
+//! ended: a retiring batch job still holds its place in the queue), and why those that ended
+//! before their worker connected did. Also [`Backoff`], the poll interval that doubles while
+//! nothing changes.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -19,6 +21,8 @@ pub struct JobView {
     pub retired: bool,
     /// hpcluster cancelled it.
     pub cancelled_by_us: bool,
+    /// Why it ended before its worker connected: the batch system's words and its output.
+    pub described: Option<String>,
 }
 
 /// Every batch job the server submitted.
@@ -28,6 +32,8 @@ pub struct JobBook {
     pub submitted: u64,
     /// Batch jobs that ended in a row without their worker ever connecting.
     pub failed_starts: u32,
+    /// Those batch jobs, in the order they ended.
+    pub failed_streak: Vec<JobId>,
     /// Workers whose hello named a batch job before its submission was recorded: a worker can
     /// connect while the batch-system thread's answer to the submit is still on its way.
     early: HashMap<JobId, EarlyWorker>,
@@ -46,6 +52,7 @@ impl JobBook {
         let early = self.early.remove(&id);
         if early.is_some() {
             self.failed_starts = 0;
+            self.failed_streak.clear();
         }
         self.jobs.insert(
             id,
@@ -55,8 +62,46 @@ impl JobBook {
                 connected: early.is_some(),
                 retired: early.is_some_and(|e| e.gone),
                 cancelled_by_us: false,
+                described: None,
             },
         );
+    }
+
+    /// Not known to have ended: counts against `max_jobs`, which is a hard limit on batch
+    /// jobs in the queue (a retiring one holds its place until it ends).
+    pub fn counted(&self) -> u32 {
+        self.jobs.values().filter(|j| !j.state.is_final()).count() as u32
+    }
+
+    /// Not ended, and no worker connected yet: those whose end is worth describing.
+    pub fn unconnected(&self) -> Vec<JobId> {
+        self.jobs
+            .iter()
+            .filter(|(_, j)| !j.connected && !j.state.is_final())
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Records why batch jobs ended before their worker connected.
+    pub fn on_described(&mut self, described: Vec<(JobId, String)>) {
+        for (id, text) in described {
+            if let Some(j) = self.jobs.get_mut(&id) {
+                j.described = Some(text);
+            }
+        }
+    }
+
+    /// The batch jobs that ended in a row before their worker connected, described.
+    pub fn failed_starts_described(&self) -> Vec<String> {
+        self.failed_streak
+            .iter()
+            .map(
+                |id| match self.jobs.get(id).and_then(|j| j.described.clone()) {
+                    Some(d) => d,
+                    None => format!("batch job {id} ended"),
+                },
+            )
+            .collect()
     }
 
     /// Submitted, not ended, and no worker connected yet.
@@ -95,6 +140,7 @@ impl JobBook {
                 j.connected = true;
                 j.worker = Some(worker);
                 self.failed_starts = 0;
+                self.failed_streak.clear();
             }
             None => {
                 self.early.insert(
@@ -133,11 +179,20 @@ impl JobBook {
             if state.is_final() {
                 if !j.connected && !j.cancelled_by_us && *state != JobState::Cancelled {
                     self.failed_starts += 1;
+                    self.failed_streak.push(id.clone());
                 }
                 ended.push((id.clone(), *state, j.worker));
             }
         }
         ended
+    }
+
+    /// Batch jobs whose worker left but which have not ended yet.
+    pub fn retiring(&self) -> u32 {
+        self.jobs
+            .values()
+            .filter(|j| j.retired && !j.state.is_final())
+            .count() as u32
     }
 
     /// Batch jobs not ended yet.

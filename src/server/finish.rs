@@ -1,6 +1,7 @@
-//! The end of a run: every batch job still queued or running is cancelled (whatever ended the
-//! loop: the last task, Ctrl-C, an error), its final state is awaited for a while so
-//! `jobs.json` records how each ended, and the summary is drawn up.
+//! The end of a run: every batch job of the cluster the batch system knows is cancelled
+//! (whatever ended the loop: the last task, Ctrl-C, an error; a submission whose answer was
+//! lost is looked up by name first), its final state is awaited for a while so `jobs.json`
+//! records how each ended, and the summary is drawn up.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use super::book::JobBook;
 use super::core::Core;
 use super::jobs::{JobCmd, JobError, JobEvent};
 use super::run::{Server, Summary};
+use crate::backend::JobId;
 
 /// How long `up` waits for its cancellations to be carried out.
 const CANCEL_WITHIN: Duration = Duration::from_secs(120);
@@ -27,34 +29,74 @@ fn plural(n: usize) -> &'static str {
 }
 
 impl Server {
-    /// Cancels the batch jobs not known to have ended, then waits (bounded) for their end.
+    /// Cancels every batch job of the cluster the batch system knows (those not known to have
+    /// ended, and any a submission whose answer was lost created), then waits (bounded) for
+    /// their end.
     pub async fn cancel_live_jobs(
         &mut self,
         jobs_cmd: &UnboundedSender<JobCmd>,
         job_rx: &mut UnboundedReceiver<JobEvent>,
     ) {
         let live = self.book.live();
-        if live.is_empty() {
-            return;
-        }
         for id in &live {
             if let Some(j) = self.book.jobs.get_mut(id) {
                 j.cancelled_by_us = true;
             }
         }
-        let _ = jobs_cmd.send(JobCmd::Cancel(live));
-        match tokio::time::timeout(CANCEL_WITHIN, wait_cancelled(job_rx)).await {
-            Ok(Ok(n)) => tracing::info!(
-                "cancelled {n} batch job{} still queued or running",
-                plural(n)
-            ),
-            Ok(Err(e)) => tracing::warn!("cancelling batch jobs failed: {e}; run `hpcluster down`"),
-            Err(_) => tracing::warn!(
-                "cancelling batch jobs did not finish within {}: run `hpcluster down`",
-                crate::duration::format_human(CANCEL_WITHIN)
-            ),
+        if jobs_cmd.send(JobCmd::CancelAll(live)).is_err() {
+            return;
+        }
+        match tokio::time::timeout(CANCEL_WITHIN, self.wait_cancelled(job_rx)).await {
+            Ok(Ok(ids)) => {
+                for id in &ids {
+                    if !self.book.jobs.contains_key(id) {
+                        self.book.add(id.clone());
+                    }
+                    if let Some(j) = self.book.jobs.get_mut(id) {
+                        j.cancelled_by_us = true;
+                    }
+                }
+                let n = ids.len();
+                if n > 0 {
+                    tracing::info!(
+                        "cancelled {n} batch job{} still queued or running",
+                        plural(n)
+                    );
+                }
+            }
+            Ok(Err(e)) => {
+                // Nothing to wait for: the batch jobs were not told to end.
+                tracing::warn!("cancelling batch jobs failed: {e}; run `hpcluster down`");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "cancelling batch jobs did not finish within {}: run `hpcluster down`",
+                    crate::duration::format_human(CANCEL_WITHIN)
+                );
+                return;
+            }
         }
         settle(&mut self.book, jobs_cmd, job_rx).await;
+    }
+
+    /// Waits for the answer to the cancellation; batch jobs a submit still in flight created
+    /// join the book meanwhile (the cancellation, which runs after it, covers them).
+    async fn wait_cancelled(
+        &mut self,
+        rx: &mut UnboundedReceiver<JobEvent>,
+    ) -> Result<Vec<JobId>, JobError> {
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                JobEvent::Cancelled(r) => return r,
+                JobEvent::Submitted { ids, first, .. } => {
+                    let now = self.now();
+                    self.on_submitted(ids, first, now);
+                }
+                JobEvent::Polled(_) => {}
+            }
+        }
+        Err(JobError::Stopped("the batch-system commands ended".into()))
     }
 
     /// The summary of the run so far.
@@ -77,7 +119,8 @@ impl Server {
 }
 
 /// Polls until every batch job has a final state, so `jobs.json` records how each ended
-/// (at most [`SETTLE_PAUSES_MS`]; `hpcluster status` refreshes whatever is left).
+/// (at most [`SETTLE_PAUSES_MS`], and no further once a status command fails: the server is
+/// stopping; `hpcluster status` refreshes whatever is left).
 async fn settle(
     book: &mut JobBook,
     jobs_cmd: &UnboundedSender<JobCmd>,
@@ -88,7 +131,10 @@ async fn settle(
             return;
         }
         tokio::time::sleep(Duration::from_millis(pause)).await;
-        if jobs_cmd.send(JobCmd::Poll).is_err() {
+        let poll = JobCmd::Poll {
+            unconnected: Vec::new(),
+        };
+        if jobs_cmd.send(poll).is_err() {
             return;
         }
         let polled = tokio::time::timeout(Duration::from_secs(60), async {
@@ -101,10 +147,16 @@ async fn settle(
         })
         .await;
         match polled {
-            Ok(Some(Ok(states))) => {
-                book.on_poll(&states);
+            Ok(Some(Ok(p))) => {
+                book.on_poll(&p.states);
             }
-            Ok(Some(Err(e))) => tracing::debug!("batch job status failed: {e}"),
+            Ok(Some(Err(e))) => {
+                tracing::info!(
+                    "the state of the cancelled batch jobs is unknown ({e}); `hpcluster status` \
+                     shows how they end"
+                );
+                return;
+            }
             Ok(None) | Err(_) => return,
         }
     }
@@ -115,13 +167,4 @@ async fn settle(
             plural(left),
         );
     }
-}
-
-async fn wait_cancelled(rx: &mut UnboundedReceiver<JobEvent>) -> Result<usize, JobError> {
-    while let Some(ev) = rx.recv().await {
-        if let JobEvent::Cancelled(r) = ev {
-            return r;
-        }
-    }
-    Err(JobError::Stopped("the batch-system commands ended".into()))
 }

@@ -1,7 +1,9 @@
-//! Batch jobs from the event loop's side: when to submit more (the core's `jobs_wanted`) and
-//! when to poll (a backoff while nothing changes, often while the last workers leave), and what
-//! the answers mean: submitted IDs join the book, batch jobs that ended take their worker's
-//! tasks with them, too many that end before their worker connects stop the run.
+//! Batch jobs from the event loop's side: when to submit more (the core's `jobs_wanted`, within
+//! `max_jobs` counted over every batch job not known to have ended) and when to poll (a backoff
+//! while nothing changes, often while workers leave), and what the answers mean: submitted IDs
+//! join the book (those of a submit that failed part-way too), batch jobs that ended take their
+//! worker's tasks with them, too many that end before their worker connects stop the run with
+//! what the batch system said of them and what they wrote.
 
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use super::book::Backoff;
 use super::core::Core;
 use super::jobs::{JobCmd, JobError, JobEvent};
 use super::run::{Server, DRAIN_POLL_FIRST};
-use crate::backend::JobState;
+use crate::backend::{JobId, JobState};
 use crate::journal::JournalWriter;
 
 /// Batch jobs that may end in a row without their worker connecting before `up` gives up.
@@ -24,6 +26,10 @@ const MAX_SUBMIT_FAILURES: u32 = 3;
 /// The pause after a failed submit.
 const SUBMIT_RETRY: Duration = Duration::from_secs(30);
 
+/// The poll interval while a retired worker's batch job has not ended: it leaves the queue
+/// within moments, and until it does it counts against `max_jobs`.
+const RETIRING_POLL: Duration = Duration::from_secs(1);
+
 /// When batch-system commands run next, and which are running.
 pub(super) struct JobSchedule {
     submit_in_flight: bool,
@@ -31,6 +37,7 @@ pub(super) struct JobSchedule {
     /// The poll interval while tasks run: doubles while nothing changes, up to 2 min.
     poll: Backoff,
     next_poll: Duration,
+    last_poll: Duration,
     submit_failures: u32,
     next_submit: Duration,
     /// Every task has ended and the last workers are leaving: their batch jobs' ends are
@@ -48,6 +55,7 @@ impl JobSchedule {
             poll_in_flight: false,
             poll: Backoff::new(poll_interval, Duration::from_secs(120).max(poll_interval)),
             next_poll: Duration::ZERO,
+            last_poll: Duration::ZERO,
             submit_failures: 0,
             next_submit: Duration::ZERO,
             draining: false,
@@ -79,8 +87,14 @@ impl JobSchedule {
         }
     }
 
+    /// Submits `n` now (the `--jobs N` of `up`).
+    pub fn submitting(&mut self) {
+        self.submit_in_flight = true;
+    }
+
     fn polled(&mut self, changed: bool, now: Duration) {
         self.poll_in_flight = false;
+        self.last_poll = now;
         self.poll.on_change(changed);
         self.next_poll = now + self.interval();
         if self.draining {
@@ -113,21 +127,25 @@ impl Server {
         if !s.submit_in_flight && now >= s.next_submit {
             let n = core.jobs_wanted(
                 self.book.queued(),
-                self.book.active(),
+                self.book.counted(),
                 self.opts.max_jobs,
                 now,
             );
             if n > 0 {
                 s.submit_in_flight = true;
                 jobs_cmd
-                    .send(JobCmd::Submit(n))
+                    .send(JobCmd::Submit { n, first: false })
                     .context("the batch-system commands stopped")?;
             }
         }
+        if self.book.retiring() > 0 && !s.draining {
+            s.next_poll = s.next_poll.min(s.last_poll + RETIRING_POLL);
+        }
         if !s.poll_in_flight && now >= s.next_poll && !self.book.live().is_empty() {
             s.poll_in_flight = true;
+            let unconnected = self.book.unconnected();
             jobs_cmd
-                .send(JobCmd::Poll)
+                .send(JobCmd::Poll { unconnected })
                 .context("the batch-system commands stopped")?;
         }
         let c = core.counts();
@@ -145,27 +163,18 @@ impl Server {
     ) -> anyhow::Result<()> {
         let now = self.now();
         match ev {
-            JobEvent::Submitted(Ok(ids)) => {
+            JobEvent::Submitted { ids, error, first } => {
                 self.schedule.submit_in_flight = false;
-                self.schedule.submit_failures = 0;
-                tracing::info!(
-                    "submitted {} batch job{}: {}",
-                    ids.len(),
-                    if ids.len() == 1 { "" } else { "s" },
-                    ids.iter()
-                        .map(|i| i.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                );
-                for id in ids {
-                    self.book.add(id);
-                }
-                self.schedule.next_poll = now;
-            }
-            JobEvent::Submitted(Err(e)) => {
+                self.on_submitted(ids, first, now);
+                let Some(e) = error else {
+                    self.schedule.submit_failures = 0;
+                    return Ok(());
+                };
                 let s = &mut self.schedule;
-                s.submit_in_flight = false;
                 s.submit_failures += 1;
+                if first {
+                    anyhow::bail!("{e}");
+                }
                 if let JobError::UnreadableSubmit(_) = e {
                     anyhow::bail!("submitting worker batch jobs: {e}");
                 }
@@ -181,7 +190,9 @@ impl Server {
                 );
                 s.next_submit = now + SUBMIT_RETRY;
             }
-            JobEvent::Polled(Ok(states)) => {
+            JobEvent::Polled(Ok(polled)) => {
+                let states = polled.states;
+                self.book.on_described(polled.described);
                 let ended = self.book.on_poll(&states);
                 let changed =
                     !ended.is_empty() || states.iter().any(|(_, s)| *s == JobState::Running);
@@ -201,13 +212,10 @@ impl Server {
                     }
                 }
                 if self.book.failed_starts >= MAX_FAILED_STARTS {
-                    anyhow::bail!(
-                        "{} batch jobs in a row ended before their worker connected to the server; \
-                         read their output in `{}` (is `hpcluster` on the compute nodes' PATH, and the \
-                         cluster directory on a shared filesystem?)",
-                        self.book.failed_starts,
-                        self.opts.log_directory.display()
-                    );
+                    anyhow::bail!(failed_starts_error(
+                        &self.book.failed_starts_described(),
+                        &self.opts.worker_program,
+                    ));
                 }
             }
             JobEvent::Polled(Err(e)) => {
@@ -222,5 +230,107 @@ impl Server {
             }
         }
         Ok(())
+    }
+
+    /// Batch jobs a submit created (all of them, or those before an error) join the book.
+    pub fn on_submitted(&mut self, ids: Vec<JobId>, first: bool, now: Duration) {
+        if ids.is_empty() {
+            return;
+        }
+        let shown: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+        if first {
+            tracing::info!("submitted {} batch job(s): {}", ids.len(), shown.join(" "));
+        } else {
+            tracing::info!(
+                "submitted {} batch job{}: {}",
+                ids.len(),
+                if ids.len() == 1 { "" } else { "s" },
+                shown.join(" ")
+            );
+        }
+        for id in ids {
+            self.book.add(id);
+        }
+        self.schedule.next_poll = now;
+    }
+}
+
+/// The error that stops `up` when batch jobs end, one after another, before their worker
+/// connects: what the batch system said of each and what each wrote; a hint only where their
+/// output points to one.
+pub fn failed_starts_error(described: &[String], worker_program: &str) -> String {
+    let mut msg = format!(
+        "{} batch jobs in a row ended before their worker connected to the server:",
+        described.len()
+    );
+    for d in described {
+        msg.push_str("\n  ");
+        msg.push_str(&d.replace('\n', "\n  "));
+    }
+    let all = described.join("\n");
+    let program = std::path::Path::new(worker_program)
+        .file_name()
+        .map_or(worker_program.to_string(), |n| {
+            n.to_string_lossy().into_owned()
+        });
+    // The shell's words when it cannot start the worker: `<path>: No such file or directory`,
+    // `<name>: command not found`.
+    let not_started = all.lines().any(|l| {
+        (l.contains("No such file or directory") && l.contains(&format!("{worker_program}:")))
+            || l.contains(&format!("{program}: command not found"))
+    });
+    if not_started {
+        msg.push_str(&format!(
+            "\nhint: the job script could not start `{worker_program}` on the compute node: set \
+             `worker_program` to where hpcluster is installed there"
+        ));
+    } else if all.contains("failed to read `") && all.contains("secret") {
+        msg.push_str(
+            "\nhint: the worker could not read the cluster directory: put `cluster_root` on a \
+             filesystem the compute nodes share with this machine",
+        );
+    } else if all.contains("wrote no output") {
+        msg.push_str(
+            "\nhint: the batch jobs wrote no output where their script says: is that directory \
+             on a filesystem the compute nodes see?",
+        );
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failed_starts_error;
+
+    #[test]
+    fn a_hint_only_where_the_output_points_to_one() {
+        let program = "/opt/hpcluster/bin/hpcluster";
+        let plain = [
+            "batch job 48 (`c-1`) ended failed; its output `/l/c-1-48.err` ends with:\n    MARKER"
+                .to_string(),
+        ];
+        assert_eq!(
+            failed_starts_error(&plain, program),
+            "1 batch jobs in a row ended before their worker connected to the server:\n  batch job \
+             48 (`c-1`) ended failed; its output `/l/c-1-48.err` ends with:\n      MARKER"
+        );
+        let not_found = [
+            "batch job 49 (`c-2`) ended failed; its output `/l/e` ends with:\n    /var/spool/slurmd/job49/slurm_script: line 5: /opt/hpcluster/bin/hpcluster: No such file or directory".to_string(),
+        ];
+        assert!(failed_starts_error(&not_found, program).ends_with(
+            "\nhint: the job script could not start `/opt/hpcluster/bin/hpcluster` on the compute \
+             node: set `worker_program` to where hpcluster is installed there"
+        ));
+        let unshared = ["batch job 50 (`c-3`) ended failed; its output `/l/e` ends with:\n    error: failed to read `/home/me/.hpcluster/c/secret`: No such file or directory".to_string()];
+        assert!(failed_starts_error(&unshared, program).ends_with(
+            "\nhint: the worker could not read the cluster directory: put `cluster_root` on a \
+             filesystem the compute nodes share with this machine"
+        ));
+        let nothing = [
+            "batch job 51 (`c-4`) ended failed; it wrote no output: `/l/e` does not exist"
+                .to_string(),
+        ];
+        assert!(failed_starts_error(&nothing, program)
+            .contains("\nhint: the batch jobs wrote no output"));
     }
 }

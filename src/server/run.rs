@@ -21,7 +21,7 @@ use super::book::JobBook;
 use super::commit::Held;
 use super::core::{Core, WorkerId};
 use super::job_events::JobSchedule;
-use super::jobs::{self, JobControl, JobEvent};
+use super::jobs::{self, JobCmd, JobControl, JobEvent};
 use super::peers::{self, Event, Peer};
 use super::progress::Progress;
 use crate::auth::Secret;
@@ -50,6 +50,10 @@ pub struct ServerOptions {
     pub poll_interval: Duration,
     /// Directory of batch job logs, named in errors.
     pub log_directory: std::path::PathBuf,
+    /// The hpcluster program job scripts run, named in hints.
+    pub worker_program: String,
+    /// Batch jobs to submit as soon as the loop starts (`up --jobs N`); a failure stops `up`.
+    pub first_jobs: u32,
     /// Exit once every task has ended (a `--tasks` run).
     pub exit_when_done: bool,
     pub progress: bool,
@@ -154,6 +158,7 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     let (job_tx, mut job_rx) = mpsc::unbounded_channel::<JobEvent>();
+    let stop = control.stopper();
     let jobs_cmd = jobs::spawn(control, job_tx);
     let acceptor = tokio::spawn(peers::accept_loop(
         listener,
@@ -166,6 +171,11 @@ pub async fn run(
     let mut st = Server::new(opts, clock);
     for id in initial_jobs {
         st.book.add(id);
+    }
+    if st.opts.first_jobs > 0 {
+        st.schedule.submitting();
+        let n = st.opts.first_jobs;
+        jobs_cmd.send(JobCmd::Submit { n, first: true })?;
     }
     tokio::pin!(shutdown);
     let mut tick = tokio::time::interval(TICK);
@@ -222,6 +232,11 @@ pub async fn run(
         tracing::warn!("the server stops on an error: {e:#}");
     }
     acceptor.abort();
+    // Queries in flight (a status command that hangs) give up now: their answer no longer
+    // matters, and a stopping `up` must not wait on them.
+    if let Some(stop) = &stop {
+        stop.stop();
+    }
     st.cancel_live_jobs(&jobs_cmd, &mut job_rx).await;
     let closed = journal.close().await;
     looped?;

@@ -173,6 +173,8 @@ impl Rig {
             slots: 1,
             poll_interval: Duration::from_secs(10),
             log_directory: dir.path().join("logs"),
+            worker_program: "hpcluster".into(),
+            first_jobs: 0,
             exit_when_done: closed,
             progress: false,
             initial_jobs: Vec::new(),

@@ -61,7 +61,10 @@ fn lsf_array_goes_through_stdin_and_ends_done() {
     let out = f.up_until(&["--backend", "lsf", "--jobs", "2"], 2, "done");
     let bsub = f.calls_of("bsub");
     assert_eq!(bsub.len(), 1, "{bsub:?}");
-    assert!(bsub[0].starts_with("bsub -J lsfc-1[1-2] -o "), "{bsub:?}");
+    // Issue 9: the output files are the script's `#BSUB -o`/`-e` alone: no `-o` on the command
+    // line overrides `log_directory` (it used to be `bsub -J lsfc-1[1-2] -o <logs>/... < ...`).
+    // (The script goes on stdin, which is no argument.)
+    assert_eq!(bsub[0], "bsub -J lsfc-1[1-2]", "{bsub:?}");
     let stdin = f.fake_file("bsub-stdin");
     assert!(stdin.contains(" worker --cluster-dir "), "{stdin}");
     assert!(
@@ -147,7 +150,8 @@ fn slurm_permanent_error_fails_at_once_showing_the_command() {
 
 #[test]
 fn slurm_500_jobs_take_one_status_command_per_cycle() {
-    let f = fake("many");
+    // `max_jobs` is a hard limit on `--jobs` too (issue 13).
+    let f = fake("many").env("HPCLUSTER_MAX_JOBS", "500");
     f.up_until(&["--backend", "slurm", "--jobs", "500"], 500, "done");
     assert_eq!(f.calls_of("sbatch").len(), 1);
     let polls = f.calls_of("squeue");
@@ -305,10 +309,61 @@ fn an_unreadable_submit_answer_stops_up_after_one_submit() {
         "{}",
         out.all()
     );
+    // Issue 9: the batch job is not left untracked: it is looked up by its name, recorded,
+    // and cancelled when `up` stops (it used to say the job "may exist: find it by that name").
     assert!(
-        out.stderr.contains("may exist: find it by that name"),
+        out.stderr.contains(
+            "found batch job(s) 4101.server01 by the name `wrongq-1` and recorded them in \
+             `jobs.json`; its submit command had said: the answer to the submission of batch \
+             job `wrongq-1` holds no job ID hpcluster can read: cannot read a job ID"
+        ),
         "{}",
         out.all()
     );
     assert_eq!(f.calls_of("qsub").len(), 1, "{:?}", f.calls());
+    assert_eq!(f.calls_of("qselect"), ["qselect -N wrongq-1"]);
+    assert_eq!(f.calls_of("qdel"), ["qdel 4101.server01"]);
+    assert_eq!(f.recorded_ids(), ["4101.server01"]);
+}
+
+/// Issue 9: a `qsub` that answers in a sentence (NQSII's `Request N.server was submitted to
+/// queue: ...`, tests/fixtures/pbs/README.md) is read, and the batch job tracked to its end.
+#[test]
+fn pbs_answer_in_a_sentence_is_read_and_tracked() {
+    let f = fake("pbssent").env("FAKE_PBS_SENTENCE", "1");
+    let out = f.up_until(&["--backend", "pbs", "--jobs", "1"], 1, "done");
+    assert!(
+        out.stderr
+            .contains("submitted 1 batch job(s): 4101.server01\n"),
+        "{}",
+        out.all()
+    );
+    assert_eq!(f.recorded_ids(), ["4101.server01"]);
+    assert!(
+        f.calls_of("qstat")[0].ends_with(" 4101.server01"),
+        "{:?}",
+        f.calls()
+    );
+}
+
+/// Issue 9: an array answer (`N[].server`) to a submission of one batch job is tracked by the
+/// subjob `qstat -t` lists for it, not by the parent nor a guessed name.
+#[test]
+fn pbs_array_answer_to_one_job_is_tracked_by_its_subjob() {
+    let f = fake("pbsarr").env("FAKE_PBS_ARRAY_ANSWER", "1");
+    let out = f.up_until(&["--backend", "pbs", "--jobs", "1"], 1, "done");
+    assert_eq!(f.calls_of("qsub").len(), 1, "{:?}", f.calls());
+    assert!(!f.calls_of("qsub")[0].contains(" -J "), "{:?}", f.calls());
+    assert_eq!(
+        f.calls_of("qstat")[0],
+        "qstat -x -f -t 4101[].server01",
+        "the subjobs are asked for"
+    );
+    assert!(
+        out.stderr
+            .contains("submitted 1 batch job(s): 4101[1].server01\n"),
+        "{}",
+        out.all()
+    );
+    assert_eq!(f.recorded_ids(), ["4101[1].server01"]);
 }

@@ -23,3 +23,17 @@ fn sge_walltime_kill_is_reported_as_timeout() {
         real::walltime_kill(&s, 60);
     }
 }
+
+#[test]
+fn sge_failing_prologue_stops_up_with_the_exit_status_and_the_marker() {
+    if let Some(s) = Sched::sge() {
+        real::failing_prologue(&s, "exit_status 3");
+    }
+}
+
+#[test]
+fn sge_log_directories_that_do_not_exist_are_created_and_hold_the_logs() {
+    if let Some(s) = Sched::sge() {
+        real::log_directories(&s);
+    }
+}

@@ -24,3 +24,17 @@ fn slurm_walltime_kill_is_reported_as_timeout() {
         real::walltime_kill(&s, 150);
     }
 }
+
+#[test]
+fn slurm_failing_prologue_stops_up_with_the_exit_code_and_the_marker() {
+    if let Some(s) = Sched::slurm() {
+        real::failing_prologue(&s, "ExitCode=3:0");
+    }
+}
+
+#[test]
+fn slurm_log_directories_that_do_not_exist_are_created_and_hold_the_logs() {
+    if let Some(s) = Sched::slurm() {
+        real::log_directories(&s);
+    }
+}

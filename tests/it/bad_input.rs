@@ -46,9 +46,54 @@ bad_input! {
     unknown_key_suggests_the_right_one:
         "backend = \"slurm\"\nwaltime = \"5h\"\n", &[], SHOW
         => "unknown key `waltime` on line 2 of config", "did you mean `walltime`?";
-    unknown_dask_only_key_points_to_docs:
+    unknown_dask_only_key_says_what_to_do_instead:
         "death_timeout = 60\n", &[], SHOW
-        => "unknown key `death_timeout` on line 1", "see docs/configuration.md";
+        => "unknown key `death_timeout` on line 1 of config",
+           "dask-jobqueue's `death_timeout` has no hpcluster key: a worker whose server is gone \
+            keeps its tasks running and tries to reconnect for 5 minutes: remove it";
+    dask_job_cpu_names_cores:
+        "job_cpu = 16\n", &[], SHOW
+        => "dask-jobqueue's `job_cpu` has no hpcluster key: set `cores`: it is the CPU request \
+            hpcluster writes into the job script (`--cpus-per-task`), where dask's `cores` only \
+            sizes the worker's threads";
+    dask_job_mem_names_memory:
+        "job-mem = \"100G\"\n", &[], SHOW
+        => "unknown key `job-mem` on line 1",
+           "dask-jobqueue's `job-mem` has no hpcluster key: set `memory`: it is the memory \
+            request hpcluster writes into the job script (`--mem`)";
+    dask_python_names_worker_program:
+        "python = \"/opt/conda/bin/python\"\n", &[], SHOW
+        => "dask-jobqueue's `python` has no hpcluster key: batch jobs run the hpcluster program, \
+            not Python: set `worker_program`";
+    dask_scheduler_options_names_host_and_port:
+        "[scheduler_options]\nport = 8786\n", &[], SHOW
+        => "dask-jobqueue's `scheduler_options` has no hpcluster key: set `host` (or \
+            `interface`) and `port`";
+    interface_given_an_address_names_host:
+        "interface = \"0.0.0.0\"\n", &[], SHOW
+        => "invalid `interface` on line 1 of config",
+           "`0.0.0.0` is an address, but `interface` names a network interface like \"ib0\" or \
+            \"eth0\" (as in dask-jobqueue); set `host = \"0.0.0.0\"` to listen on an address";
+    zero_status_timeout:
+        "status_timeout = \"0s\"\n", &[], SHOW
+        => "`status_timeout` must be greater than zero, like \"60s\" (set by config";
+    walltime_under_a_minute_as_sge_reads_it:
+        "", &[], &["render", "--backend", "sge", "--walltime", "45"]
+        => "error: `walltime` 45s is under one minute (`45` read as 45s: SGE's `-l h_rt` takes a \
+            bare number as seconds and A:B as minutes:seconds; write \"45s\" to mean it on every \
+            backend): a batch job needs one minute at least (SLURM's least time limit; LSF counts \
+            whole minutes); give a walltime like \"1h\" or \"01:00:00\"";
+    walltime_lsf_cannot_grant:
+        "", &[], &["plan", "--backend", "lsf", "--walltime", "59s", "--task-time", "10s"]
+        => "`walltime` 59s is under one minute";
+    walltime_second_field_out_of_range:
+        "", &[], &["plan", "--backend", "lsf", "--walltime", "5:75", "--task-time", "1h"]
+        => "invalid `--walltime`: invalid duration `5:75`: the second field must be under 60";
+    extra_directive_naming_the_job:
+        "job_extra_directives = [\"-J other\"]\n", &[], RENDER
+        => "invalid `job_extra_directives` entry `-J other`: it sets the batch job's name or \
+            array, which hpcluster sets itself to find its batch jobs by name (`<name>-<n>`); set \
+            `name` instead, or remove it";
     dask_yaml_sections_are_not_nested:
         "[jobqueue.slurm]\ncores = 4\n", &[], SHOW
         => "unknown key `jobqueue` on line 1", "one flat table of keys", "without a `[section]`";

@@ -178,3 +178,119 @@ fn every_example_config_loads_and_renders() {
     }
     assert!(seen >= 6, "examples: {seen}");
 }
+
+/// Every keyword of dask-jobqueue (the arguments of its `Job` and `JobQueueCluster` classes and
+/// the keys of its `jobqueue.yaml`, at commit 0ca86d6) is a key, an alias, or refused naming
+/// what to do instead (issue 9).
+const DASK_KEYWORDS: &[&str] = &[
+    "name",
+    "cores",
+    "memory",
+    "processes",
+    "python",
+    "job_name",
+    "interface",
+    "death_timeout",
+    "local_directory",
+    "shared_temp_directory",
+    "extra",
+    "worker_extra_args",
+    "worker_command",
+    "shebang",
+    "queue",
+    "project",
+    "account",
+    "walltime",
+    "env_extra",
+    "job_script_prologue",
+    "job_script_epilogue",
+    "resource_spec",
+    "job_extra",
+    "job_extra_directives",
+    "job_directives_skip",
+    "header_skip",
+    "log_directory",
+    "job_cpu",
+    "job_mem",
+    "ncpus",
+    "mem",
+    "lsf_units",
+    "use_stdin",
+    "scheduler_options",
+    "submit_command_extra",
+    "cancel_command_extra",
+    "disk",
+    "memory_per_core_property_name",
+    "nanny",
+    "protocol",
+    "security",
+    "config_name",
+    "n_workers",
+    "silence_logs",
+    "asynchronous",
+    "loop",
+    "scheduler_cls",
+    "dashboard_address",
+    "host",
+    "job_cls",
+];
+
+#[test]
+fn every_dask_jobqueue_keyword_maps_or_is_refused_saying_what_to_do() {
+    use hpcluster::config::keys::{canonical, dask_only};
+    for k in DASK_KEYWORDS {
+        let dashed = k.replace('_', "-");
+        match (canonical(k), dask_only(k)) {
+            (Some(_), None) => {}
+            (None, Some(why)) => {
+                let out = Test::new()
+                    .config(&format!("{dashed} = \"x\"\n"))
+                    .run(&["config", "show"]);
+                assert_eq!(out.code, Some(1), "{k}: {}", out.all());
+                let expected = format!("dask-jobqueue's `{dashed}` has no hpcluster key: {why}");
+                assert!(out.stderr.contains(&expected), "{k}: {}", out.stderr);
+            }
+            other => panic!("`{k}`: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn an_interface_that_does_not_exist_names_those_that_do() {
+    let t = Test::new().config("interface = \"nope7\"\n");
+    let out = t.run(&["up", "--backend", "local", "--jobs", "1"]);
+    assert_eq!(out.code, Some(1), "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("error: interface `nope7` does not exist on this machine (`"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr.contains("its interfaces are `lo`"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr
+            .contains("set `interface` to one of them, or `host` to an address to listen on"),
+        "{}",
+        out.all()
+    );
+    assert!(!t.path().join(".hpcluster").exists(), "nothing created");
+}
+
+#[test]
+fn the_loopback_interface_is_listened_on_and_advertised() {
+    let t = Test::new().cluster("iface").config("interface = \"lo\"\n");
+    let up = t.spawn(&["up", "--backend", "local"]);
+    let server = crate::harness::wait_for(20, "server.json", || {
+        std::fs::read_to_string(t.cluster_dir().join("server.json")).ok()
+    });
+    let out = up.terminate();
+    assert!(
+        server.contains("\"address\":\"127.0.0.1:"),
+        "{server}\n{}",
+        out.all()
+    );
+}

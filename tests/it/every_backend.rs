@@ -1,6 +1,6 @@
 //! One scenario, written once and run on every backend: `up --jobs 2` on an open cluster, both
 //! batch jobs recorded running, `status --json` shows them, then `down` (or SIGTERM to `up`)
-//! stops the server, which cancels them: both end `cancelled` (LSF: see [`backend`]), and the
+//! stops the server, which cancels them: both end `cancelled` (LSF too: see [`backend`]), and the
 //! backend's cancel command ran once, for exactly the IDs that were submitted.
 //!
 //! slurm, sge, pbs and lsf run through the fakes of `tests/fake-bin`, told to keep a job running
@@ -34,10 +34,10 @@ fn backend(name: &str) -> Backend {
         // qsub, qstat and qdel are shared with PBS: the fakes answer as Grid Engine's.
         "sge" => (Some("qdel"), &[("FAKE_GRID_ENGINE", "1")], "cancelled"),
         "pbs" => (Some("qdel"), &[], "cancelled"),
-        // FIXME: a known defect, pinned here so that its fix shows. bjobs shows a killed job as
-        // `EXIT` (the fake: exit code 1), which `lsf::parse_state` reads as `failed`, and the
-        // tracker takes that answer even for a batch job it asked to cancel.
-        "lsf" => (Some("bkill"), &[], "failed"),
+        // bjobs shows a killed job as `EXIT` (the fake: exit code 1), which `lsf::parse_state`
+        // reads as `failed`: a batch job hpcluster asked to cancel that ends failed was
+        // cancelled (`tracker/poll.rs`).
+        "lsf" => (Some("bkill"), &[], "cancelled"),
         "local" => (None, &[], "cancelled"),
         _ => panic!("unknown backend `{name}`"),
     };

@@ -206,3 +206,98 @@ pub fn walltime_kill(s: &Sched, within_secs: u64) {
     let states = t.job_states();
     assert_eq!(states[0].1, "timeout", "{states:?}");
 }
+
+/// Issue 9: batch jobs whose script fails before the worker starts (`exit 3` after a marker on
+/// stderr) stop `up` with what the batch system says of them (`reason`: its exit code in its
+/// own words) and what they wrote (the marker); `status --json` keeps both per batch job, and
+/// nothing is left in the queue.
+pub fn failing_prologue(s: &Sched, reason: &str) {
+    let t = s.test("fail", "500ms");
+    let marker = format!("MARKER-{}", t.name());
+    let tasks = t.write("tasks.txt", "true\ntrue\n");
+    let out = up(s, &t, &format!("echo {marker} >&2; exit 3"))
+        .args(&[
+            "--walltime",
+            "1m",
+            "--task-time",
+            "10s",
+            "--tasks",
+            tasks.to_str().unwrap(),
+        ])
+        .spawn()
+        .wait(150);
+    assert_eq!(out.code, Some(1), "{}", out.all());
+    assert!(
+        out.stderr.contains(
+            "error: 3 batch jobs in a row ended before their worker connected to the server:"
+        ),
+        "{}",
+        out.all()
+    );
+    let error = &out.stderr[out.stderr.rfind("\nerror: 3 batch jobs").unwrap()..];
+    assert!(error.contains(reason), "{reason}: {}", out.all());
+    assert_eq!(error.matches(&marker).count(), 3, "{}", out.all());
+    let status = t.run_ok(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let jobs = v["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 3, "{status}");
+    for j in jobs {
+        assert_eq!(j["state"], "failed", "{status}");
+        assert!(
+            j["reason"].as_str().unwrap_or("").contains(reason),
+            "{status}"
+        );
+        assert!(
+            j["wrote"]["tail"][0]
+                .as_str()
+                .unwrap_or("")
+                .contains(&marker),
+            "{status}"
+        );
+    }
+    for n in 1..=3 {
+        let live = s.left_in_queue(&format!("{}-{n}", t.name()));
+        assert_eq!(live.trim(), "", "left in the queue: {live}");
+    }
+}
+
+/// Issue 9: `log_directory`, relative or absolute, need not exist: `up` creates it, two tasks
+/// complete, and the batch jobs' output files land in it.
+pub fn log_directories(s: &Sched) {
+    for (i, written) in ["rel/logs", "ABS/deep/logs"].iter().enumerate() {
+        let t = s.test(&format!("logdir{i}"), "500ms");
+        let written = written.replace("ABS", t.path().to_str().unwrap());
+        let dir = t.path().join(&written);
+        let t = t.env("HPCLUSTER_LOG_DIRECTORY", &written);
+        assert!(!dir.exists());
+        let tasks = t.write("tasks.txt", "true\ntrue\n");
+        let out = up(s, &t, "true")
+            .args(&[
+                "--walltime",
+                "1m",
+                "--task-time",
+                "10s",
+                "--tasks",
+                tasks.to_str().unwrap(),
+            ])
+            .spawn()
+            .wait(120);
+        assert_eq!(out.code, Some(0), "{}", out.all());
+        assert!(
+            out.stdout.contains("2 task(s) done, 0 failed, 0 not run"),
+            "{}",
+            out.all()
+        );
+        let files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let prefix = format!("{}-1", t.name());
+        assert!(
+            files.iter().any(|f| f.starts_with(&prefix)),
+            "{}: {files:?}\n{}",
+            dir.display(),
+            out.all()
+        );
+    }
+}

@@ -225,3 +225,111 @@ fn local_directory_is_exported_for_the_compute_node_shell_to_expand() {
     }
     assert!(!render("", "slurm").contains("HPCLUSTER_LOCAL_DIRECTORY"));
 }
+
+/// Issue 9: a two-field walltime is read as the backend's own submit command reads it (LSF's
+/// `bsub -W` takes `05:00` as 5 hours, the others as 5 minutes), never `-W 00:05`.
+#[test]
+fn two_field_walltimes_mean_what_each_backend_reads() {
+    let cases = [
+        ("slurm", "#SBATCH -t 00:05:00\n", "--walltime 5m"),
+        ("sge", "#$ -l h_rt=00:05:00\n", "--walltime 5m"),
+        ("pbs", "#PBS -l walltime=00:05:00\n", "--walltime 5m"),
+        ("lsf", "#BSUB -W 05:00\n", "--walltime 5h"),
+        ("local", "#!/usr/bin/env bash\n", "--walltime 5m"),
+    ];
+    for (backend, directive, worker) in cases {
+        let script = render("walltime = \"05:00\"\n", backend);
+        assert!(script.contains(directive), "{backend}: {script}");
+        assert!(script.contains(worker), "{backend}: {script}");
+        assert!(!script.contains("-W 00:05"), "{backend}: {script}");
+    }
+    let t = Test::new().config(&format!("{FIXED}backend = \"lsf\"\nwalltime = \"05:00\"\n"));
+    let out = t.run(&["render"]);
+    assert!(
+        out.stderr.contains(
+            "walltime `05:00` read as 5h: LSF's `bsub -W` takes a bare number as minutes and A:B \
+             as hours:minutes; write \"5h\" to mean it on every backend"
+        ),
+        "{}",
+        out.all()
+    );
+    let show = t.run_ok(&["config", "show", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(v["walltime"]["value"], "5h");
+    assert!(v["walltime"]["read_as"]
+        .as_str()
+        .unwrap()
+        .starts_with("`05:00` read as 5h"));
+    // A flag that changes the backend changes the reading of the file's walltime.
+    let slurm = t.run_ok(&["render", "--backend", "slurm"]);
+    assert!(slurm.contains("#SBATCH -t 00:05:00\n"), "{slurm}");
+}
+
+/// Issue 9: a `job_extra_directives` line that sets what hpcluster would set replaces the
+/// generated line (no duplicate directives), and `render -v` says which line was dropped.
+#[test]
+fn the_users_directive_replaces_the_generated_one() {
+    // dask-jobqueue's SGE test (test_sge.py, test_job_script) gives `-w e`, which hpcluster
+    // also generates.
+    let sge = render(
+        "cores = 8\njob_extra_directives = [\"-w e\", \"-m e\", \"-pe mpi 8\"]\n",
+        "sge",
+    );
+    assert_eq!(sge.matches("-w e").count(), 1, "{sge}");
+    assert!(
+        sge.contains("#$ -pe mpi 8\n") && !sge.contains("-pe smp"),
+        "{sge}"
+    );
+    let out = Test::new()
+        .config(&format!(
+            "{FIXED}memory = \"4GB\"\njob_extra_directives = [\"--mem-per-cpu=2G\", \"-p gpu\"]\n\
+             queue = \"regular\"\n"
+        ))
+        .run(&["render", "--backend", "slurm", "-v"]);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert!(
+        !out.stdout.contains("--mem=4G") && !out.stdout.contains("-p regular"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("#SBATCH --mem-per-cpu=2G\n#SBATCH -p gpu\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains(
+            "dropped `#SBATCH --mem=4G`: `job_extra_directives` sets it with `--mem-per-cpu=2G`"
+        ),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr
+            .contains("dropped `#SBATCH -p regular`: `job_extra_directives` sets it with `-p gpu`"),
+        "{}",
+        out.all()
+    );
+}
+
+/// Issue 9: `job_directives_skip` drops any directive hpcluster emits: SGE's `-cwd` and `-j y`
+/// are directives of the script now, not `qsub` arguments, and LSF's command line has no `-o`.
+#[test]
+fn skipped_directives_are_gone_from_the_script_and_the_command_line() {
+    let t = Test::new().config(&format!(
+        "{FIXED}job_directives_skip = [\"-cwd\", \"-j y\"]\n"
+    ));
+    let out = t
+        .hpcluster(&["up", "--dry-run", "--backend", "sge", "--jobs", "1"])
+        .env("PATH", t.path())
+        .ok();
+    assert!(!out.contains("-cwd") && !out.contains("-j y"), "{out}");
+    assert!(out.contains("# submit (in "), "{out}");
+    assert!(out.contains(": qsub -terse -N hpcluster-1 /"), "{out}");
+    let lsf = Test::new()
+        .config(FIXED)
+        .hpcluster(&["up", "--dry-run", "--backend", "lsf", "--jobs", "1"])
+        .ok();
+    assert!(lsf.contains(": bsub -J hpcluster-1 < /"), "{lsf}");
+}

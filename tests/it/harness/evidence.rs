@@ -148,6 +148,55 @@ impl Test {
     pub fn fake_file(&self, name: &str) -> String {
         std::fs::read_to_string(self.fake_state().join(name)).unwrap_or_default()
     }
+
+    /// Every batch job the fake batch system created, one per array task in SLURM's spelling
+    /// (`4101`, `4102_1`), with its name.
+    pub fn fake_jobs(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for line in self.fake_file("jobs").lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (n, name, tasks) = (f[0], f.get(1).copied().unwrap_or(""), f[f.len() - 1]);
+            match tasks.parse::<u32>().unwrap_or(0) {
+                0 => out.push((n.to_string(), name.to_string())),
+                t => out.extend((1..=t).map(|i| (format!("{n}_{i}"), name.to_string()))),
+            }
+        }
+        out
+    }
+
+    /// The fake batch system's live jobs: created and not cancelled (the tests that read it
+    /// keep jobs running until they are cancelled).
+    pub fn fake_live(&self) -> Vec<String> {
+        let cancelled = self.fake_file("cancelled");
+        let cancelled: Vec<&str> = cancelled.lines().collect();
+        self.fake_jobs()
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|id| !cancelled.contains(&id.as_str()))
+            .collect()
+    }
+
+    /// The most jobs the fake batch system ever held live at once.
+    pub fn fake_max_live(&self) -> u32 {
+        self.fake_file("max_live").trim().parse().unwrap_or(0)
+    }
+
+    /// Names under which the fake batch system created more than one submission.
+    pub fn fake_duplicates(&self) -> Vec<String> {
+        let mut seen = std::collections::HashMap::<String, u32>::new();
+        for line in self.fake_file("jobs").lines() {
+            if let Some(name) = line.split_whitespace().nth(1) {
+                *seen.entry(name.to_string()).or_default() += 1;
+            }
+        }
+        let mut dup: Vec<String> = seen
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(k, _)| k)
+            .collect();
+        dup.sort();
+        dup
+    }
 }
 
 /// The journal entries of one kind (`added`, `started`, `ended`).

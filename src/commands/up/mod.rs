@@ -1,8 +1,9 @@
 //! `hpcluster up`: the server in the foreground. It creates the cluster directory, resumes
 //! its journal, submits worker batch jobs while tasks wait, runs until every task has ended
 //! (with `--tasks`) or until Ctrl-C / SIGTERM (an open cluster fed by `hpcluster submit`), and
-//! cancels what it submitted. `--dry-run` prints every script and submit command and touches
-//! nothing.
+//! cancels what it submitted; a second Ctrl-C exits at once ([`signals`]). `--jobs N` starts N
+//! batch jobs at once, within `max_jobs`. `--dry-run` prints every script and submit command
+//! and touches nothing ([`dry_run`]).
 //!
 //! Batch jobs go through [`crate::tracker::Tracker`]; tasks through [`crate::server`].
 
@@ -10,8 +11,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+mod dry_run;
+mod signals;
+
 use crate::auth::Secret;
-use crate::backend::{self, Runner, SubmitRequest};
+use crate::backend::timed::Stop;
+use crate::backend::{self, Runner};
 use crate::cli::UpArgs;
 use crate::cluster_dir::server_file::ServerFile;
 use crate::cluster_dir::{self, ClusterDir};
@@ -30,6 +35,10 @@ pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
     let mut config = resolved.config;
     config.admission = !args.no_admission;
+    crate::config::walltime::check_least(&config)?;
+    if let Some(note) = &config.walltime_note {
+        tracing::info!("walltime {note}");
+    }
     let tasks = match &args.tasks {
         Some(path) => Some(crate::tasks::read_tasks(path)?),
         None => None,
@@ -47,7 +56,7 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
         let n = args
             .jobs
             .unwrap_or_else(|| jobs_for(&config, tasks.as_ref().map_or(0, Vec::len)));
-        return dry_run(&config, n);
+        return dry_run::run(&config, n);
     }
     // One thread: the server's work per message is small, and cross-thread wake-ups would
     // cost more than they save (see docs/benchmarks.md).
@@ -86,41 +95,36 @@ async fn serve(
         // Fail now, not after three submit attempts 30 s apart.
         Runner::new(config.backend).program(program)?;
     }
-    let backend = backend::for_config(&config, Runner::new(config.backend));
+    // Where to listen, before anything is created: an interface that does not exist is an
+    // error that names those that do.
+    let at = crate::config::interface::listen_address(
+        &config,
+        &crate::process::interface_addresses(),
+        &crate::process::hostname(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let stop = Stop::new();
+    let runner = Runner::for_config(&config).with_stop(stop.clone());
+    let backend = backend::for_config(&config, runner);
     let dir = ClusterDir::create(&cluster_dir::path_for(&config))?;
     let dir_path = std::path::absolute(dir.path())?;
+    // From here on Ctrl-C stops the server (once it runs, or as soon as it starts), and a
+    // second one exits at once.
+    let shutdown = signals::listen(stop.clone(), dir_path.clone(), config.name.clone());
     let secret = Secret::load_or_create(&dir.file("secret"))?;
     let (mut journal, replay) = Journal::open(&dir.file("journal.jsonl"))?;
-    let mut tracker = Tracker::new(&config, backend, dir)?;
-    if tracker.jobs().is_empty() {
+    let tracker = Tracker::new(&config, backend, dir)?.stopped_by(stop.clone());
+    if tracker.jobs().is_empty() && tracker.submissions().is_empty() {
         // `status`, `submit` and `down` know a cluster by its jobs file: write it now, not at
         // the first submission (an open cluster may wait for tasks before it submits any).
-        tracker.dir().save_jobs(config.backend, &[])?;
+        tracker
+            .dir()
+            .save_jobs(config.backend, &crate::cluster_dir::Jobs::default())?;
     }
-    // Batch jobs of a previous run that are still queued or running are re-attached: their
-    // workers reconnect (they keep running their tasks while the server is away) and claim
-    // the tasks the journal left running on them.
-    let leftover = tracker.live_jobs();
-    if !leftover.is_empty() {
-        if let Err(e) = tracker.poll_once() {
-            tracing::warn!(
-                "could not read the state of the batch jobs left from the previous run ({e:#}); \
-                 keeping them"
-            );
-        }
-    }
-    let reattached = tracker.live_jobs();
-    if !reattached.is_empty() {
-        tracing::info!(
-            "re-attached {} batch job(s) left running from the previous run of this cluster: {}",
-            reattached.len(),
-            reattached
-                .iter()
-                .map(|j| j.to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
-    }
+    // Off the event loop's thread, so that a signal is seen while the batch system answers.
+    let (tracker, reattached) = tokio::task::spawn_blocking(move || resume_jobs(tracker))
+        .await
+        .context("the resumed batch jobs could not be read")?;
     let alive: std::collections::HashSet<String> =
         reattached.iter().map(|j| j.to_string()).collect();
     let mut core = Core::new(CoreConfig {
@@ -159,19 +163,16 @@ async fn serve(
             tracing::debug!("raised the limit of open files from {before} to {after}");
         }
     }
-    let listener = tokio::net::TcpListener::bind((config.interface.as_str(), config.port))
+    let listener = tokio::net::TcpListener::bind((at.bind.as_str(), config.port))
         .await
         .with_context(|| {
             format!(
-                "failed to listen on `{}:{}` (config `interface`, `port`)",
-                config.interface, config.port
+                "failed to listen on `{}:{}` (config `interface` or `host`, and `port`)",
+                at.bind, config.port
             )
         })?;
     let port = listener.local_addr()?.port();
-    let address = format!(
-        "{}:{port}",
-        crate::cluster_dir::server_file::advertised_host(&config.interface)
-    );
+    let address = format!("{}:{port}", at.advertise);
     ServerFile {
         address: address.clone(),
         pid: std::process::id() as i32,
@@ -181,56 +182,94 @@ async fn serve(
         "server listening on {address}; cluster directory {}",
         dir_path.display()
     );
-    let mut control = TrackerControl(tracker);
-    let mut initial = Vec::new();
-    if let Some(n) = jobs.filter(|n| *n > 0) {
-        use crate::server::jobs::JobControl;
-        initial = control.submit(n)?;
-        let ids: Vec<String> = initial.iter().map(|i| i.to_string()).collect();
-        tracing::info!("submitted {} batch job(s): {}", ids.len(), ids.join(" "));
-    }
-    let mut opts = options(&config, &dir_path, exit_when_done);
-    opts.initial_jobs = reattached.into_iter().chain(initial).collect();
+    let mut opts = options(&config, &dir_path, exit_when_done)?;
+    opts.first_jobs = first_jobs(&config, jobs, reattached.len() as u32);
+    opts.initial_jobs = reattached;
     let result = server::run(
         listener,
         secret,
         core,
         journal,
-        Box::new(control),
+        Box::new(TrackerControl { tracker, stop }),
         opts,
         std::sync::Arc::new(crate::time::SystemClock),
-        shutdown_signal(),
+        shutdown,
     )
     .await;
     ServerFile::remove(&dir_path);
     result
 }
 
-fn options(config: &Config, dir: &std::path::Path, exit_when_done: bool) -> ServerOptions {
-    ServerOptions {
+/// Batch jobs of a previous run: submissions whose answer was lost are looked up by name,
+/// and those still queued or running are re-attached, not cancelled: their workers reconnect
+/// (they keep running their tasks while the server is away) and claim the tasks the journal
+/// left running on them. They count against `max_jobs`.
+fn resume_jobs(mut tracker: Tracker) -> (Tracker, Vec<crate::backend::JobId>) {
+    if tracker.unresolved() > 0 {
+        if let Err(e) = tracker.reconcile(true) {
+            tracing::warn!("{e:#}");
+        }
+    }
+    if !tracker.live_jobs().is_empty() {
+        if let Err(e) = tracker.poll_once() {
+            tracing::warn!(
+                "could not read the state of the batch jobs left from the previous run ({e:#}); \
+                 keeping them"
+            );
+        }
+    }
+    let reattached = tracker.live_jobs();
+    if !reattached.is_empty() {
+        tracing::info!(
+            "re-attached {} batch job(s) left running from the previous run of this cluster: {}",
+            reattached.len(),
+            reattached
+                .iter()
+                .map(|j| j.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    (tracker, reattached)
+}
+
+/// The batch jobs `--jobs N` starts: `max_jobs` is a hard limit over every live batch job,
+/// re-attached ones included, so a larger N is cut down, with a warning.
+fn first_jobs(config: &Config, jobs: Option<u32>, reattached: u32) -> u32 {
+    let Some(n) = jobs else { return 0 };
+    let room = config.max_jobs.saturating_sub(reattached);
+    if n > room {
+        let held = if reattached > 0 {
+            format!(" and {reattached} batch job(s) of the previous run are live")
+        } else {
+            String::new()
+        };
+        tracing::warn!(
+            "`--jobs {n}` is above `max_jobs` {}{held}: starting {room}; raise `max_jobs` \
+             to start more",
+            config.max_jobs
+        );
+    }
+    n.min(room)
+}
+
+fn options(
+    config: &Config,
+    dir: &std::path::Path,
+    exit_when_done: bool,
+) -> anyhow::Result<ServerOptions> {
+    Ok(ServerOptions {
         max_jobs: config.max_jobs,
         cores: config.cores,
         slots: config.slots.max(1),
         poll_interval: config.poll_interval,
-        log_directory: config
-            .log_directory
-            .clone()
-            .unwrap_or_else(|| dir.join("logs")),
+        log_directory: tracker::log_directory(config, dir)?,
+        worker_program: tracker::worker_program(config)?.display().to_string(),
+        first_jobs: 0,
         exit_when_done,
         progress: true,
         initial_jobs: Vec::new(),
-    }
-}
-
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(t) => t,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted (Ctrl-C): cancelling the batch jobs"),
-        _ = term.recv() => tracing::info!("terminated (SIGTERM): cancelling the batch jobs"),
-    }
+    })
 }
 
 /// Prints the summary; returns the exit status.
@@ -259,50 +298,4 @@ fn report(s: &Summary) -> i32 {
     } else {
         0
     }
-}
-
-/// Prints every batch job's script and exact submit command; creates nothing.
-fn dry_run(config: &Config, n: u32) -> anyhow::Result<i32> {
-    let backend = backend::for_config(config, Runner::new(config.backend));
-    let dir = std::path::absolute(cluster_dir::path_for(config))?;
-    let program = tracker::worker_program(config)?;
-    for sub in tracker::plan_submissions(&config.name, n, 1, config.max_array_size) {
-        let script = dir.join("scripts").join(format!("{}.sh", sub.job_name));
-        let logs = dir.join("logs");
-        let req = SubmitRequest {
-            script: &script,
-            job_name: &sub.job_name,
-            array: sub.array,
-            workdir: &logs,
-        };
-        let argv = backend.submit_argv(&req);
-        let tasks = sub
-            .array
-            .map_or(String::new(), |a| format!(" (array of {a})"));
-        println!(
-            "# batch job `{}`{tasks}: {}",
-            sub.job_name,
-            script.display()
-        );
-        println!("# submit (in {}): {}", logs.display(), shell_words(&argv)?);
-        println!("{}", tracker::render(config, &dir, &program, &sub)?);
-    }
-    Ok(0)
-}
-
-/// A command line as a shell would take it, quoting only the words that need it.
-fn shell_words(argv: &[String]) -> anyhow::Result<String> {
-    let plain = |w: &str| {
-        !w.is_empty()
-            && w.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_./=:,@%+-[]".contains(c))
-    };
-    let words: Vec<String> = argv
-        .iter()
-        .map(|w| match plain(w) || w == "<" {
-            true => Ok(w.clone()),
-            false => shlex::try_quote(w).map(|q| q.into_owned()),
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(words.join(" "))
 }

@@ -5,8 +5,12 @@
 //! PBS `mem=23GB`, LSF `-M` in the site unit, SGE memory per slot, walltime as each batch
 //! system writes it) and checks every value against [`crate::validate`], so templates only
 //! place words. After rendering, generated directive lines that contain a
-//! `job_directives_skip` substring are dropped (as dask-jobqueue does); the
-//! `job_extra_directives` lines are never dropped. `docs/templates.md` lists the context.
+//! `job_directives_skip` substring, or that set what a `job_extra_directives` line sets, are
+//! dropped ([`skip`]); the `job_extra_directives` lines are never dropped.
+//! `docs/templates.md` lists the context.
+
+pub mod directives;
+mod skip;
 
 use std::path::Path;
 
@@ -56,11 +60,11 @@ pub struct JobContext {
 /// The built-in template of a backend.
 pub fn builtin(kind: BackendKind) -> &'static str {
     match kind {
-        BackendKind::Slurm => include_str!("../templates/slurm.sh.tera"),
-        BackendKind::Sge => include_str!("../templates/sge.sh.tera"),
-        BackendKind::Pbs => include_str!("../templates/pbs.sh.tera"),
-        BackendKind::Lsf => include_str!("../templates/lsf.sh.tera"),
-        BackendKind::Local => include_str!("../templates/local.sh.tera"),
+        BackendKind::Slurm => include_str!("../../templates/slurm.sh.tera"),
+        BackendKind::Sge => include_str!("../../templates/sge.sh.tera"),
+        BackendKind::Pbs => include_str!("../../templates/pbs.sh.tera"),
+        BackendKind::Lsf => include_str!("../../templates/lsf.sh.tera"),
+        BackendKind::Local => include_str!("../../templates/local.sh.tera"),
     }
 }
 
@@ -119,6 +123,7 @@ pub struct ScriptContext {
 pub fn context(config: &Config, job: &JobContext) -> anyhow::Result<ScriptContext> {
     let kind = config.backend;
     validate::check_job_name("job name", &job.job_name, kind)?;
+    skip::check_extras(config)?;
     let log_directory = job.log_directory.display().to_string();
     validate::check_word("log_directory", &log_directory)?;
     let shell = validate::shell_of_shebang(&config.shebang)
@@ -212,28 +217,5 @@ pub fn render_script(config: &Config, job: &JobContext) -> anyhow::Result<String
     let script = tera
         .render(&name, &tera_ctx)
         .with_context(|| format!("failed to render template `{name}`"))?;
-    Ok(skip_directives(config, &script))
-}
-
-/// Drops generated directive lines that contain a `job_directives_skip` substring; the
-/// `job_extra_directives` lines stay (dask-jobqueue's rule).
-fn skip_directives(config: &Config, script: &str) -> String {
-    let Some(prefix) = directive_prefix(config.backend) else {
-        return script.to_string();
-    };
-    let extra: Vec<String> = config
-        .job_extra_directives
-        .iter()
-        .map(|d| format!("{prefix} {d}"))
-        .collect();
-    let mut out = String::with_capacity(script.len());
-    for line in script.lines() {
-        let generated = line.starts_with(&format!("{prefix} ")) && !extra.iter().any(|e| e == line);
-        if generated && config.job_directives_skip.iter().any(|s| line.contains(s)) {
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
+    Ok(skip::apply(config, &script))
 }

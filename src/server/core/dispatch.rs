@@ -1,8 +1,11 @@
-//! Dispatch by pull: a free worker slot asks, and the core answers with the oldest pending task
-//! that the [`crate::budget::Budget`] admits on that worker (it can finish before the worker's
-//! deadline, within the user's cap), tells the slot to retire when pending tasks exist but none
-//! fits, or parks it while the queue is empty. Also: sending the next short task ahead to a busy
-//! slot ([`Core::prefetch`]) and waking parked slots ([`Core::on_wake`]).
+//! Dispatch by pull: a free worker slot asks, and the core answers with a pending task that the
+//! [`crate::budget::Budget`] admits on that worker (it can finish before the worker's deadline,
+//! within the user's cap; which one: [`super::select`]), tells the slot to retire when pending
+//! tasks exist but none fits, or parks it while the queue is empty. A slot with nothing to wait
+//! for leaves at once: in a run whose task list is closed, when nothing is pending and no
+//! running task could come back to it (none would fit its time left if its run were lost).
+//! Also: sending the next short task ahead to a busy slot ([`Core::prefetch`]) and waking
+//! parked slots ([`Core::on_wake`]).
 
 use std::time::Duration;
 
@@ -10,8 +13,9 @@ use super::{Core, WorkerId};
 use crate::budget::Admission;
 use crate::task::{TaskId, TaskSpec};
 
-/// How far into the queue of tasks with their own time a dispatch looks for one that fits.
-const TIMED_SCAN_LIMIT: usize = 4096;
+/// Why a slot retires with nothing pending in a closed run.
+const NOTHING_TO_WAIT_FOR: &str =
+    "nothing pending, and no running task could come back to this worker's time left";
 
 /// A slot whose task is expected to end within this long gets its next task sent ahead, so
 /// it starts without waiting for a round trip to the server (see [`Core::prefetch`]).
@@ -38,11 +42,11 @@ pub enum Dispatch {
 
 /// Where and when a task would start: a worker's deadline and the slot's count of tasks.
 #[derive(Debug, Clone, Copy)]
-struct Opening {
+pub(super) struct Opening {
     /// When the task would start (now, or the expected end of the slot's task).
-    at: Duration,
-    deadline: Duration,
-    started: u32,
+    pub at: Duration,
+    pub deadline: Duration,
+    pub started: u32,
 }
 
 impl Core {
@@ -66,6 +70,12 @@ impl Core {
             if self.is_finished() {
                 self.retire_slot(id);
                 return Dispatch::Stop;
+            }
+            if self.nothing_to_wait_for(opening, now) {
+                self.retire_slot(id);
+                return Dispatch::Retire {
+                    reason: NOTHING_TO_WAIT_FOR.into(),
+                };
             }
             if let Some(w) = self.workers.get_mut(&id) {
                 w.parked.push((slot, now));
@@ -116,41 +126,6 @@ impl Core {
         Some(self.start(id, slot_ix as u32, task, now, at))
     }
 
-    /// Takes the oldest pending task the budget admits at this opening out of its queue; or
-    /// why none is admitted.
-    fn select(&mut self, now: Duration, o: Opening) -> Result<TaskId, Option<Admission>> {
-        let budget = self.cfg.budget;
-        let mut refusal = None;
-        let mut default_pick = None;
-        if let Some(front) = self.tasks.first_default() {
-            match budget.admit(o.at, o.deadline, self.estimates.default_at(now), o.started) {
-                Admission::Start => default_pick = Some(front),
-                other => refusal = Some(other),
-            }
-        }
-        let mut timed_pick = None;
-        for (pos, t) in self.tasks.timed().take(TIMED_SCAN_LIMIT).enumerate() {
-            if default_pick.is_some_and(|d| d < t) {
-                break;
-            }
-            let est = self.estimates.for_task(self.tasks.time(t), now);
-            match budget.admit(o.at, o.deadline, est, o.started) {
-                Admission::Start => {
-                    timed_pick = Some(pos);
-                    break;
-                }
-                other => {
-                    refusal.get_or_insert(other);
-                }
-            }
-        }
-        match (timed_pick, default_pick) {
-            (Some(pos), _) => Ok(self.tasks.take_timed(pos).expect("position from the scan")),
-            (None, Some(_)) => Ok(self.tasks.take_default().expect("front from the check")),
-            (None, None) => Err(refusal),
-        }
-    }
-
     /// Hands a task to a slot; it starts at `since` (now, or when the slot's current task is
     /// expected to end for a task sent ahead), which is what the oldest-running bound of the
     /// estimate counts from.
@@ -162,7 +137,9 @@ impl Core {
         now: Duration,
         since: Duration,
     ) -> Dispatch {
-        let estimate = self.estimates.for_task(self.tasks.time(task), now);
+        let estimate = self
+            .estimates
+            .for_task(self.tasks.class(task), self.tasks.time(task), now);
         self.run_on(id, slot, task, since, estimate);
         if let Some(n) = self
             .workers
@@ -202,6 +179,15 @@ impl Core {
                     if d != Dispatch::Park {
                         out.push((id, slot, d));
                     }
+                } else if self.parked_has_nothing_to_wait_for(id, now) {
+                    self.retire_slot(id);
+                    out.push((
+                        id,
+                        slot,
+                        Dispatch::Retire {
+                            reason: NOTHING_TO_WAIT_FOR.into(),
+                        },
+                    ));
                 } else if now.saturating_sub(since) >= idle_timeout {
                     self.retire_slot(id);
                     out.push((
@@ -220,6 +206,39 @@ impl Core {
             }
         }
         out
+    }
+}
+
+impl Core {
+    /// In a run whose task list is closed, with nothing pending: no running task (nor one a
+    /// restarted server holds for a returning worker) would fit this opening if it came back.
+    fn nothing_to_wait_for(&self, o: Opening, now: Duration) -> bool {
+        if !self.input_closed || self.tasks.has_pending() {
+            return false;
+        }
+        let held: usize = self.workers.values().map(|w| w.running.len()).sum();
+        if self.tasks.counts().running > held {
+            return false; // orphans of a restarted server may come back
+        }
+        let budget = self.cfg.budget;
+        !self.workers.values().flat_map(|w| &w.running).any(|r| {
+            let est =
+                self.estimates
+                    .for_task(self.tasks.class(r.task), self.tasks.time(r.task), now);
+            self.admits(budget, o, est) == Admission::Start
+        })
+    }
+
+    fn parked_has_nothing_to_wait_for(&self, id: WorkerId, now: Duration) -> bool {
+        let Some(w) = self.workers.get(&id) else {
+            return false;
+        };
+        let o = Opening {
+            at: now,
+            deadline: w.hello.deadline,
+            started: 0,
+        };
+        self.nothing_to_wait_for(o, now)
     }
 }
 

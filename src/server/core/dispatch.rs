@@ -99,18 +99,27 @@ impl Core {
     /// tasks the round trip is noise, and a task held for long could start sooner elsewhere);
     /// one task at most waits per slot. The task is admitted as if it started when the
     /// current one is expected to end, and the worker checks the deadline again before it
-    /// starts it. `None` when nothing is sent; a refusal here never retires the slot (its
-    /// next ask does that).
+    /// starts it. Only while as many tasks wait as the connected workers have slots: with
+    /// fewer, every other slot can take one as it frees, and a task held behind this busy
+    /// slot would only make the end of the run later. `None` when nothing is sent; a refusal
+    /// here never retires the slot (its next ask does that).
     pub fn prefetch(&mut self, id: WorkerId, slot: u32, now: Duration) -> Option<Dispatch> {
-        if !self.tasks.has_pending() {
+        let slots = self.workers.len() as u64 * u64::from(self.cfg.budget.slots.max(1));
+        if (self.tasks.counts().pending as u64) < slots {
             return None;
         }
         let worker = self.workers.get(&id)?;
         let slot_ix = worker.slot_index(slot);
         let mut on_slot = worker.running.iter().filter(|r| r.slot == slot_ix as u32);
         let current = *on_slot.next()?;
-        // A zero estimate means unknown (no `task_time`, nothing learned yet): not short.
+        // An estimate from nothing but the elapsed time of running tasks (no `task_time`,
+        // no own time, nothing finished yet) is unknown, not short, however small.
+        let known = self.estimates.known(
+            self.tasks.class(current.task),
+            self.tasks.time(current.task),
+        );
         if on_slot.next().is_some()
+            || !known
             || current.estimate.is_zero()
             || current.estimate > PREFETCH_BELOW
         {

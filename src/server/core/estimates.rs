@@ -84,6 +84,16 @@ impl Estimates {
         self.pooled.default_estimate().min(self.usable)
     }
 
+    /// Whether the estimate of a task rests on something known: its own time, `task_time`, or
+    /// a finished task of its class or of the run (not only the elapsed time of running ones).
+    pub fn known(&self, class: &str, own: Option<f64>) -> bool {
+        let learned = |e: &Estimator| e.samples() > 0;
+        own.is_some()
+            || self.task_time.is_some()
+            || learned(&self.pooled)
+            || self.classes.get(class).is_some_and(|c| learned(&c.estimator))
+    }
+
     /// Whether an estimate is the cap: what the run has seen does not fit a batch job at all.
     pub fn at_cap(&self, estimate: Duration) -> bool {
         estimate >= self.usable

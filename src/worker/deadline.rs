@@ -121,7 +121,10 @@ mod tests {
         let s = Duration::from_secs;
         assert_eq!(granted(s(100), s(3600), s(400)), Some(s(300)));
         assert_eq!(granted(s(100), s(3600), s(3700)), None);
-        assert_eq!(granted(s(100), s(3600), Duration::from_secs_f64(3699.5)), None);
+        assert_eq!(
+            granted(s(100), s(3600), Duration::from_secs_f64(3699.5)),
+            None
+        );
         let e = env(&[("HPCLUSTER_JOB_START", "90")]);
         assert_eq!(job_start(s(100), &e), s(90));
         assert_eq!(job_start(s(80), &e), s(80));

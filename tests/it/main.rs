@@ -9,6 +9,7 @@
 //! - `backend_fake`: PBS, LSF and SLURM through the fake commands of `tests/fake-bin`.
 //! - `backend_local`: the local backend's batch jobs.
 //! - `tasks_local`, `tasks_faults`: tasks end to end on the local backend, and its faults.
+//! - `walltime_local`: learning without `task_time`, and short tasks run side by side.
 //! - `backend_slurm`, `backend_sge`, `tasks_real`: the real SLURM and SGE that
 //!   `scripts/test.sh` starts, through the scenarios of `real`.
 //!
@@ -32,3 +33,4 @@ mod render;
 mod tasks_faults;
 mod tasks_local;
 mod tasks_real;
+mod walltime_local;

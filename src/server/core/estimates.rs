@@ -91,7 +91,10 @@ impl Estimates {
         own.is_some()
             || self.task_time.is_some()
             || learned(&self.pooled)
-            || self.classes.get(class).is_some_and(|c| learned(&c.estimator))
+            || self
+                .classes
+                .get(class)
+                .is_some_and(|c| learned(&c.estimator))
     }
 
     /// Whether an estimate is the cap: what the run has seen does not fit a batch job at all.

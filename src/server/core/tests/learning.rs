@@ -40,14 +40,25 @@ fn without_task_time_the_first_finished_task_stops_a_start_that_cannot_finish() 
     c.on_worker_hello(1, hello(5), s(0));
     let t = run_id(&c.on_ask(1, 0, s(0)));
     done(&mut c, 1, t, 3.0, s(3));
-    assert_eq!(c.default_estimate(), ms(4750), "twice 3 s, capped at the usable time");
+    assert_eq!(
+        c.default_estimate(),
+        ms(4750),
+        "twice 3 s, capped at the usable time"
+    );
     match c.on_ask(1, 0, s(3)) {
         Dispatch::Retire { reason } => assert!(reason.contains("2s left"), "{reason}"),
         other => panic!("{other:?}"),
     }
     // A fresh worker (connected 0.3 s into its batch job) still takes one: the estimate is
     // at the cap, and nothing loops.
-    c.on_worker_hello(2, WorkerHello { deadline: ms(8000), ..hello(0) }, ms(3300));
+    c.on_worker_hello(
+        2,
+        WorkerHello {
+            deadline: ms(8000),
+            ..hello(0)
+        },
+        ms(3300),
+    );
     assert_eq!(run_id(&c.on_ask(2, 0, ms(3300))), 1);
 }
 
@@ -84,7 +95,10 @@ fn classes_learn_apart_and_a_new_class_borrows_the_whole_run() {
     assert_eq!(c.estimates.class_at("long", s(3000)), s(6000));
     // The pooled sketch holds both: its 99th percentile is the longest, times 1 + 1/sqrt(2).
     let pooled = c.estimates.class_at("new", s(3000)).as_secs_f64();
-    assert!((pooled - 3000.0 * (1.0 + 0.5f64.sqrt())).abs() < 1e-6, "{pooled}");
+    assert!(
+        (pooled - 3000.0 * (1.0 + 0.5f64.sqrt())).abs() < 1e-6,
+        "{pooled}"
+    );
 }
 
 /// The oldest task does not fit the tail of a batch job: the slot takes the pending task that
@@ -113,7 +127,11 @@ fn at_the_tail_of_a_batch_job_the_best_fitting_class_is_taken() {
             t5,
         ]);
         c.on_worker_hello(1, hello(4 * H), s(0));
-        assert_eq!(run_id(&c.on_ask(1, 0, s(0))), 0, "FIFO while the oldest fits");
+        assert_eq!(
+            run_id(&c.on_ask(1, 0, s(0))),
+            0,
+            "FIFO while the oldest fits"
+        );
         let now = s(3 * H + 30 * 60);
         c.on_task_ended(1, 0, RunEnd::Exited { code: 0 }, 1800.0, now);
         c.on_ask(1, 0, now)

@@ -94,7 +94,11 @@ fn a_successor_queues_while_its_predecessor_finishes() {
 fn queued_batch_jobs_no_longer_needed_are_cancelled_in_a_closed_run() {
     let mut c = unknown(H, Scale::Fast);
     c.on_tasks_added(vec![task("a"), task("b")]);
-    assert_eq!(c.supply(jobs(3, 3, 10, None), s(0)).cancel, 0, "open cluster");
+    assert_eq!(
+        c.supply(jobs(3, 3, 10, None), s(0)).cancel,
+        0,
+        "open cluster"
+    );
     c.close_input();
     assert_eq!(
         c.supply(jobs(3, 3, 10, None), s(0)),

@@ -1,18 +1,21 @@
-//! Batch jobs from the event loop's side: when to submit more (the core's `jobs_wanted`) and
+//! Batch jobs from the event loop's side: when to submit more (the core's `supply`) and
 //! when to poll (a backoff while nothing changes, often while the last workers leave), and what
 //! the answers mean: submitted IDs join the book, batch jobs that ended take their worker's
-//! tasks with them, too many that end before their worker connects stop the run.
+//! tasks with them, too many that end before their worker connects stop the run. The time
+//! from a submission to its worker's hello is measured ([`ReadyAfter`]) and given to the core,
+//! which weighs it against the tasks and submits successors that long before their
+//! predecessors retire; queued batch jobs the core no longer needs are cancelled.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::book::Backoff;
-use super::core::Core;
+use super::book::{Backoff, JobBook};
+use super::core::{Core, JobCounts};
 use super::jobs::{JobCmd, JobError, JobEvent};
 use super::run::{Server, DRAIN_POLL_FIRST};
-use crate::backend::JobState;
+use crate::backend::{JobId, JobState};
 use crate::journal::JournalWriter;
 
 /// Batch jobs that may end in a row without their worker connecting before `up` gives up.
@@ -39,6 +42,48 @@ pub(super) struct JobSchedule {
     /// A poll soon after each worker leaves, then doubling pauses up to a second (about 20
     /// status commands at most in the retire grace).
     drain_poll: Backoff,
+    /// How long submissions take to become connected workers.
+    ready: ReadyAfter,
+    /// A cancellation of queued batch jobs no longer needed is on its way.
+    cancel_in_flight: bool,
+}
+
+/// The time from a batch job's submission to its worker's hello (queue wait and startup), as
+/// measured on this run's batch jobs: the median of the last [`ReadyAfter::KEEP`].
+#[derive(Debug, Default)]
+pub(super) struct ReadyAfter {
+    submitted: std::collections::HashMap<JobId, Duration>,
+    seen: std::collections::VecDeque<Duration>,
+}
+
+impl ReadyAfter {
+    const KEEP: usize = 16;
+
+    pub fn submitted(&mut self, id: JobId, now: Duration) {
+        self.submitted.insert(id, now);
+    }
+
+    /// Takes the batch jobs whose worker has connected (or that ended first) off the list.
+    pub fn update(&mut self, book: &JobBook, now: Duration) {
+        self.submitted.retain(|id, at| match book.jobs.get(id) {
+            Some(j) if j.connected => {
+                self.seen.push_back(now.saturating_sub(*at));
+                if self.seen.len() > Self::KEEP {
+                    self.seen.pop_front();
+                }
+                false
+            }
+            Some(j) => !j.state.is_final() && !j.cancelled_by_us,
+            None => true,
+        });
+    }
+
+    /// The median measured; `None` before any worker connected.
+    pub fn median(&self) -> Option<Duration> {
+        let mut v: Vec<Duration> = self.seen.iter().copied().collect();
+        v.sort();
+        v.get(v.len() / 2).copied()
+    }
 }
 
 impl JobSchedule {
@@ -52,6 +97,8 @@ impl JobSchedule {
             next_submit: Duration::ZERO,
             draining: false,
             drain_poll: Backoff::new(DRAIN_POLL_FIRST, Duration::from_secs(1)),
+            ready: ReadyAfter::default(),
+            cancel_in_flight: false,
         }
     }
 
@@ -89,6 +136,24 @@ impl JobSchedule {
     }
 }
 
+/// Batch jobs submitted, not ended, whose worker has not connected, that hpcluster has not
+/// cancelled.
+fn queued(book: &JobBook) -> Vec<JobId> {
+    book.jobs
+        .iter()
+        .filter(|(_, j)| !j.connected && !j.state.is_final() && !j.retired && !j.cancelled_by_us)
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+/// Batch jobs counting against `max_jobs`: not ended, not retired, not cancelled by hpcluster.
+fn active(book: &JobBook) -> u32 {
+    book.jobs
+        .values()
+        .filter(|j| !j.state.is_final() && !j.retired && !j.cancelled_by_us)
+        .count() as u32
+}
+
 impl Server {
     /// The tick: lost workers, expired orphans, parked slots, then submissions and polls.
     pub fn on_tick(
@@ -109,18 +174,43 @@ impl Server {
             self.record(journal, &ev, now);
         }
         self.wake(core, journal);
+        self.schedule.ready.update(&self.book, now);
+        let counts = JobCounts {
+            queued: queued(&self.book).len() as u32,
+            active: active(&self.book),
+            max_jobs: self.opts.max_jobs,
+            ready_after: self.schedule.ready.median(),
+        };
         let s = &mut self.schedule;
         if !s.submit_in_flight && now >= s.next_submit {
-            let n = core.jobs_wanted(
-                self.book.queued(),
-                self.book.active(),
-                self.opts.max_jobs,
-                now,
-            );
-            if n > 0 {
+            let supply = core.supply(counts, now);
+            if supply.submit > 0 {
                 s.submit_in_flight = true;
                 jobs_cmd
-                    .send(JobCmd::Submit(n))
+                    .send(JobCmd::Submit(supply.submit))
+                    .context("the batch-system commands stopped")?;
+            } else if supply.cancel > 0 && !s.cancel_in_flight && !s.draining {
+                // The youngest queued batch jobs go first.
+                let mut ids = queued(&self.book);
+                ids.sort_by_key(|id| std::cmp::Reverse(s.ready.submitted.get(id).copied()));
+                ids.truncate(supply.cancel as usize);
+                for id in &ids {
+                    if let Some(j) = self.book.jobs.get_mut(id) {
+                        j.cancelled_by_us = true;
+                    }
+                }
+                tracing::info!(
+                    "cancelling {} queued batch job{} no longer needed: {}",
+                    ids.len(),
+                    if ids.len() == 1 { "" } else { "s" },
+                    ids.iter()
+                        .map(|i| i.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+                s.cancel_in_flight = true;
+                jobs_cmd
+                    .send(JobCmd::Cancel(ids))
                     .context("the batch-system commands stopped")?;
             }
         }
@@ -158,6 +248,7 @@ impl Server {
                         .join(" ")
                 );
                 for id in ids {
+                    self.schedule.ready.submitted(id.clone(), now);
                     self.book.add(id);
                 }
                 self.schedule.next_poll = now;
@@ -216,6 +307,7 @@ impl Server {
                 tracing::warn!("batch job status failed (jobs kept as they were): {e}");
             }
             JobEvent::Cancelled(r) => {
+                self.schedule.cancel_in_flight = false;
                 if let Err(e) = r {
                     tracing::warn!("cancelling batch jobs failed: {e}");
                 }

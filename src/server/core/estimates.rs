@@ -1,8 +1,8 @@
 //! How long a task is expected to take, at a given moment: a task's own `time`; else what its
 //! class has learned ([`Estimator`], at the budget's overrun risk), or what the whole run has
-//! learned while its class has seen nothing, raised to the elapsed time of the oldest running
-//! task of that class (times the margin), and capped at what a fresh batch job offers, so a
-//! fresh worker can always take one and nothing loops.
+//! learned while its class has seen nothing, raised by the oldest running task of that class
+//! once it runs past it (to its elapsed time times the margin), and capped at what a fresh
+//! batch job offers, so a fresh worker can always take one and nothing loops.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -59,7 +59,7 @@ impl Estimates {
             _ => self.pooled.default_estimate(),
         };
         if let Some((since, _)) = c.and_then(|c| c.running.first()) {
-            est = est.max(now.saturating_sub(*since).mul_f64(MARGIN));
+            est = raised(est, now.saturating_sub(*since));
         }
         est.min(self.usable)
     }
@@ -74,7 +74,7 @@ impl Estimates {
             .filter_map(|c| c.running.first())
             .min();
         if let Some((since, _)) = oldest {
-            est = est.max(now.saturating_sub(*since).mul_f64(MARGIN));
+            est = raised(est, now.saturating_sub(*since));
         }
         est.min(self.usable)
     }
@@ -132,5 +132,16 @@ impl Estimates {
             self.classes.insert(class.into(), c);
         }
         self.classes.get_mut(class).expect("inserted above")
+    }
+}
+
+/// An estimate raised by a task still running after `elapsed`: only once it has run past the
+/// estimate (a task within its expected time says nothing new), to its elapsed time times
+/// the margin.
+fn raised(estimate: Duration, elapsed: Duration) -> Duration {
+    if elapsed > estimate {
+        elapsed.mul_f64(MARGIN)
+    } else {
+        estimate
     }
 }

@@ -54,8 +54,17 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let summary = rt.block_on(serve(config, tasks, args.jobs))?;
-    Ok(report(&summary))
+    let dir = cluster_dir::path_for(&config);
+    let summary = rt.block_on(serve(config.clone(), tasks, args.jobs))?;
+    let code = report(&summary);
+    // The ledger's two headline lines, from what jobs.json and the journal recorded.
+    match crate::commands::report::build(&config, &dir, crate::time::unix_now()) {
+        Ok(r) => crate::commands::report::headlines(&r)
+            .iter()
+            .for_each(|line| println!("{line}")),
+        Err(e) => tracing::warn!("no ledger of this run: {e:#}"),
+    }
+    Ok(code)
 }
 
 /// The command a backend submits with, checked before anything starts.
@@ -90,6 +99,8 @@ async fn serve(
     let dir = ClusterDir::create(&cluster_dir::path_for(&config))?;
     let dir_path = std::path::absolute(dir.path())?;
     let secret = Secret::load_or_create(&dir.file("secret"))?;
+    // What `report` accounts this run by (its walltime, cores, slots).
+    crate::accounting::record::RunRecord::of(&config).write(&dir_path)?;
     let (mut journal, replay) = Journal::open(&dir.file("journal.jsonl"))?;
     let mut tracker = Tracker::new(&config, backend, dir)?;
     // Batch jobs of a previous run that are still queued or running are re-attached: their

@@ -10,6 +10,7 @@
 //! - `backend_local`: the local backend's batch jobs.
 //! - `tasks_local`, `tasks_faults`: tasks end to end on the local backend, and its faults.
 //! - `walltime_local`: learning without `task_time`, and short tasks run side by side.
+//! - `report`: the ledger of core-hours against what the batch system and the tasks recorded.
 //! - `backend_slurm`, `backend_sge`, `tasks_real`: the real SLURM and SGE that
 //!   `scripts/test.sh` starts, through the scenarios of `real`.
 //!
@@ -30,6 +31,7 @@ mod logging;
 mod manpage;
 mod plan_results;
 mod render;
+mod report;
 mod tasks_faults;
 mod tasks_local;
 mod tasks_real;

@@ -12,7 +12,8 @@
 //! - `walltime_local`: learning without `task_time`, and short tasks run side by side.
 //! - `report`: the ledger of core-hours against what the batch system and the tasks recorded.
 //! - `backend_slurm`, `backend_sge`, `tasks_real`: the real SLURM and SGE that
-//!   `scripts/test.sh` starts, through the scenarios of `real`.
+//!   `scripts/test.sh` starts, through the scenarios of `real`; `backfill_slurm`: a batch
+//!   job with `time_min` started by SLURM's backfill, and its worker's granted limit.
 //!
 //! Recorded scheduler outputs for the unit tests stay in `tests/fixtures/`.
 
@@ -24,6 +25,7 @@ mod backend_fake;
 mod backend_local;
 mod backend_sge;
 mod backend_slurm;
+mod backfill_slurm;
 mod bad_input;
 mod config;
 mod every_backend;

@@ -39,8 +39,8 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
         crate::commands::plan::of(&config)?;
     } else if tasks.is_some() {
         tracing::warn!(
-            "`task_time` is not set: the first tasks start without an estimate; \
-             give `--task-time` so no task is started that cannot finish"
+            "`task_time` is not set: the first tasks start without an estimate (the first \
+             to finish teaches it); give `--task-time` so no task is started that cannot finish"
         );
     }
     if args.dry_run {
@@ -78,12 +78,18 @@ fn submit_program(kind: crate::backend_kind::BackendKind) -> Option<&'static str
     }
 }
 
-/// Batch jobs a dry run shows: what the tasks need, within `max_jobs`.
+/// Batch jobs a dry run shows: what the server's core would submit first for the tasks
+/// (the same rule as a real run: `scale`), within `max_jobs`; one without tasks.
 fn jobs_for(config: &Config, tasks: usize) -> u32 {
-    let per_job = crate::commands::plan::of(config)
-        .ok()
-        .map_or(config.slots.max(1), |p| p.tasks_per_job.max(1));
-    (tasks.div_ceil(per_job as usize) as u32).clamp(1, config.max_jobs.max(1))
+    let mut core = Core::new(CoreConfig {
+        budget: config.budget(),
+        retries: config.retries,
+        idle_timeout: IDLE_TIMEOUT,
+        heartbeat_timeout: HEARTBEAT_TIMEOUT,
+    });
+    core.on_tasks_added(vec![crate::task::TaskSpec::default(); tasks]);
+    core.jobs_wanted(0, 0, config.max_jobs, Duration::ZERO)
+        .clamp(1, config.max_jobs.max(1))
 }
 
 async fn serve(

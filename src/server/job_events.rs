@@ -190,30 +190,10 @@ impl Server {
                     .send(JobCmd::Submit(supply.submit))
                     .context("the batch-system commands stopped")?;
             } else if supply.cancel > 0 && !s.cancel_in_flight && !s.draining {
-                // The youngest queued batch jobs go first.
-                let mut ids = queued(&self.book);
-                ids.sort_by_key(|id| std::cmp::Reverse(s.ready.submitted.get(id).copied()));
-                ids.truncate(supply.cancel as usize);
-                for id in &ids {
-                    if let Some(j) = self.book.jobs.get_mut(id) {
-                        j.cancelled_by_us = true;
-                    }
-                }
-                tracing::info!(
-                    "cancelling {} queued batch job{} no longer needed: {}",
-                    ids.len(),
-                    if ids.len() == 1 { "" } else { "s" },
-                    ids.iter()
-                        .map(|i| i.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                );
-                s.cancel_in_flight = true;
-                jobs_cmd
-                    .send(JobCmd::Cancel(ids))
-                    .context("the batch-system commands stopped")?;
+                self.cancel_unneeded(supply.cancel, jobs_cmd)?;
             }
         }
+        let s = &mut self.schedule;
         if !s.poll_in_flight && now >= s.next_poll && !self.book.live().is_empty() {
             s.poll_in_flight = true;
             jobs_cmd
@@ -224,6 +204,45 @@ impl Server {
         let (jp, jr) = self.book.pending_running();
         self.progress.update(c, jp, jr);
         Ok(())
+    }
+
+    /// Cancels up to `n` queued batch jobs the core no longer needs: only batch jobs this
+    /// server submitted that the batch system still holds in its queue (not one re-attached
+    /// from a previous run: its worker may come back with tasks), the youngest first.
+    fn cancel_unneeded(
+        &mut self,
+        n: u32,
+        jobs_cmd: &UnboundedSender<JobCmd>,
+    ) -> anyhow::Result<()> {
+        let submitted = &self.schedule.ready.submitted;
+        let mut ids: Vec<(Duration, JobId)> = queued(&self.book)
+            .into_iter()
+            .filter(|id| self.book.jobs[id].state == JobState::Pending)
+            .filter_map(|id| Some((*submitted.get(&id)?, id)))
+            .collect();
+        ids.sort_by(|a, b| b.0.cmp(&a.0));
+        let ids: Vec<JobId> = ids.into_iter().take(n as usize).map(|(_, id)| id).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for id in &ids {
+            if let Some(j) = self.book.jobs.get_mut(id) {
+                j.cancelled_by_us = true;
+            }
+        }
+        tracing::info!(
+            "cancelling {} queued batch job{} no longer needed: {}",
+            ids.len(),
+            if ids.len() == 1 { "" } else { "s" },
+            ids.iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        self.schedule.cancel_in_flight = true;
+        jobs_cmd
+            .send(JobCmd::Cancel(ids))
+            .context("the batch-system commands stopped")
     }
 
     /// The answer of a batch-system command.

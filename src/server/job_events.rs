@@ -220,7 +220,7 @@ impl Server {
             .filter(|id| self.book.jobs[id].state == JobState::Pending)
             .filter_map(|id| Some((*submitted.get(&id)?, id)))
             .collect();
-        ids.sort_by(|a, b| b.0.cmp(&a.0));
+        ids.sort_by_key(|b| std::cmp::Reverse(b.0));
         let ids: Vec<JobId> = ids.into_iter().take(n as usize).map(|(_, id)| id).collect();
         if ids.is_empty() {
             return Ok(());

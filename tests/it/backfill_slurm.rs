@@ -103,6 +103,7 @@ fn slurm_backfill_starts_a_time_min_batch_job_whose_worker_admits_against_its_gr
     assert_eq!(squeue(&plain).0, "PENDING");
     let (_, limit) = squeue(&ours);
     let granted = slurm_secs(&limit);
+    eprintln!("batch job {ours} started by backfill with a limit of {limit} (60:00 asked)");
     assert!((300..3600).contains(&granted), "granted {limit}");
     // The worker logs the limit it was granted, and the three short tasks end.
     let log = t

@@ -57,6 +57,9 @@ pub enum Command {
     /// Show batch jobs, workers and tasks of a cluster.
     #[command(after_help = "Examples:\n  hpcluster status\n  hpcluster status --json")]
     Status(StatusArgs),
+    /// Where a cluster's core-hours went, per batch job, and what other walltimes would cost.
+    #[command(after_help = "Examples:\n  hpcluster report\n  hpcluster report --name sim --json")]
+    Report(ReportArgs),
     /// Cancel every batch job of a cluster.
     #[command(after_help = "Examples:\n  hpcluster down\n  hpcluster down --name mycluster")]
     Down(DownArgs),
@@ -134,6 +137,9 @@ pub struct ConfigFlags {
     /// Hard cap on tasks per worker slot.
     #[arg(long)]
     pub max_tasks: Option<String>,
+    /// SLURM: the shortest walltime worth starting a batch job for (`--time-min`, backfill).
+    #[arg(long)]
+    pub time_min: Option<String>,
 }
 
 impl ConfigFlags {
@@ -143,7 +149,7 @@ impl ConfigFlags {
         if let Some(b) = self.backend {
             out.push(("backend", b.name().to_string()));
         }
-        let pairs: [(&'static str, &Option<String>); 13] = [
+        let pairs: [(&'static str, &Option<String>); 14] = [
             ("name", &self.name),
             ("walltime", &self.walltime),
             ("task_time", &self.task_time),
@@ -157,6 +163,7 @@ impl ConfigFlags {
             ("project", &self.project),
             ("max_jobs", &self.max_jobs),
             ("max_tasks", &self.max_tasks),
+            ("time_min", &self.time_min),
         ];
         for (key, value) in pairs {
             if let Some(v) = value {
@@ -171,6 +178,22 @@ impl ConfigFlags {
 pub struct PlanArgs {
     #[command(flatten)]
     pub flags: ConfigFlags,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Ask SLURM (`sbatch --test-only`) when a batch job would start, for a few walltimes.
+    #[arg(long)]
+    pub probe: bool,
+    /// Recommend task_time, walltime and time_min from the finished tasks of this cluster.
+    #[arg(long, value_name = "CLUSTER")]
+    pub history: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Cluster name (default from config).
+    #[arg(long)]
+    pub name: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

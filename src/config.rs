@@ -20,7 +20,7 @@ use serde::Serialize;
 use keys::Raw;
 
 use crate::backend_kind::BackendKind;
-use crate::budget::{granted_walltime, Budget, Buffer};
+use crate::budget::{granted_walltime, Budget, Buffer, Scale};
 
 /// The resolved configuration (see `docs/configuration.md` for every key).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -59,6 +59,13 @@ pub struct Config {
     /// The `max_tasks` key: a hard cap on tasks started per worker slot (the dask plugin's
     /// N); none: the deadline decides. (In code `max_tasks` is only the plan's computed value.)
     pub task_cap: Option<u32>,
+    /// The shortest walltime SLURM may grant to start a batch job sooner by backfill
+    /// (`--time-min`); unset asks for the whole walltime.
+    pub time_min: Option<Duration>,
+    /// The accepted chance that a task runs longer than its estimate (admission and learning).
+    pub overrun_risk: f64,
+    /// How many batch jobs to run at once: finish soonest, or fewest batch jobs.
+    pub scale: Scale,
     pub job_extra_directives: Vec<String>,
     pub job_directives_skip: Vec<String>,
     pub job_script_prologue: Vec<String>,
@@ -127,6 +134,9 @@ impl Default for Config {
             startup: Duration::ZERO,
             max_jobs: 10,
             task_cap: None,
+            time_min: None,
+            overrun_risk: crate::budget::DEFAULT_OVERRUN_RISK,
+            scale: Scale::Fast,
             job_extra_directives: Vec::new(),
             job_directives_skip: Vec::new(),
             job_script_prologue: Vec::new(),
@@ -170,6 +180,9 @@ impl Config {
         .with_task_time(self.task_time)
         .with_task_cap(self.task_cap)
         .with_admission(self.admission)
+        .with_overrun_risk(self.overrun_risk)
+        .with_time_min(self.time_min.map(|t| granted_walltime(self.backend, t)))
+        .with_scale(self.scale)
     }
 }
 

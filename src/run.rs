@@ -26,7 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let config_path = cli.config.clone();
     let resolve = |flags: &ConfigFlags| resolve(config_path.clone(), flags);
     match cli.command {
-        Command::Plan(args) => commands::plan::run(&resolve(&args.flags)?.config, args.json),
+        Command::Plan(args) => commands::plan::run(&resolve(&args.flags)?.config, &args),
         Command::Render(args) => commands::render::run(&resolve(&args.flags)?.config),
         Command::Up(args) => commands::up::run(resolve(&args.flags)?, &args),
         Command::Submit(args) => {
@@ -36,6 +36,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             commands::status::run(&resolve_named(config_path, &args.name)?, args.json)
         }
         Command::Down(args) => commands::down::run(&resolve_named(config_path, &args.name)?),
+        Command::Report(args) => {
+            commands::report::run(&resolve_named(config_path, &args.name)?, args.json)
+        }
         Command::Worker(args) => crate::worker::run(crate::worker::WorkerOptions {
             walltime: crate::duration::parse_duration(&args.walltime)
                 .context("invalid `--walltime`")?,

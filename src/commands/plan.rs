@@ -1,7 +1,10 @@
-//! `hpcluster plan`: the walltime arithmetic for the configured batch jobs, as text or JSON.
+//! `hpcluster plan`: the walltime arithmetic for the configured batch jobs, as text or JSON;
+//! with `--history`, recommendations from a finished run ([`super::plan_history`]); with
+//! `--probe`, SLURM's expected start for a few walltimes ([`super::plan_probe`]).
 
 use anyhow::Context;
 
+use crate::cli::PlanArgs;
 use crate::config::Config;
 use crate::duration::format_human as h;
 use crate::plan::{plan, Plan};
@@ -16,7 +19,17 @@ pub fn of(config: &Config) -> anyhow::Result<Plan> {
     Ok(plan(&budget, task_time)?)
 }
 
-pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
+pub fn run(config: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
+    if let Some(cluster) = &args.history {
+        return super::plan_history::run(config, cluster, args.json);
+    }
+    if args.probe {
+        return super::plan_probe::run(config, args.json);
+    }
+    print_plan(config, args.json)
+}
+
+fn print_plan(config: &Config, json: bool) -> anyhow::Result<i32> {
     let p = of(config)?;
     if let Some(note) = &config.walltime_note {
         tracing::info!("walltime {note}");
@@ -51,6 +64,10 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
     println!(
         "one more task     needs a walltime of {}",
         h(p.walltime_for_one_more)
+    );
+    println!(
+        "time_min          {} (SLURM backfill: startup + one task + buffer; see `plan --probe`)",
+        h(p.time_min)
     );
     Ok(0)
 }

@@ -48,6 +48,7 @@ pub fn check(c: &Config) -> Result<(), CheckError> {
             ));
         }
     }
+    check_time_min(c)?;
     if crate::memory::parse_lsf_units(&c.lsf_units).is_none() {
         return Err(fail(
             "lsf_units",
@@ -55,6 +56,37 @@ pub fn check(c: &Config) -> Result<(), CheckError> {
                 "invalid `lsf_units` `{}`: expected one of {} (the site's LSF_UNIT_FOR_LIMITS)",
                 c.lsf_units,
                 crate::memory::LSF_UNITS
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `time_min` is a SLURM request for a walltime between it and `walltime`.
+fn check_time_min(c: &Config) -> Result<(), CheckError> {
+    let Some(t) = c.time_min else {
+        return Ok(());
+    };
+    let h = crate::duration::format_human;
+    if c.backend != BackendKind::Slurm && c.backend != BackendKind::Local {
+        return Err(fail(
+            "time_min",
+            format!(
+                "`time_min` is a SLURM option (`--time-min`); the {} backend has no such \
+                 request: remove `time_min`, or use `walltime` alone",
+                c.backend
+            ),
+        ));
+    }
+    if t.is_zero() || t > c.walltime {
+        return Err(fail(
+            "time_min",
+            format!(
+                "`time_min` must be above zero and at most the walltime ({}), found {}: set \
+                 it to the shortest walltime worth starting for, like `hpcluster plan` \
+                 recommends",
+                h(c.walltime),
+                h(t)
             ),
         ));
     }

@@ -26,6 +26,9 @@ pub const KEYS: &[&str] = &[
     "startup",
     "max_jobs",
     "max_tasks",
+    "time_min",
+    "overrun_risk",
+    "scale",
     "job_extra_directives",
     "job_directives_skip",
     "job_script_prologue",
@@ -179,6 +182,22 @@ fn duration(raw: Raw<'_>) -> Result<Duration, String> {
     crate::duration::parse_duration(&s).map_err(|e| e.to_string())
 }
 
+fn share(raw: Raw<'_>, expected: &str) -> Result<f64, String> {
+    let value = match raw {
+        Raw::Text(s) => s
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| format!("expected {expected}, found `{s}`"))?,
+        Raw::Toml(toml::Value::Float(f)) => *f,
+        Raw::Toml(toml::Value::Integer(i)) => *i as f64,
+        Raw::Toml(v) => return Err(format!("expected {expected}, found {}", describe(v))),
+    };
+    if !(value > 0.0 && value <= 0.5) {
+        return Err(format!("expected {expected}, found {value}"));
+    }
+    Ok(value)
+}
+
 fn list(raw: Raw<'_>) -> Result<Vec<String>, String> {
     let expected = "an array of strings like [\"--qos=high\"]";
     match raw {
@@ -240,6 +259,11 @@ pub fn set(c: &mut Config, key: &str, raw: Raw<'_>) -> Result<(), String> {
         "startup" => c.startup = duration(raw)?,
         "max_jobs" => c.max_jobs = count(raw, 1)?,
         "max_tasks" => c.task_cap = Some(count(raw, 1)?),
+        "time_min" => c.time_min = Some(duration(raw)?),
+        "overrun_risk" => {
+            c.overrun_risk = share(raw, "a chance above 0 and at most 0.5, like 0.01")?
+        }
+        "scale" => c.scale = crate::budget::Scale::parse(&text("`fast` or `frugal`")?)?,
         "job_extra_directives" => c.job_extra_directives = list(raw)?,
         "job_directives_skip" => c.job_directives_skip = list(raw)?,
         "job_script_prologue" => c.job_script_prologue = list(raw)?,
@@ -305,6 +329,9 @@ pub fn value(c: &Config, key: &str) -> Json {
         "startup" => dur(c.startup),
         "max_jobs" => json!(c.max_jobs),
         "max_tasks" => json!(c.task_cap),
+        "time_min" => c.time_min.map_or(Json::Null, dur),
+        "overrun_risk" => json!(c.overrun_risk),
+        "scale" => json!(c.scale.name()),
         "job_extra_directives" => json!(c.job_extra_directives),
         "job_directives_skip" => json!(c.job_directives_skip),
         "job_script_prologue" => json!(c.job_script_prologue),

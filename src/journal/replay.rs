@@ -24,6 +24,8 @@ pub struct Replay {
     pub tasks: Vec<ReplayedTask>,
     /// Durations of tasks that finished successfully, oldest first.
     pub durations: Vec<f64>,
+    /// The same runs with their task: (task, seconds), oldest first.
+    pub done: Vec<(u64, f64)>,
     /// Bytes of complete lines; anything after (a torn last line) is cut off on open.
     pub valid_len: usize,
     pub torn_tail: bool,
@@ -91,6 +93,7 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
                 Outcome::Done => {
                     t.state = TaskState::Done;
                     r.durations.push(secs);
+                    r.done.push((id, secs));
                 }
                 Outcome::Failed { reason } => t.state = TaskState::Failed { reason },
                 Outcome::Requeued { .. } => {
@@ -182,6 +185,7 @@ mod tests {
         assert!(matches!(states[2], TaskState::Failed { .. }));
         assert_eq!(states[3], TaskState::Pending);
         assert_eq!(r.durations, vec![2.5]);
+        assert_eq!(r.done, vec![(0, 2.5)]);
         // The batch job of a task left running is kept (its worker may come back for it);
         // an ended task has none.
         let jobs: Vec<_> = r.tasks.iter().map(|t| t.job.clone()).collect();

@@ -47,8 +47,12 @@ pub fn seed_tasks(
             new.len()
         );
     }
-    for d in &replay.durations {
-        core.learn(*d);
+    for (id, d) in &replay.done {
+        let name = replay
+            .tasks
+            .get(*id as usize)
+            .and_then(|t| t.spec.name.as_deref());
+        core.learn(name, *d);
     }
     let until = now + ORPHAN_GRACE;
     for t in replay.tasks {

@@ -29,8 +29,8 @@ const LAYERS: &[&[&str]] = &[
     &["backend"],
     // What a cluster keeps on disk; the wire; the journal.
     &["cluster_dir", "protocol", "journal"],
-    // Authentication; the set of tracked batch jobs.
-    &["auth", "tracker"],
+    // Authentication; the set of tracked batch jobs; the ledger of their core-hours.
+    &["auth", "tracker", "accounting"],
     // The two processes: the server (`up`) and the worker (in a batch job).
     &["server", "worker"],
     // The simulator drives the server's core.

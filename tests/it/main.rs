@@ -9,8 +9,11 @@
 //! - `backend_fake`: PBS, LSF and SLURM through the fake commands of `tests/fake-bin`.
 //! - `backend_local`: the local backend's batch jobs.
 //! - `tasks_local`, `tasks_faults`: tasks end to end on the local backend, and its faults.
+//! - `walltime_local`: learning without `task_time`, and short tasks run side by side.
+//! - `report`: the ledger of core-hours against what the batch system and the tasks recorded.
 //! - `backend_slurm`, `backend_sge`, `tasks_real`: the real SLURM and SGE that
-//!   `scripts/test.sh` starts, through the scenarios of `real`.
+//!   `scripts/test.sh` starts, through the scenarios of `real`; `backfill_slurm`: a batch
+//!   job with `time_min` started by SLURM's backfill, and its worker's granted limit.
 //!
 //! Recorded scheduler outputs for the unit tests stay in `tests/fixtures/`.
 
@@ -22,6 +25,7 @@ mod backend_fake;
 mod backend_local;
 mod backend_sge;
 mod backend_slurm;
+mod backfill_slurm;
 mod bad_input;
 mod config;
 mod dask_configs;
@@ -32,9 +36,11 @@ mod logging;
 mod manpage;
 mod plan_results;
 mod render;
+mod report;
 mod scheduler_faults;
 mod scheduler_soak;
 mod server_load;
 mod tasks_faults;
 mod tasks_local;
 mod tasks_real;
+mod walltime_local;

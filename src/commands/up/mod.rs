@@ -48,8 +48,8 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
         crate::commands::plan::of(&config)?;
     } else if tasks.is_some() {
         tracing::warn!(
-            "`task_time` is not set: the first tasks start without an estimate; \
-             give `--task-time` so no task is started that cannot finish"
+            "`task_time` is not set: the first tasks start without an estimate (the first \
+             to finish teaches it); give `--task-time` so no task is started that cannot finish"
         );
     }
     if args.dry_run {
@@ -63,8 +63,17 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let summary = rt.block_on(serve(config, tasks, args.jobs))?;
-    Ok(report(&summary))
+    let dir = cluster_dir::path_for(&config);
+    let summary = rt.block_on(serve(config.clone(), tasks, args.jobs))?;
+    let code = report(&summary);
+    // The ledger's two headline lines, from what jobs.json and the journal recorded.
+    match crate::commands::report::build(&config, &dir, crate::time::unix_now()) {
+        Ok(r) => crate::commands::report::headlines(&r)
+            .iter()
+            .for_each(|line| println!("{line}")),
+        Err(e) => tracing::warn!("no ledger of this run: {e:#}"),
+    }
+    Ok(code)
 }
 
 /// The command a backend submits with, checked before anything starts.
@@ -78,12 +87,18 @@ fn submit_program(kind: crate::backend_kind::BackendKind) -> Option<&'static str
     }
 }
 
-/// Batch jobs a dry run shows: what the tasks need, within `max_jobs`.
+/// Batch jobs a dry run shows: what the server's core would submit first for the tasks
+/// (the same rule as a real run: `scale`), within `max_jobs`; one without tasks.
 fn jobs_for(config: &Config, tasks: usize) -> u32 {
-    let per_job = crate::commands::plan::of(config)
-        .ok()
-        .map_or(config.slots.max(1), |p| p.tasks_per_job.max(1));
-    (tasks.div_ceil(per_job as usize) as u32).clamp(1, config.max_jobs.max(1))
+    let mut core = Core::new(CoreConfig {
+        budget: config.budget(),
+        retries: config.retries,
+        idle_timeout: IDLE_TIMEOUT,
+        heartbeat_timeout: HEARTBEAT_TIMEOUT,
+    });
+    core.on_tasks_added(vec![crate::task::TaskSpec::default(); tasks]);
+    core.jobs_wanted(0, 0, config.max_jobs, Duration::ZERO)
+        .clamp(1, config.max_jobs.max(1))
 }
 
 async fn serve(
@@ -112,6 +127,8 @@ async fn serve(
     // second one exits at once.
     let shutdown = signals::listen(stop.clone(), dir_path.clone(), config.name.clone());
     let secret = Secret::load_or_create(&dir.file("secret"))?;
+    // What `report` accounts this run by (its walltime, cores, slots).
+    crate::accounting::record::RunRecord::of(&config).write(&dir_path)?;
     let (mut journal, replay) = Journal::open(&dir.file("journal.jsonl"))?;
     let tracker = Tracker::new(&config, backend, dir)?.stopped_by(stop.clone());
     if tracker.jobs().is_empty() && tracker.submissions().is_empty() {

@@ -11,14 +11,16 @@
 //! - [`estimates`]: how long a task is expected to take at a given moment;
 //! - [`workers`]: connected workers, their slots and what they run; reports and losses;
 //! - [`dispatch`]: the answer to a slot's ask, sending ahead, parked slots (admission through
-//!   the [`Budget`]);
+//!   the [`Budget`]); [`select`]: which pending task fits a slot (FIFO, then best fit);
 //! - [`orphans`]: tasks a restarted server found running, and the claims of returning workers;
-//! - [`supply`]: how many batch jobs the pending work needs.
+//! - [`supply`]: how many batch jobs the pending work needs, and which queued ones it no
+//!   longer needs.
 
 mod dispatch;
 mod estimates;
 mod ledger;
 mod orphans;
+mod select;
 mod supply;
 mod tasks;
 mod workers;
@@ -29,6 +31,7 @@ use std::time::Duration;
 pub use dispatch::{Dispatch, PREFETCH_BELOW};
 pub use ledger::Counts;
 pub use orphans::ClaimOutcome;
+pub use supply::{JobCounts, Supply};
 pub use workers::WorkerHello;
 
 use crate::budget::Budget;
@@ -68,7 +71,11 @@ pub struct Core {
 impl Core {
     pub fn new(cfg: CoreConfig) -> Core {
         Core {
-            estimates: Estimates::new(cfg.budget.task_time, cfg.budget.usable),
+            estimates: Estimates::new(
+                cfg.budget.task_time,
+                cfg.budget.overrun_risk,
+                cfg.budget.usable,
+            ),
             cfg,
             tasks: TaskTable::default(),
             workers: HashMap::new(),
@@ -118,9 +125,11 @@ impl Core {
         self.tasks.add(spec, state, lost_runs);
     }
 
-    /// A duration from the journal's history teaches the estimate.
-    pub fn learn(&mut self, secs: f64) {
-        self.estimates.observe(secs);
+    /// A duration from the journal's history teaches the estimate of the task's class (by
+    /// its name: see [`crate::estimate::class_of`]).
+    pub fn learn(&mut self, name: Option<&str>, secs: f64) {
+        self.estimates
+            .observe(crate::estimate::class_of(name), secs);
     }
 
     /// No more tasks will be added: workers stop once the queue drains.

@@ -77,7 +77,9 @@ impl Core {
                     continue;
                 }
             }
-            let estimate = self.estimates.for_task(self.tasks.time(c.task), now);
+            let estimate =
+                self.estimates
+                    .for_task(self.tasks.class(c.task), self.tasks.time(c.task), now);
             self.run_on(id, c.slot, c.task, now, estimate);
         }
         for task in held {
@@ -112,7 +114,8 @@ impl Core {
             return false;
         };
         let moved = old.running.remove(pos);
-        self.estimates.stopped(task, moved.since);
+        self.estimates
+            .stopped(self.tasks.class(task), task, moved.since);
         true
     }
 

@@ -147,6 +147,26 @@ impl TaskTable {
         self.pending_default.pop_front()
     }
 
+    /// Pending tasks that take the default estimate, oldest first.
+    pub fn defaults(&self) -> impl Iterator<Item = TaskId> + '_ {
+        self.pending_default.iter().copied()
+    }
+
+    /// Takes the default-estimate task at `pos` of [`TaskTable::defaults`] out of its queue.
+    pub fn take_default_at(&mut self, pos: usize) -> Option<TaskId> {
+        self.pending_default.remove(pos)
+    }
+
+    /// The task's class for estimates (see [`crate::estimate::class_of`]).
+    pub fn class(&self, id: TaskId) -> &str {
+        let name = self.tasks[id as usize]
+            .spec
+            .extra
+            .as_ref()
+            .and_then(|e| e.name.as_deref());
+        crate::estimate::class_of(name)
+    }
+
     /// Takes the timed task at `pos` of [`TaskTable::timed`] out of its queue.
     pub fn take_timed(&mut self, pos: usize) -> Option<TaskId> {
         self.pending_timed.remove(pos)

@@ -102,11 +102,11 @@ impl Core {
         if end == (RunEnd::Exited { code: 0 }) {
             w.tasks_done += 1;
         }
-        self.estimates.stopped(task, since);
+        self.estimates.stopped(self.tasks.class(task), task, since);
         let outcome = match end {
             RunEnd::NotStarted => return Some(self.tasks.give_back(task)),
             RunEnd::Exited { code: 0 } => {
-                self.estimates.observe(secs);
+                self.estimates.observe(self.tasks.class(task), secs);
                 Outcome::Done
             }
             RunEnd::Exited { code } => Outcome::Failed {
@@ -167,7 +167,7 @@ impl Core {
             task, since, slot, ..
         } in w.running
         {
-            self.estimates.stopped(task, since);
+            self.estimates.stopped(self.tasks.class(task), task, since);
             if !slots_seen.insert(slot) {
                 events.push(self.tasks.give_back(task));
                 continue;
@@ -219,7 +219,8 @@ impl Core {
     ) {
         self.tasks
             .set_state(task, TaskState::Running { worker: id, slot });
-        self.estimates.started(task, self.tasks.time(task), since);
+        self.estimates
+            .started(self.tasks.class(task), task, self.tasks.time(task), since);
         if let Some(w) = self.workers.get_mut(&id) {
             w.running.push(RunningTask {
                 task,

@@ -1,8 +1,10 @@
 //! Unit tests of the scheduling core, time passed in: dispatch, admission, losses and retries
 //! here; sending ahead in [`prefetch`]; a restarted server's orphans and claims in [`restart`].
 
+mod learning;
 mod prefetch;
 mod restart;
+mod supply;
 
 use super::*;
 use crate::backend::JobId;

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::backend_kind::BackendKind;
+use crate::task::{StateName, TaskId};
+use crate::tasks::Definition;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -15,7 +17,7 @@ use crate::backend_kind::BackendKind;
     long_about = "hpcluster runs a bag of tasks in worker batch jobs. Each worker knows its \
                   deadline and starts a task only if the task can finish before the batch \
                   system's walltime; retired workers are replaced while work remains.",
-    after_help = "Examples:\n  hpcluster plan --walltime 5h --task-time 4h\n  hpcluster up --dry-run --backend slurm --jobs 2\n  hpcluster up --walltime 5h --task-time 4h --tasks tasks.txt\n  hpcluster status"
+    after_help = "Examples:\n  hpcluster plan --walltime 5h --task-time 4h\n  hpcluster up --dry-run --backend slurm --jobs 2\n  hpcluster up --walltime 5h --task-time 4h --tasks tasks.txt\n  hpcluster up --walltime 5h --task-time 4h --array 1-100 -- ./simulate --seed {}\n  hpcluster status\n  hpcluster tasks --state failed"
 )]
 pub struct Cli {
     /// Configuration file (default: $HPCLUSTER_CONFIG, ./hpcluster.toml, then
@@ -46,17 +48,45 @@ pub enum Command {
     Render(RenderArgs),
     /// Start the server, submit worker batch jobs and run tasks.
     #[command(
-        after_help = "Examples:\n  hpcluster up --walltime 5h --task-time 4h --tasks tasks.txt\n  hpcluster up --dry-run --backend slurm --jobs 4\n  seq 100 | sed 's/^/echo /' | hpcluster up --tasks - --task-time 1s"
+        after_help = "Examples:\n  hpcluster up --walltime 5h --task-time 4h --tasks tasks.txt\n  hpcluster up --task-time 2h --array 1-100 -- ./simulate --seed {}\n  hpcluster up --task-time 2h --args params.csv -- ./fit --alpha {alpha} --beta {beta}\n  hpcluster up --dry-run --backend slurm --jobs 4\n  seq 100 | sed 's/^/echo /' | hpcluster up --tasks - --task-time 1s\n  hpcluster up --walltime 2h --jobs 4    (no tasks yet: add them with `hpcluster submit`)"
     )]
     Up(UpArgs),
     /// Add tasks to a running cluster.
     #[command(
-        after_help = "Examples:\n  hpcluster submit -- ./simulate --seed 7\n  hpcluster submit --tasks more-tasks.txt\n  hpcluster submit --time 2h --name big -- ./train.sh"
+        after_help = "Examples:\n  hpcluster submit -- ./simulate --seed 7\n  hpcluster submit --tasks more-tasks.txt\n  hpcluster submit --array 1-20 -- ./simulate --seed {}\n  hpcluster submit --time 2h --task-name big -- ./train.sh\n  hpcluster submit --name mycluster -- ./simulate --seed 8    (--name is the cluster)"
     )]
     Submit(SubmitArgs),
     /// Show batch jobs, workers and tasks of a cluster.
     #[command(after_help = "Examples:\n  hpcluster status\n  hpcluster status --json")]
     Status(StatusArgs),
+    /// List tasks: ID, name, state, exit code, attempts, duration, batch job, host, outputs.
+    #[command(
+        after_help = "Works while `up` runs (asks it) and after (reads the journal).\n\nExamples:\n  hpcluster tasks\n  hpcluster tasks --state failed --json\n  hpcluster tasks 3 7"
+    )]
+    Tasks(TasksArgs),
+    /// Print what a task wrote to stdout (or stderr).
+    #[command(
+        after_help = "Examples:\n  hpcluster logs 3\n  hpcluster logs 3 --stderr\n  hpcluster logs 3 --follow"
+    )]
+    Logs(LogsArgs),
+    /// Queue ended tasks again: into the running server, or for the next `up`.
+    #[command(
+        after_help = "Examples:\n  hpcluster retry --failed\n  hpcluster retry 3 7\n  hpcluster retry --failed && hpcluster up --tasks tasks.txt"
+    )]
+    Retry(RetryArgs),
+    /// Cancel pending or running tasks.
+    #[command(after_help = "Examples:\n  hpcluster cancel 3\n  hpcluster cancel 3 4 5")]
+    Cancel(CancelArgs),
+    /// Wait until tasks end; the exit status says how they ended.
+    #[command(
+        after_help = "Exit status: 0 every task waited for is done; 1 some failed, were killed or \
+                      cancelled (or an error); 2 usage error or unknown task ID; 3 tasks are \
+                      pending but no server runs to run them; 124 --timeout passed.\n\nExamples:\n  hpcluster wait\n  hpcluster wait 3 7 --timeout 2h"
+    )]
+    Wait(WaitArgs),
+    /// Say why a task is pending (or where it runs, or how it ended).
+    #[command(after_help = "Examples:\n  hpcluster explain 3")]
+    Explain(ExplainArgs),
     /// Cancel every batch job of a cluster.
     #[command(after_help = "Examples:\n  hpcluster down\n  hpcluster down --name mycluster")]
     Down(DownArgs),
@@ -178,22 +208,74 @@ pub struct RenderArgs {
     pub flags: ConfigFlags,
 }
 
+/// How tasks are given on the command line (`up`, `submit`): a tasks file, or a command
+/// (after `--`) run once, once per index of `--array`, or once per row of `--args`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TaskDefArgs {
+    /// Tasks file: one shell command per line (`-` for stdin), or a .toml / .jsonl file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["array", "args", "command"])]
+    pub tasks: Option<PathBuf>,
+    /// One task per index, FIRST-LAST[:STEP]: the command after `--` gets it as `{}`.
+    #[arg(
+        long,
+        value_name = "RANGE",
+        conflicts_with = "args",
+        requires = "command"
+    )]
+    pub array: Option<String>,
+    /// One task per row of FILE (lines; .csv or .tsv with a header; .jsonl): the command after
+    /// `--` gets the row as `{}`, its fields as `{1}`, `{2}`, its columns as `{name}`.
+    #[arg(long, value_name = "FILE", requires = "command")]
+    pub args: Option<PathBuf>,
+    /// Name of the task(s); with `--array` or `--args` a template like the command (`seed-{}`).
+    #[arg(long = "task-name", value_name = "NAME")]
+    pub task_name: Option<String>,
+    /// The command to run (after `--`).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+impl TaskDefArgs {
+    /// The definition the user gave, if any.
+    pub fn definition(&self) -> anyhow::Result<Option<Definition>> {
+        let command = crate::tasks::placeholders::join_words(&self.command);
+        let name = self.task_name.clone();
+        Ok(Some(match (&self.tasks, &self.array, &self.args) {
+            (Some(path), _, _) => Definition::File(path.clone()),
+            (None, Some(range), _) => Definition::Array {
+                range: crate::tasks::parse_array(range)?,
+                command,
+                name,
+            },
+            (None, None, Some(path)) => Definition::Args {
+                path: path.clone(),
+                command,
+                name,
+            },
+            (None, None, None) if !self.command.is_empty() => Definition::Command { command, name },
+            (None, None, None) => return Ok(None),
+        }))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct UpArgs {
     #[command(flatten)]
     pub flags: ConfigFlags,
-    /// Show every script and submit command; touch nothing.
+    /// Show every script and submit command, and the first tasks; touch nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Tasks: one shell command per line (`-` for stdin), or a .toml / .jsonl file.
-    #[arg(long, value_name = "FILE")]
-    pub tasks: Option<PathBuf>,
+    #[command(flatten)]
+    pub def: TaskDefArgs,
     /// Batch jobs to start now (default: as many as the tasks need, up to max_jobs).
     #[arg(long)]
     pub jobs: Option<u32>,
     /// Start tasks without the deadline check (for comparison only: tasks may be killed).
     #[arg(long)]
     pub no_admission: bool,
+    /// Write a line per finished run to FILE in GNU parallel's joblog format (`+FILE` appends).
+    #[arg(long, value_name = "FILE")]
+    pub joblog: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -201,18 +283,11 @@ pub struct SubmitArgs {
     /// Cluster name (default from config).
     #[arg(long)]
     pub name: Option<String>,
-    /// Tasks file (one command per line, `-` for stdin, .toml or .jsonl).
-    #[arg(long, value_name = "FILE", conflicts_with = "command")]
-    pub tasks: Option<PathBuf>,
-    /// Expected time of this task.
+    #[command(flatten)]
+    pub def: TaskDefArgs,
+    /// Expected time of each task submitted.
     #[arg(long)]
     pub time: Option<String>,
-    /// Name of this task.
-    #[arg(long = "task-name")]
-    pub task_name: Option<String>,
-    /// The command to run (after `--`).
-    #[arg(last = true)]
-    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -223,6 +298,84 @@ pub struct StatusArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// Cluster name (default from config).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Only tasks in these states (repeat, or separate with commas).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub state: Vec<StateName>,
+    /// Print JSON: an array of tasks (see docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Only these task IDs.
+    #[arg(value_name = "ID")]
+    pub ids: Vec<TaskId>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Cluster name (default from config).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print stderr instead of stdout.
+    #[arg(long)]
+    pub stderr: bool,
+    /// Keep printing what the task writes until it ends.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// The task.
+    #[arg(value_name = "ID")]
+    pub id: TaskId,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// Cluster name (default from config).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Every failed or killed task.
+    #[arg(long)]
+    pub failed: bool,
+    /// These tasks (any that have ended).
+    #[arg(value_name = "ID", required_unless_present = "failed")]
+    pub ids: Vec<TaskId>,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// Cluster name (default from config).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The tasks (pending or running).
+    #[arg(value_name = "ID", required = true)]
+    pub ids: Vec<TaskId>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Cluster name (default from config).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Give up after this long (exit status 124).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// These tasks; none: every task of the cluster.
+    #[arg(value_name = "ID")]
+    pub ids: Vec<TaskId>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Cluster name (default from config).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The task.
+    #[arg(value_name = "ID")]
+    pub id: TaskId,
 }
 
 #[derive(Debug, Args)]

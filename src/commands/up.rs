@@ -30,8 +30,8 @@ pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
     let mut config = resolved.config;
     config.admission = !args.no_admission;
-    let tasks = match &args.tasks {
-        Some(path) => Some(crate::tasks::read_tasks(path)?),
+    let tasks = match args.def.definition()? {
+        Some(def) => Some(crate::tasks::define(&def)?),
         None => None,
     };
     if config.task_time.is_some() {
@@ -47,16 +47,25 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
         let n = args
             .jobs
             .unwrap_or_else(|| jobs_for(&config, tasks.as_ref().map_or(0, Vec::len)));
+        if let Some(tasks) = &tasks {
+            print!("{}", crate::tasks::preview(tasks, DRY_RUN_TASKS));
+        }
         return dry_run(&config, n);
     }
+    let dir = std::path::absolute(cluster_dir::path_for(&config))?;
     // One thread: the server's work per message is small, and cross-thread wake-ups would
     // cost more than they save (see docs/benchmarks.md).
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let summary = rt.block_on(serve(config, tasks, args.jobs))?;
-    Ok(report(&summary))
+    let summary = rt.block_on(serve(config, tasks, args.jobs, args.joblog.clone()))?;
+    let code = report(&summary);
+    super::up_summary::print_tasks_summary(&dir);
+    Ok(code)
 }
+
+/// Tasks `up --dry-run` shows as they will run.
+const DRY_RUN_TASKS: usize = 10;
 
 /// The command a backend submits with, checked before anything starts.
 fn submit_program(kind: crate::backend_kind::BackendKind) -> Option<&'static str> {
@@ -81,6 +90,7 @@ async fn serve(
     config: Config,
     tasks: Option<Vec<crate::task::TaskSpec>>,
     jobs: Option<u32>,
+    joblog: Option<std::path::PathBuf>,
 ) -> anyhow::Result<Summary> {
     if let Some(program) = submit_program(config.backend) {
         // Fail now, not after three submit attempts 30 s apart.
@@ -123,7 +133,8 @@ async fn serve(
         retries: config.retries,
         idle_timeout: IDLE_TIMEOUT,
         heartbeat_timeout: HEARTBEAT_TIMEOUT,
-    });
+    })
+    .with_failure_rules(config.retries_on_failure, config.task_timeout);
     let exit_when_done = tasks.is_some();
     let (resumed, added) = server::seed_tasks(
         &mut core,
@@ -147,6 +158,8 @@ async fn serve(
     }
     if exit_when_done {
         core.close_input();
+    } else {
+        tracing::info!("{}", super::up_summary::how_to_submit(&config.name));
     }
     let listener = tokio::net::TcpListener::bind((config.interface.as_str(), config.port))
         .await
@@ -180,6 +193,7 @@ async fn serve(
     }
     let mut opts = options(&config, &dir_path, exit_when_done);
     opts.initial_jobs = reattached.into_iter().chain(initial).collect();
+    opts.joblog = joblog;
     let result = server::run(
         listener,
         secret,
@@ -208,6 +222,7 @@ fn options(config: &Config, dir: &std::path::Path, exit_when_done: bool) -> Serv
         exit_when_done,
         progress: true,
         initial_jobs: Vec::new(),
+        joblog: None,
     }
 }
 

@@ -8,7 +8,7 @@ use super::*;
 use crate::backend::JobId;
 use crate::budget::Buffer;
 use crate::protocol::{Claim, RunEnd};
-use crate::task::Outcome;
+use crate::task::{Outcome, TaskHistory};
 
 const H: u64 = 3600;
 
@@ -130,7 +130,7 @@ fn a_lost_worker_requeues_its_task_until_retries_run_out() {
             ));
         } else {
             match &ev[0].outcome {
-                Outcome::Failed { reason } => {
+                Outcome::Failed { reason, .. } => {
                     assert!(reason.contains("3 times (retries = 2)"), "{reason}")
                 }
                 other => panic!("{other:?}"),
@@ -211,7 +211,8 @@ fn failed_exit_is_final_and_not_retried() {
     assert_eq!(
         ev.outcome,
         Outcome::Failed {
-            reason: "exit status 3".into()
+            reason: "exit status 3".into(),
+            exit_code: Some(3),
         }
     );
     assert!(c.is_finished());

@@ -60,10 +60,11 @@ pub fn print_tasks_summary(cluster_dir: &Path) {
         println!("`hpcluster tasks --state failed,killed` lists them all; `hpcluster retry --failed` queues them again");
     }
     if !replay.tasks.is_empty() {
+        let (out, err) = crate::task::output_paths(cluster_dir, 0);
         println!(
-            "task outputs: {}/ (task ID's in NNN/ID.out and .err, NNN = ID / 1000; `hpcluster \
-             logs ID` prints them)",
-            cluster_dir.join("tasks").display()
+            "task outputs: {} and {}, and so on for each task ID (`hpcluster logs ID` prints them)",
+            out.display(),
+            err.display()
         );
     }
 }

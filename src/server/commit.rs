@@ -16,7 +16,7 @@ use crate::task::{Outcome, TaskEvent};
 /// A reply held until the journal is on disk.
 pub(super) enum Held {
     Acks(Vec<(WorkerId, Reply)>),
-    Client(oneshot::Sender<Reply>, Reply),
+    Client(oneshot::Sender<Reply>, Box<Reply>),
 }
 
 impl Server {
@@ -138,7 +138,7 @@ impl Server {
                     }
                 }
                 Held::Client(tx, reply) => {
-                    let _ = tx.send(reply);
+                    let _ = tx.send(*reply);
                 }
             }
         }

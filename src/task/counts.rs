@@ -23,7 +23,8 @@ pub struct Counts {
     pub walltime_kills: u64,
     /// Failed runs run again (`retries_on_failure`).
     pub reruns: u64,
-    /// Wall time of the runs that ended with an exit status, seconds.
+    /// Wall time of the runs that ended the task or ran it again after a failure (done,
+    /// failed, killed, rerun; not lost and requeued, not cancelled), seconds.
     pub task_seconds: f64,
 }
 

@@ -77,8 +77,7 @@ fn parse_delimited(
         let start = line;
         let mut fields = vec![String::new()];
         let mut quoted_any = false;
-        loop {
-            let Some(c) = chars.next() else { break };
+        while let Some(c) = chars.next() {
             let field = fields.last_mut().expect("a field");
             match c {
                 '"' if quotes && field.is_empty() => {

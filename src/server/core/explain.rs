@@ -51,7 +51,10 @@ impl Core {
             (None, _) if est.is_zero() => {
                 "nothing yet: no `task_time` and no task has finished".to_string()
             }
-            (None, _) => "`task_time` and the durations seen so far".to_string(),
+            (None, _) => {
+                "`task_time`, the durations seen so far and how long the running tasks have run"
+                    .to_string()
+            }
         };
         out.push(format!(
             "its estimate is {} (from {source}); a worker starts it only with that and the \

@@ -35,7 +35,7 @@ impl Counts {
         self.reruns += 1;
     }
 
-    /// A run ended with an exit status after `secs`.
+    /// A run that ended the task (or ran it again) took `secs`.
     pub(super) fn on_run_ended(&mut self, secs: f64) {
         if secs.is_finite() && secs > 0.0 {
             self.task_seconds += secs;

@@ -243,7 +243,7 @@ impl TaskTable {
     }
 
     /// The run of a task ended for good (done, failed, killed, cancelled): recorded, counted
-    /// and the task moved to its final state.
+    /// (its time, unless it was cancelled) and the task moved to its final state.
     pub fn finish(&mut self, id: TaskId, outcome: Outcome, secs: f64) -> TaskEvent {
         let to = match &outcome {
             Outcome::Done => TaskState::Done,
@@ -258,6 +258,9 @@ impl TaskTable {
                 unreachable!("runs that do not end the task have their own paths")
             }
         };
+        if !matches!(outcome, Outcome::Cancelled { .. }) {
+            self.counts.on_run_ended(secs);
+        }
         self.history_mut(id).on_ended(&outcome, secs);
         self.set_state(id, to);
         TaskEvent {
@@ -292,6 +295,7 @@ impl TaskTable {
             };
             self.history_mut(id).on_ended(&outcome, secs);
             self.counts.on_rerun();
+            self.counts.on_run_ended(secs);
             self.set_state(id, TaskState::Pending);
             return TaskEvent {
                 task: id,

@@ -118,7 +118,6 @@ impl Core {
             RunEnd::NotStarted => return Some(self.tasks.give_back(task)),
             RunEnd::Exited { code: 0 } => {
                 self.estimates.observe(secs);
-                self.tasks.counts_mut().on_run_ended(secs);
                 return Some(self.tasks.finish(task, Outcome::Done, secs));
             }
             RunEnd::Exited { code } => {
@@ -151,7 +150,6 @@ impl Core {
                 return Some(self.lost_run(task, secs, reason.into(), walltime));
             }
         };
-        self.tasks.counts_mut().on_run_ended(secs);
         Some(self.tasks.failed_run(task, secs, end))
     }
 

@@ -1,7 +1,9 @@
 //! Unit tests of the scheduling core, time passed in: dispatch, admission, losses and retries
 //! here; sending ahead in [`prefetch`]; a restarted server's orphans and claims in [`restart`].
 
+mod failures;
 mod prefetch;
+mod requests;
 mod restart;
 
 use super::*;

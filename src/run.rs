@@ -17,6 +17,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        Err(e) if is_closed_pipe(&e) => CLOSED_PIPE_EXIT,
         Err(e) => {
             eprintln!("error: {e:#}");
             1
@@ -115,7 +116,9 @@ pub const CLOSED_PIPE_EXIT: i32 = 141;
 /// -1` printed "failed printing to stdout: Broken pipe" and exited 101. Coreutils die of the
 /// signal instead, quietly. Restoring the signal's default needs `unsafe`; this hook does the
 /// same from safe code: a panic whose message is a broken pipe exits with
-/// [`CLOSED_PIPE_EXIT`] and says nothing; any other panic is reported as before.
+/// [`CLOSED_PIPE_EXIT`] and says nothing; any other panic is reported as before. A command
+/// that writes with `write!` gets the error instead, and [`main`] ends it the same way
+/// ([`is_closed_pipe`]).
 pub fn quiet_on_closed_stdout() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -130,6 +133,14 @@ pub fn quiet_on_closed_stdout() {
         }
         default(info);
     }));
+}
+
+/// The error of a write into a closed pipe, anywhere in the chain.
+fn is_closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The message of a panic on a write into a closed pipe (std's `println!`: "failed printing

@@ -73,8 +73,26 @@ pub fn canonical(name: &str) -> Option<&'static str> {
         .map(|(_, key)| *key)
 }
 
+/// dask-jobqueue keys with no hpcluster counterpart: no "did you mean" for them (the nearest
+/// spelling, `death_timeout` -> `task_timeout`, would name something else); the error points
+/// to the documentation of every key instead.
+const DASK_ONLY: &[&str] = &[
+    "death_timeout",
+    "nanny",
+    "worker_extra_args",
+    "worker_command",
+    "silence_logs",
+    "protocol",
+    "security",
+    "dashboard_address",
+    "scheduler_cls",
+];
+
 /// The closest known key or alias, for a "did you mean" hint.
 pub fn suggest(name: &str) -> Option<&'static str> {
+    if DASK_ONLY.contains(&name.replace('-', "_").as_str()) {
+        return None;
+    }
     let names = KEYS.iter().copied().chain(ALIASES.iter().map(|(a, _)| *a));
     names
         .map(|k| (strsim::jaro_winkler(name, k), k))
@@ -297,6 +315,8 @@ mod tests {
         assert_eq!(canonical("waltime"), None);
         assert_eq!(suggest("waltime"), Some("walltime"));
         assert_eq!(suggest("zzzz"), None);
+        assert_eq!(suggest("task_timout"), Some("task_timeout"));
+        assert_eq!(suggest("death-timeout"), None);
     }
 
     #[test]

@@ -153,6 +153,7 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
                     c.walltime_kills += u64::from(*walltime);
                 }
                 Outcome::Rerun { .. } => c.reruns += 1,
+                Outcome::Failed { walltime: true, .. } => c.walltime_kills += 1,
                 _ => {}
             }
             if matches!(
@@ -244,6 +245,7 @@ mod tests {
                 outcome: Outcome::Failed {
                     reason: "exit status 1".into(),
                     exit_code: Some(1),
+                    walltime: false,
                 },
                 secs: 1.0,
                 at: 5.0,

@@ -125,7 +125,8 @@ impl Server {
         answer: Reply,
     ) -> Result<(), JournalError> {
         let token = journal.request_sync()?;
-        self.waiting.push((token, Held::Client(reply, Box::new(answer))));
+        self.waiting
+            .push((token, Held::Client(reply, Box::new(answer))));
         Ok(())
     }
 

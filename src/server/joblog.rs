@@ -156,6 +156,7 @@ mod tests {
         let failed = Outcome::Failed {
             reason: "exit status 3".into(),
             exit_code: Some(3),
+            walltime: false,
         };
         j.started(2, "n2", "exit 3");
         j.ended(&ev(2, failed), Duration::from_secs(101)).unwrap();

@@ -59,7 +59,9 @@ impl TaskHistory {
         self.secs = Some(secs);
         let (reason, code, signal) = match outcome {
             Outcome::Done => (None, Some(0), None),
-            Outcome::Failed { reason, exit_code } => (Some(reason), *exit_code, None),
+            Outcome::Failed {
+                reason, exit_code, ..
+            } => (Some(reason), *exit_code, None),
             Outcome::Killed { reason, signal } => (Some(reason), None, *signal),
             Outcome::Rerun {
                 reason,
@@ -184,6 +186,7 @@ mod tests {
         let outcome = Outcome::Failed {
             reason: "exit status 2".into(),
             exit_code: Some(2),
+            walltime: false,
         };
         h.on_ended(&outcome, 4.5);
         let spec = TaskSpec {

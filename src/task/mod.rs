@@ -99,6 +99,10 @@ pub enum Outcome {
         /// The command's exit status, when it exited.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         exit_code: Option<i32>,
+        /// The run that ended it was killed by the walltime (it can never fit, or its
+        /// `retries` were used up).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        walltime: bool,
     },
     /// Ended by a signal hpcluster did not send.
     Killed {
@@ -158,6 +162,7 @@ mod tests {
         let o = Outcome::Failed {
             reason: "exit status 3".into(),
             exit_code: Some(3),
+            walltime: false,
         };
         let text = serde_json::to_string(&o).unwrap();
         assert_eq!(
@@ -171,7 +176,8 @@ mod tests {
             old,
             Outcome::Failed {
                 reason: "exit status 1".into(),
-                exit_code: None
+                exit_code: None,
+                walltime: false,
             }
         );
     }

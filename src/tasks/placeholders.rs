@@ -171,9 +171,10 @@ impl Template {
                 Piece::Named(name) => match v.named.iter().find(|(k, _)| k == name) {
                     Some((_, value)) => out.push_str(&word(value)?),
                     None if v.named.is_empty() => {
+                        let numbered = if v.fields.is_empty() { "" } else { ", `{1}`, `{2}`, ..." };
                         return Err(format!(
-                            "`{{{name}}}` has no value: there are no named columns here (a .csv or .tsv with a header, or a .jsonl, has them); use `{{}}`, `{{#}}` or `{{1}}`"
-                        ))
+                            "`{{{name}}}` has no value: there are no named columns here (a .csv or .tsv with a header, or a .jsonl, has them); use `{{}}` or `{{#}}`{numbered}"
+                        ));
                     }
                     None => {
                         return Err(format!(

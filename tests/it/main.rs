@@ -9,6 +9,11 @@
 //! - `backend_fake`: PBS, LSF and SLURM through the fake commands of `tests/fake-bin`.
 //! - `backend_local`: the local backend's batch jobs.
 //! - `tasks_local`, `tasks_faults`: tasks end to end on the local backend, and its faults.
+//! - `tasks_define`, `tasks_fix`, `tasks_control`: tasks from `--array` and `--args`
+//!   templates; failed tasks listed, retried and waited for, hopeless tasks and timeouts; the
+//!   task commands while `up` runs (issue 10). `joblog`: `up --joblog` read by GNU parallel.
+//!   `json_schema`: every `--json` against `docs/json.md`. `closed_pipe`: data commands into a
+//!   closed pipe.
 //! - `backend_slurm`, `backend_sge`, `tasks_real`: the real SLURM and SGE that
 //!   `scripts/test.sh` starts, through the scenarios of `real`.
 //!
@@ -23,12 +28,18 @@ mod backend_local;
 mod backend_sge;
 mod backend_slurm;
 mod bad_input;
+mod closed_pipe;
 mod config;
 mod every_backend;
+mod joblog;
+mod json_schema;
 mod logging;
 mod manpage;
 mod plan_results;
 mod render;
+mod tasks_control;
+mod tasks_define;
 mod tasks_faults;
+mod tasks_fix;
 mod tasks_local;
 mod tasks_real;

@@ -134,6 +134,19 @@ impl Core {
             return Vec::new();
         };
         let job = w.job_name().unwrap_or_else(|| "?".into());
+        let ahead_of_it = w
+            .running
+            .iter()
+            .take_while(|o| o.task != id)
+            .find(|o| o.slot == r.slot);
+        if let Some(current) = ahead_of_it {
+            return vec![format!(
+                "it was sent ahead to worker {worker} in batch job {job} on {}, slot {}: it \
+                 starts there when task {} ends, if the deadline still allows it (else it \
+                 comes back to the queue)",
+                w.hello.host, r.slot, current.task
+            )];
+        }
         let mut out = vec![format!(
             "it runs on worker {worker} in batch job {job} on {}, slot {}, for {}",
             w.hello.host,

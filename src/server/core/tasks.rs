@@ -312,7 +312,11 @@ impl TaskTable {
         let outcome = if killed {
             Outcome::Killed { reason, signal }
         } else {
-            Outcome::Failed { reason, exit_code }
+            Outcome::Failed {
+                reason,
+                exit_code,
+                walltime: false,
+            }
         };
         self.finish(id, outcome, secs)
     }
@@ -334,6 +338,7 @@ impl TaskTable {
                 Outcome::Failed {
                     reason,
                     exit_code: None,
+                    walltime,
                 },
                 secs,
             );

@@ -171,6 +171,7 @@ impl Core {
                 let outcome = Outcome::Failed {
                     reason,
                     exit_code: None,
+                    walltime: true,
                 };
                 return self.tasks.finish(task, outcome, secs);
             }

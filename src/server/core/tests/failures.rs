@@ -35,7 +35,8 @@ fn a_failed_run_runs_again_while_retries_on_failure_last_then_fails_with_its_exi
         second,
         Outcome::Failed {
             reason: "exit status 4, 2 times (retries_on_failure = 1)".into(),
-            exit_code: Some(4)
+            exit_code: Some(4),
+            walltime: false,
         }
     );
     assert_eq!(c.counts().failed, 1);
@@ -88,7 +89,8 @@ fn the_timeout_goes_to_the_worker_and_a_run_past_it_fails_with_the_reason() {
         o,
         Outcome::Failed {
             reason: "timed out after 32s (task_timeout 30s)".into(),
-            exit_code: None
+            exit_code: None,
+            walltime: false,
         }
     );
     let Dispatch::Run { spec, .. } = c.on_ask(1, 0, s(32)) else {

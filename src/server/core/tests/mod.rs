@@ -215,6 +215,7 @@ fn failed_exit_is_final_and_not_retried() {
         Outcome::Failed {
             reason: "exit status 3".into(),
             exit_code: Some(3),
+            walltime: false,
         }
     );
     assert!(c.is_finished());

@@ -183,6 +183,30 @@ fn a_running_core_and_its_journal_show_every_task_the_same_way() {
     run(&mut c, &mut j, 3, RunEnd::Exited { code: 0 }, 1.0);
     run(&mut c, &mut j, 4, RunEnd::Signaled { signal: 9 }, 1.0);
     run(&mut c, &mut j, 5, RunEnd::Signaled { signal: 9 }, 1.0);
+    // The walltime kills "long" after 92 s: more than a fresh batch job offers.
+    let long = run_id(&c.on_ask(1, 0, s(8)));
+    j.push((
+        Entry::Started {
+            id: long,
+            worker: 1,
+            job: None,
+            host: Some("n1".into()),
+            at: 8.0,
+        },
+        8,
+    ));
+    for ev in c.on_worker_lost(1, "connection closed", s(100)) {
+        let (outcome, secs) = (ev.outcome, ev.secs);
+        j.push((
+            Entry::Ended {
+                id: ev.task,
+                outcome,
+                secs,
+                at: 100.0,
+            },
+            100,
+        ));
+    }
     let out = c.on_cancel(&[4], s(7));
     for ev in out.events {
         j.push((
@@ -201,5 +225,6 @@ fn a_running_core_and_its_journal_show_every_task_the_same_way() {
     assert_eq!(replay.counts(), *c.counts());
     let states: Vec<StateName> = from_journal.iter().map(|t| t.state).collect();
     use StateName::*;
-    assert_eq!(states, [Done, Done, Killed, Pending, Cancelled]);
+    assert_eq!(states, [Done, Done, Killed, Failed, Cancelled]);
+    assert_eq!(replay.counts().walltime_kills, 1);
 }

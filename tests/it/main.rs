@@ -14,8 +14,8 @@
 //!   task commands while `up` runs (issue 10). `joblog`: `up --joblog` read by GNU parallel.
 //!   `json_schema`: every `--json` against `docs/json.md`. `closed_pipe`: data commands into a
 //!   closed pipe.
-//! - `backend_slurm`, `backend_sge`, `tasks_real`: the real SLURM and SGE that
-//!   `scripts/test.sh` starts, through the scenarios of `real`.
+//! - `backend_slurm`, `backend_sge`, `tasks_real`, `tasks_fix_real`: the real SLURM and SGE
+//!   that `scripts/test.sh` starts, through the scenarios of `real`.
 //!
 //! Recorded scheduler outputs for the unit tests stay in `tests/fixtures/`.
 
@@ -41,5 +41,6 @@ mod tasks_control;
 mod tasks_define;
 mod tasks_faults;
 mod tasks_fix;
+mod tasks_fix_real;
 mod tasks_local;
 mod tasks_real;

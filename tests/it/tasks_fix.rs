@@ -206,3 +206,64 @@ fn a_run_past_its_timeout_is_killed_and_fails_after_its_reruns() {
     );
     assert_eq!(failed[0]["attempts"], 2);
 }
+
+/// A task a signal ends (here its own `kill -9`) is `killed`, with the signal, and makes `up`
+/// exit 1 like a failure.
+#[test]
+fn a_task_killed_by_a_signal_is_listed_killed_and_fails_the_run() {
+    let c = Test::new().cluster("killed").poll("200ms");
+    let tasks = c.write("tasks.txt", "kill -9 $$\ntrue\n");
+    let out = c
+        .up_tasks("local", &tasks)
+        .args(&["--walltime", "1h", "--task-time", "1s"])
+        .output();
+    assert_eq!(out.code, Some(1), "{}", out.all());
+    assert_eq!(summary(&out)[..3], [1, 1, 0], "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("  task 0: killed by signal 9; stderr: "),
+        "{}",
+        out.all()
+    );
+    let killed = json(&c.run_ok(&["tasks", "--state", "killed", "--json"]));
+    assert_eq!(killed.len(), 1);
+    assert_eq!(
+        (killed[0]["signal"].as_i64(), &killed[0]["exit_code"]),
+        (Some(9), &Value::Null)
+    );
+    assert_eq!(c.run(&["wait"]).code, Some(1));
+}
+
+/// The task commands on a cluster that never ran, and on a task it does not have, word for
+/// word.
+#[test]
+fn task_commands_name_a_missing_cluster_or_task() {
+    let c = Test::new().cluster("none");
+    let out = c.run(&["tasks"]);
+    assert_eq!(out.code, Some(1));
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: no cluster `{}` at `{}`: it has no journal yet; check `--name` and \
+             `cluster_root`, or start it with `hpcluster up`\n",
+            c.name(),
+            c.cluster_dir().display()
+        )
+    );
+    let tasks = c.write("t.txt", "true\n");
+    c.up_tasks("local", &tasks)
+        .args(&["--walltime", "1h", "--task-time", "1s"])
+        .ok();
+    for args in [&["logs", "5"][..], &["explain", "5"], &["tasks", "5"]] {
+        let out = c.run(args);
+        assert_eq!(out.code, Some(1), "{args:?}");
+        let dir = c.cluster_dir().display().to_string();
+        let expected = match args[0] {
+            "tasks" => format!(
+                "error: no task 5 in the cluster at `{dir}`: `hpcluster tasks` lists them\n"
+            ),
+            _ => format!("error: no task 5 in the cluster at `{dir}`\n"),
+        };
+        assert_eq!(out.stderr, expected, "{args:?}");
+    }
+}

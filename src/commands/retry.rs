@@ -18,8 +18,9 @@ pub fn run(config: &Config, args: &RetryArgs) -> anyhow::Result<i32> {
     let code = report(&c, "queued again");
     if !c.changed.is_empty() && !source.is_live() {
         println!(
-            "no server runs: they run at the next `hpcluster up` of this cluster (with the \
-             same `--tasks` file, or none)"
+            "no server runs: they run at the next `hpcluster up` of this cluster; give it the \
+             same tasks (`--tasks`, `--array` or `--args`: none is added twice) and it ends \
+             when they have"
         );
     }
     Ok(code)

@@ -6,6 +6,8 @@
 //! also what `hpcluster tasks`, `wait` and `explain` read when no server runs ([`Replay::page`],
 //! [`Replay::counts`]).
 
+use std::sync::Arc;
+
 use anyhow::{bail, Context};
 
 use super::Entry;
@@ -48,6 +50,8 @@ pub struct Replay {
     /// Runs lost and requeued, killed by the walltime, and run again after a failure; task
     /// time of the runs that ended with an exit status.
     runs: Counts,
+    /// Batch job names and hosts, each held once however many runs name it.
+    names: std::collections::HashSet<Arc<str>>,
 }
 
 impl Replay {
@@ -58,6 +62,16 @@ impl Replay {
             *c.of_state(t.state.name()) += 1;
         }
         c
+    }
+
+    /// One shared copy of a batch job's name or a host.
+    fn intern(&mut self, name: String) -> Arc<str> {
+        if let Some(n) = self.names.get(name.as_str()) {
+            return n.clone();
+        }
+        let n: Arc<str> = Arc::from(name);
+        self.names.insert(n.clone());
+        n
     }
 
     /// Answers a query as a running server would (see [`crate::task::info::page`]).
@@ -123,6 +137,8 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
             host,
             at,
         } => {
+            let job = job.map(|j| r.intern(j));
+            let host = host.map(|h| r.intern(h));
             let t = task(r, id)?;
             t.state = TaskState::Running { worker, slot: 0 };
             t.history.on_started(job, host, at);

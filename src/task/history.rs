@@ -5,6 +5,8 @@
 //! and [`TaskHistory::on_ended`], so a task looks the same whether a server answers or the
 //! journal is read.
 
+use std::sync::Arc;
+
 use super::{Outcome, StateName, TaskId, TaskInfo, TaskSpec, TaskState};
 
 /// The runs of one task.
@@ -19,10 +21,11 @@ pub struct TaskHistory {
     /// What its walltime kills showed it needs, seconds: a run killed after X needs more than
     /// X, and is estimated at X times the margin of [`crate::estimate::MARGIN`].
     pub needs_at_least: Option<f64>,
-    /// The batch job of the last run.
-    pub job: Option<String>,
-    /// The host of the last run.
-    pub host: Option<String>,
+    /// The batch job of the last run (shared with every run of the same batch job: a million
+    /// tasks run on a hundred batch jobs hold a hundred names).
+    pub job: Option<Arc<str>>,
+    /// The host of the last run (shared likewise).
+    pub host: Option<Arc<str>>,
     /// When the last run started, Unix seconds.
     pub started_at: Option<f64>,
     /// Seconds the last run took.
@@ -35,7 +38,7 @@ pub struct TaskHistory {
 
 impl TaskHistory {
     /// A run started on `host` in batch job `job`, at `at` (Unix seconds).
-    pub fn on_started(&mut self, job: Option<String>, host: Option<String>, at: f64) {
+    pub fn on_started(&mut self, job: Option<Arc<str>>, host: Option<Arc<str>>, at: f64) {
         self.attempts += 1;
         self.job = job;
         self.host = host;
@@ -137,8 +140,8 @@ impl TaskHistory {
             attempts: self.attempts,
             duration: if ran { duration } else { None },
             started_at: self.started_at,
-            batch_job: self.job.clone(),
-            host: self.host.clone(),
+            batch_job: self.job.as_deref().map(String::from),
+            host: self.host.as_deref().map(String::from),
             stdout: None,
             stderr: None,
         }

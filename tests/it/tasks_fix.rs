@@ -25,6 +25,11 @@ fn twenty_tasks(c: &Test) -> String {
         .collect()
 }
 
+/// Line `id` of the tasks file, as the task's command.
+fn tasks_line(c: &Test, id: usize) -> String {
+    twenty_tasks(c).lines().nth(id).unwrap().to_string()
+}
+
 fn runs(c: &Test) -> Vec<u64> {
     std::fs::read_to_string(c.path().join("runs"))
         .unwrap_or_default()
@@ -86,10 +91,35 @@ fn three_failed_of_twenty_are_listed_retried_alone_and_waited_for() {
         .stderr
         .starts_with("error: no task 99 in the cluster at `"));
 
+    // explain, from the journal: how it ended and what to do.
+    let why = c.run_ok(&["explain", "4"]);
+    let lines: Vec<&str> = why.lines().collect();
+    assert_eq!(lines[0], format!("task 4 is failed: {}", tasks_line(&c, 4)));
+    assert!(
+        lines[1].starts_with("  its last run in batch job local-1 on ")
+            && lines[1].ends_with(": exit status 3 (1 run)"),
+        "{why}"
+    );
+    assert!(
+        lines[2].starts_with("  its stderr: ")
+            && lines[2].ends_with("4.err (`hpcluster logs 4 --stderr`)"),
+        "{why}"
+    );
+    assert_eq!(lines[3], "  `hpcluster retry 4` runs it again");
+
     let retried = c.run_ok(&["retry", "--failed"]);
     assert!(
         retried.starts_with("queued again 3 tasks: 4 9 15\n"),
         "{retried}"
+    );
+    let why = c.run_ok(&["explain", "4"]);
+    assert_eq!(
+        why.lines().nth(1),
+        Some(
+            "  no server runs for this cluster, so nothing runs it now: start `hpcluster up` (it \
+             resumes the journal)"
+        ),
+        "{why}"
     );
     // Pending, and no server to run them.
     let waiting = c.run(&["wait"]);

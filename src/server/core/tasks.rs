@@ -10,6 +10,7 @@
 //! [`TaskHistory`], the same way the journal's replay records it.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::ledger::Counts;
 use crate::task::{Outcome, TaskEvent, TaskHistory, TaskId, TaskInfo, TaskSpec, TaskState};
@@ -237,9 +238,8 @@ impl TaskTable {
     }
 
     /// A run of the task starts in batch job `job` on `host` at `at` (Unix seconds).
-    pub fn started(&mut self, id: TaskId, job: Option<String>, host: &str, at: f64) {
-        self.history_mut(id)
-            .on_started(job, Some(host.to_string()), at);
+    pub fn started(&mut self, id: TaskId, job: Option<Arc<str>>, host: Arc<str>, at: f64) {
+        self.history_mut(id).on_started(job, Some(host), at);
     }
 
     /// The run of a task ended for good (done, failed, killed, cancelled): recorded, counted

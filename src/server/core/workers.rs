@@ -6,6 +6,7 @@
 //! walltime that would fit it.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::tasks::FailedRun;
@@ -30,6 +31,9 @@ pub struct WorkerHello {
 #[derive(Debug, Clone)]
 pub(super) struct Worker {
     pub hello: WorkerHello,
+    /// Its batch job and host as every task it runs records them (one copy, shared).
+    pub job: Option<Arc<str>>,
+    pub host: Arc<str>,
     pub started_per_slot: Vec<u32>,
     pub running: Vec<RunningTask>,
     pub parked: Vec<(u32, Duration)>,
@@ -71,6 +75,8 @@ impl Core {
         self.workers.insert(
             id,
             Worker {
+                job: hello.job.as_ref().map(|j| Arc::from(j.to_string())),
+                host: Arc::from(hello.host.as_str()),
                 hello,
                 started_per_slot: vec![0; slots],
                 running: Vec::new(),
@@ -259,8 +265,8 @@ impl Core {
         // A claimed orphan goes on with the run the journal recorded; anything else starts one.
         let claimed = matches!(self.tasks.state(task), Some(TaskState::Running { .. }));
         if let (false, Some(w)) = (claimed, self.workers.get(&id)) {
-            let (job, host) = (w.job_name(), w.hello.host.clone());
-            self.tasks.started(task, job, &host, since.as_secs_f64());
+            let (job, host) = (w.job.clone(), w.host.clone());
+            self.tasks.started(task, job, host, since.as_secs_f64());
         }
         self.tasks
             .set_state(task, TaskState::Running { worker: id, slot });

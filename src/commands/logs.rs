@@ -35,6 +35,13 @@ pub fn run(config: &Config, args: &LogsArgs) -> anyhow::Result<i32> {
         std::thread::sleep(FOLLOW_EVERY);
         source.refresh();
         state = source.task(args.id)?.state;
+        if !state.is_final() && !source.is_live() {
+            anyhow::bail!(
+                "task {} is {state} and no server runs for this cluster: start `hpcluster up` \
+                 (it resumes the journal), then follow it again",
+                args.id
+            );
+        }
         if state.is_final() {
             // What it wrote last: the file is complete once its end is recorded.
             offset = print_from(std::path::Path::new(&path), offset)?;

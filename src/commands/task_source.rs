@@ -118,6 +118,8 @@ impl TaskSource {
 
     /// The task and why it is where it is.
     pub fn explain(&mut self, id: TaskId) -> anyhow::Result<(TaskInfo, Vec<String>)> {
+        // An unknown task is named the same way whoever answers.
+        self.task(id)?;
         match self.ask(&Request::Explain { id })? {
             Some(Reply::Explained { task, why }) => Ok((task.with_outputs(&self.dir), why)),
             Some(other) => bail!("unexpected answer from the server: {other:?}"),

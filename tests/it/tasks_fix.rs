@@ -121,7 +121,14 @@ fn three_failed_of_twenty_are_listed_retried_alone_and_waited_for() {
         ),
         "{why}"
     );
-    // Pending, and no server to run them.
+    // Pending, and no server to run them: following one says so.
+    let follow = c.run(&["logs", "4", "--follow"]);
+    assert_eq!(follow.code, Some(1), "{}", follow.all());
+    assert_eq!(
+        follow.stderr,
+        "error: task 4 is pending and no server runs for this cluster: start `hpcluster up` (it \
+         resumes the journal), then follow it again\n"
+    );
     let waiting = c.run(&["wait"]);
     assert_eq!(waiting.code, Some(3), "{}", waiting.all());
     assert!(

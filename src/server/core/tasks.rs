@@ -88,8 +88,8 @@ impl StoredSpec {
 struct Task {
     spec: StoredSpec,
     state: TaskState,
-    /// What happened to its runs; none until the first one starts.
-    history: Option<Box<TaskHistory>>,
+    /// Where its history is in [`TaskTable::histories`]; none until its first run starts.
+    history: Option<u32>,
 }
 
 /// Every task of the run.
@@ -99,6 +99,10 @@ pub(super) struct TaskTable {
     pending_default: VecDeque<TaskId>,
     pending_timed: VecDeque<TaskId>,
     counts: Counts,
+    /// The histories of the tasks that have run, side by side: one growing vector, not a small
+    /// allocation per task among the short-lived ones of every dispatch (which fragmented the
+    /// heap: a server that had run 100,000 tasks held 56 MiB more, 14 MiB of it histories).
+    histories: Vec<TaskHistory>,
     pub rules: TaskRules,
 }
 
@@ -122,10 +126,14 @@ impl TaskTable {
         let id = self.tasks.len() as TaskId;
         self.counts.on_added(&state);
         let pending = state == TaskState::Pending;
+        let history = (history != TaskHistory::default()).then(|| {
+            self.histories.push(history);
+            (self.histories.len() - 1) as u32
+        });
         self.tasks.push(Task {
             spec: spec.into(),
             state,
-            history: (history != TaskHistory::default()).then(|| Box::new(history)),
+            history,
         });
         if pending {
             self.enqueue(id, false);
@@ -150,16 +158,23 @@ impl TaskTable {
     }
 
     pub fn history(&self, id: TaskId) -> &TaskHistory {
-        self.tasks[id as usize]
-            .history
-            .as_deref()
-            .unwrap_or(&NO_HISTORY)
+        match self.tasks[id as usize].history {
+            Some(h) => &self.histories[h as usize],
+            None => &NO_HISTORY,
+        }
     }
 
     fn history_mut(&mut self, id: TaskId) -> &mut TaskHistory {
-        self.tasks[id as usize]
-            .history
-            .get_or_insert_with(Box::default)
+        let h = match self.tasks[id as usize].history {
+            Some(h) => h,
+            None => {
+                self.histories.push(TaskHistory::default());
+                let h = (self.histories.len() - 1) as u32;
+                self.tasks[id as usize].history = Some(h);
+                h
+            }
+        };
+        &mut self.histories[h as usize]
     }
 
     /// Runs of the task lost so far (they count against its retries).

@@ -98,8 +98,13 @@ pub struct Config {
     pub status_timeout: Duration,
     /// Time limit of one cancel command (`scancel`, `qdel`, `bkill`).
     pub cancel_timeout: Duration,
-    /// How often a task is retried after its worker was lost.
+    /// How often a task is retried after its worker was lost (or the walltime killed it).
     pub retries: u32,
+    /// How often a task runs again after a failed run: a non-zero exit, a kill by a signal, a
+    /// timeout. Kept apart from `retries`: a failure is the task's, a lost run the cluster's.
+    pub retries_on_failure: u32,
+    /// How long a run may take before the worker kills it and it fails (none: no limit).
+    pub task_timeout: Option<Duration>,
     /// SGE/PBS resource string replacing the generated one (dask-jobqueue's `resource_spec`).
     pub resource_spec: Option<String>,
     /// SGE parallel environment used to request `cores` slots.
@@ -157,6 +162,8 @@ impl Default for Config {
             status_timeout: Duration::from_secs(60),
             cancel_timeout: Duration::from_secs(60),
             retries: 3,
+            retries_on_failure: 0,
+            task_timeout: None,
             resource_spec: None,
             sge_parallel_environment: "smp".to_string(),
             sge_memory_resource: "h_vmem".to_string(),

@@ -134,8 +134,14 @@ pub fn walltime_for(n: u32, budget: &Budget, task_time: Duration) -> Duration {
     let need = task_time.saturating_mul(n).saturating_add(budget.startup);
     let raw = match budget.buffer_rule {
         Buffer::Fixed(b) => need.saturating_add(b),
-        Buffer::Percent(p) => need.div_f64(1.0 - p / 100.0),
+        Buffer::Percent(p) => {
+            crate::duration::from_secs_saturating(need.as_secs_f64() / (1.0 - p / 100.0))
+        }
     };
+    if raw >= Duration::from_secs(u64::MAX / 2) {
+        // Beyond any clock (a hostile task time): no walltime fits; say the largest.
+        return raw;
+    }
     let step = if raw >= Duration::from_secs(3600) {
         60
     } else {

@@ -71,6 +71,8 @@ pub fn history(entries: &[Entry], now: f64) -> History {
     for e in entries {
         match e {
             Entry::Added { spec, .. } => h.specs.push(spec.clone()),
+            // A task queued again by `hpcluster retry` has no run of its own here.
+            Entry::Retried { .. } => {}
             Entry::Started { id, job, at, .. } => {
                 if let Some((job, started)) = open.insert(*id, (job.clone(), *at)) {
                     let secs = (at - started).max(0.0);
@@ -97,7 +99,13 @@ pub fn history(entries: &[Entry], now: f64) -> History {
                 };
                 let kind = match outcome {
                     Outcome::Done => RunKind::Done,
-                    Outcome::Failed { .. } => RunKind::Failed,
+                    Outcome::Failed { walltime: true, .. } => RunKind::KilledByWalltime,
+                    // The task's own failure, final or run again (`retries_on_failure`).
+                    Outcome::Failed { .. } | Outcome::Killed { .. } | Outcome::Rerun { .. } => {
+                        RunKind::Failed
+                    }
+                    // Stopped by `hpcluster cancel`: its time is lost like a lost run's.
+                    Outcome::Cancelled { .. } => RunKind::Lost,
                     Outcome::Requeued { walltime: true, .. } => RunKind::KilledByWalltime,
                     Outcome::Requeued { .. } => RunKind::Lost,
                     Outcome::Returned => continue,

@@ -50,6 +50,7 @@ fn started(id: u64, job: &str, at: f64) -> Entry {
         id,
         worker: 1,
         job: Some(job.into()),
+        host: None,
         at,
     }
 }
@@ -89,6 +90,8 @@ fn a_batch_job_splits_into_its_categories_and_they_add_up() {
             1,
             Outcome::Failed {
                 reason: "exit status 1".into(),
+                exit_code: Some(1),
+                walltime: false,
             },
             300.0,
             1200.0,

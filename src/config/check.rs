@@ -49,6 +49,12 @@ pub fn check(c: &Config) -> Result<(), CheckError> {
         }
     }
     check_time_min(c)?;
+    if c.task_timeout.is_some_and(|t| t.is_zero()) {
+        return Err(fail(
+            "task_timeout",
+            "`task_timeout` must be greater than zero, like \"2h\" (leave it unset for no limit)",
+        ));
+    }
     if crate::memory::parse_lsf_units(&c.lsf_units).is_none() {
         return Err(fail(
             "lsf_units",

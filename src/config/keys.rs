@@ -49,6 +49,8 @@ pub const KEYS: &[&str] = &[
     "status_timeout",
     "cancel_timeout",
     "retries",
+    "retries_on_failure",
+    "task_timeout",
     "resource_spec",
     "sge_parallel_environment",
     "sge_memory_resource",
@@ -122,6 +124,12 @@ pub fn canonical(name: &str) -> Option<&'static str> {
 
 /// The closest known key or alias, for a "did you mean" hint.
 pub fn suggest(name: &str) -> Option<&'static str> {
+    // No "did you mean" for a dask-jobqueue key with no counterpart (the nearest spelling,
+    // `death_timeout` -> `task_timeout`, would name something else): its own hint says what
+    // to do instead.
+    if dask_only(name).is_some() {
+        return None;
+    }
     let names = KEYS.iter().copied().chain(ALIASES.iter().map(|(a, _)| *a));
     names
         .map(|k| (strsim::jaro_winkler(name, k), k))
@@ -294,6 +302,8 @@ pub fn set(c: &mut Config, key: &str, raw: Raw<'_>) -> Result<(), String> {
         "status_timeout" => c.status_timeout = duration(raw)?,
         "cancel_timeout" => c.cancel_timeout = duration(raw)?,
         "retries" => c.retries = count(raw, 0)?,
+        "retries_on_failure" => c.retries_on_failure = count(raw, 0)?,
+        "task_timeout" => c.task_timeout = Some(duration(raw)?),
         "resource_spec" => c.resource_spec = Some(text("a resource list like \"h_vmem=4G\"")?),
         "sge_parallel_environment" => c.sge_parallel_environment = text("a PE name like \"smp\"")?,
         "sge_memory_resource" => c.sge_memory_resource = text("a resource name like \"h_vmem\"")?,
@@ -352,6 +362,8 @@ pub fn value(c: &Config, key: &str) -> Json {
         "status_timeout" => dur(c.status_timeout),
         "cancel_timeout" => dur(c.cancel_timeout),
         "retries" => json!(c.retries),
+        "retries_on_failure" => json!(c.retries_on_failure),
+        "task_timeout" => c.task_timeout.map_or(Json::Null, dur),
         "resource_spec" => json!(c.resource_spec),
         "sge_parallel_environment" => json!(c.sge_parallel_environment),
         "sge_memory_resource" => json!(c.sge_memory_resource),
@@ -388,6 +400,8 @@ mod tests {
         assert_eq!(canonical("waltime"), None);
         assert_eq!(suggest("waltime"), Some("walltime"));
         assert_eq!(suggest("zzzz"), None);
+        assert_eq!(suggest("task_timout"), Some("task_timeout"));
+        assert_eq!(suggest("death-timeout"), None);
     }
 
     #[test]

@@ -180,6 +180,7 @@ impl Rig {
             exit_when_done: closed,
             progress: false,
             initial_jobs: Vec::new(),
+            joblog: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let clock = TokioClock::starting_at(T0);

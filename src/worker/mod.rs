@@ -111,7 +111,7 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
     }
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<launch::Ended>();
     let launcher = Launcher {
-        tasks_root: cluster_dir.join("tasks"),
+        cluster_dir: cluster_dir.clone(),
         scratch: scratch.as_ref().map(|s| s.path().to_path_buf()),
         done: done_tx,
     };

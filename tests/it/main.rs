@@ -14,6 +14,13 @@
 //! - `backend_slurm`, `backend_sge`, `tasks_real`: the real SLURM and SGE that
 //!   `scripts/test.sh` starts, through the scenarios of `real`; `backfill_slurm`: a batch
 //!   job with `time_min` started by SLURM's backfill, and its worker's granted limit.
+//! - `tasks_define`, `tasks_fix`, `tasks_control`: tasks from `--array` and `--args`
+//!   templates; failed tasks listed, retried and waited for, hopeless tasks and timeouts; the
+//!   task commands while `up` runs (issue 10). `joblog`: `up --joblog` read by GNU parallel.
+//!   `json_schema`: every `--json` against `docs/json.md`. `closed_pipe`: data commands into a
+//!   closed pipe.
+//! - `backend_slurm`, `backend_sge`, `tasks_real`, `tasks_fix_real`: the real SLURM and SGE
+//!   that `scripts/test.sh` starts, through the scenarios of `real`.
 //!
 //! Recorded scheduler outputs for the unit tests stay in `tests/fixtures/`.
 
@@ -27,11 +34,14 @@ mod backend_sge;
 mod backend_slurm;
 mod backfill_slurm;
 mod bad_input;
+mod closed_pipe;
 mod config;
 mod dask_configs;
 mod docs_scripts;
 mod every_backend;
 mod job_dirs;
+mod joblog;
+mod json_schema;
 mod logging;
 mod manpage;
 mod plan_results;
@@ -40,7 +50,11 @@ mod report;
 mod scheduler_faults;
 mod scheduler_soak;
 mod server_load;
+mod tasks_control;
+mod tasks_define;
 mod tasks_faults;
+mod tasks_fix;
+mod tasks_fix_real;
 mod tasks_local;
 mod tasks_real;
 mod walltime_local;

@@ -39,8 +39,8 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
     if let Some(note) = &config.walltime_note {
         tracing::info!("walltime {note}");
     }
-    let tasks = match &args.tasks {
-        Some(path) => Some(crate::tasks::read_tasks(path)?),
+    let tasks = match args.def.definition()? {
+        Some(def) => Some(crate::tasks::define(&def)?),
         None => None,
     };
     if config.task_time.is_some() {
@@ -56,15 +56,18 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
         let n = args
             .jobs
             .unwrap_or_else(|| jobs_for(&config, tasks.as_ref().map_or(0, Vec::len)));
+        if let Some(tasks) = &tasks {
+            print!("{}", crate::tasks::preview(tasks, DRY_RUN_TASKS));
+        }
         return dry_run::run(&config, n);
     }
+    let dir = std::path::absolute(cluster_dir::path_for(&config))?;
     // One thread: the server's work per message is small, and cross-thread wake-ups would
     // cost more than they save (see docs/benchmarks.md).
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let dir = cluster_dir::path_for(&config);
-    let summary = rt.block_on(serve(config.clone(), tasks, args.jobs))?;
+    let summary = rt.block_on(serve(config.clone(), tasks, args.jobs, args.joblog.clone()))?;
     let code = report(&summary);
     // The ledger's two headline lines, from what jobs.json and the journal recorded.
     match crate::commands::report::build(&config, &dir, crate::time::unix_now()) {
@@ -73,8 +76,12 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
             .for_each(|line| println!("{line}")),
         Err(e) => tracing::warn!("no ledger of this run: {e:#}"),
     }
+    super::up_summary::print_tasks_summary(&dir);
     Ok(code)
 }
+
+/// Tasks `up --dry-run` shows as they will run.
+const DRY_RUN_TASKS: usize = 10;
 
 /// The command a backend submits with, checked before anything starts.
 fn submit_program(kind: crate::backend_kind::BackendKind) -> Option<&'static str> {
@@ -105,6 +112,7 @@ async fn serve(
     config: Config,
     tasks: Option<Vec<crate::task::TaskSpec>>,
     jobs: Option<u32>,
+    joblog: Option<std::path::PathBuf>,
 ) -> anyhow::Result<Summary> {
     if let Some(program) = submit_program(config.backend) {
         // Fail now, not after three submit attempts 30 s apart.
@@ -149,7 +157,8 @@ async fn serve(
         retries: config.retries,
         idle_timeout: IDLE_TIMEOUT,
         heartbeat_timeout: HEARTBEAT_TIMEOUT,
-    });
+    })
+    .with_failure_rules(config.retries_on_failure, config.task_timeout);
     let exit_when_done = tasks.is_some();
     let (resumed, added) = server::seed_tasks(
         &mut core,
@@ -173,6 +182,8 @@ async fn serve(
     }
     if exit_when_done {
         core.close_input();
+    } else {
+        tracing::info!("{}", super::up_summary::how_to_submit(&config.name));
     }
     // A worker's connection is a file descriptor: don't let a low soft limit cap the cluster.
     if let Some((before, after)) = crate::process::raise_open_files_limit() {
@@ -202,6 +213,7 @@ async fn serve(
     let mut opts = options(&config, &dir_path, exit_when_done)?;
     opts.first_jobs = first_jobs(&config, jobs, reattached.len() as u32);
     opts.initial_jobs = reattached;
+    opts.joblog = joblog;
     let result = server::run(
         listener,
         secret,
@@ -286,6 +298,7 @@ fn options(
         exit_when_done,
         progress: true,
         initial_jobs: Vec::new(),
+        joblog: None,
     })
 }
 

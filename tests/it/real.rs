@@ -214,7 +214,8 @@ pub fn walltime_kill(s: &Sched, within_secs: u64) {
 pub fn failing_prologue(s: &Sched, reason: &str) {
     let t = s.test("fail", "500ms");
     let marker = format!("MARKER-{}", t.name());
-    let tasks = t.write("tasks.txt", "true\ntrue\n");
+    // One task: one batch job at a time, so the run stops after exactly three.
+    let tasks = t.write("tasks.txt", "true\n");
     let out = up(s, &t, &format!("echo {marker} >&2; exit 3"))
         .args(&[
             "--walltime",

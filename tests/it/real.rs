@@ -105,7 +105,8 @@ fn up(s: &Sched, t: &Test, prologue: &str) -> Invocation {
         .env("HPCLUSTER_JOB_SCRIPT_PROLOGUE", prologue)
 }
 
-/// A few batch jobs and an array go pending -> running -> done.
+/// A few batch jobs and an array go pending -> running -> done. A task time of 40 s in a
+/// 1-minute walltime gives each batch job one task, so none is cancelled as not needed.
 pub fn jobs_and_array(s: &Sched) {
     let t = s.test("life", "500ms");
     let tasks = t.write("tasks.txt", "sleep 6\nsleep 6\nsleep 6\n");
@@ -117,7 +118,7 @@ pub fn jobs_and_array(s: &Sched) {
             "--walltime",
             "1m",
             "--task-time",
-            "10s",
+            "40s",
             "--tasks",
             tasks.to_str().unwrap(),
         ])

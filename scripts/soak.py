@@ -101,7 +101,7 @@ class Run:
                     "--walltime", "30s", "--task-time", "3s", "--slots", str(slots),
                     "--max-jobs", str(self.rng.choice([1, 2, 3]))]
         self.env = dict(os.environ, RECORDS=self.records, HPCLUSTER_POLL_INTERVAL="200ms",
-                        HPCLUSTER_INTERFACE="127.0.0.1", HPCLUSTER_NAME=f"soak{seed}")
+                        HPCLUSTER_HOST="127.0.0.1", HPCLUSTER_NAME=f"soak{seed}")
         self.faults = collections.Counter()
         self.ups = 0
         self.last_code = None

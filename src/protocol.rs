@@ -47,14 +47,22 @@ pub enum RunEnd {
 
 /// A task a reconnecting worker still runs (or has finished without its report reaching the
 /// server), in its slot.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Claim {
     pub task: u64,
     pub slot: u32,
     /// Seconds it has run (or ran) so far.
     #[serde(default)]
     pub secs: f64,
+    /// The run it is (see [`RunId`]); 0 from a worker that predates run IDs.
+    #[serde(default)]
+    pub run: RunId,
 }
+
+/// Which start of a task a copy is: the server gives every start its own ID (in the `run`
+/// reply) and the worker names it in its report and claims, so a report of a copy the server
+/// has since stopped or replaced is known for what it is. 0: not known (an older peer).
+pub type RunId = u64;
 
 /// Messages a worker or client sends after the handshake.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,6 +90,9 @@ pub enum Request {
         end: RunEnd,
         /// Wall time the task ran, seconds.
         secs: f64,
+        /// The run that ended (the `run` of its `run` reply).
+        #[serde(default)]
+        run: RunId,
     },
     Heartbeat,
     /// The worker is leaving (retired or stopped); nothing of it runs anymore.
@@ -126,6 +137,9 @@ pub enum Reply {
         estimate: f64,
         /// The buffer the server admitted it with, seconds.
         buffer: f64,
+        /// The ID of this start, named again in the task's report and claims.
+        #[serde(default)]
+        run: RunId,
     },
     /// Pending tasks exist but none can finish before this worker's deadline: retire the slot.
     Retire { slot: u32, reason: String },
@@ -133,8 +147,14 @@ pub enum Reply {
     Stop { slot: u32 },
     /// A task end is on disk.
     Ack { task: u64 },
-    /// A claimed task is not this worker's anymore (it was requeued): stop it, drop its result.
-    Disown { task: u64, reason: String },
+    /// A copy of a task is not this worker's anymore (it was requeued, or completed
+    /// elsewhere): stop it, drop its result. `run` names the copy (0: any copy of the task).
+    Disown {
+        task: u64,
+        #[serde(default)]
+        run: RunId,
+        reason: String,
+    },
     /// Tasks added, with their IDs.
     Added { first: u64, count: u64 },
     /// Summary for a client.

@@ -47,6 +47,7 @@ fn added(id: u64, name: Option<&str>) -> Entry {
 
 fn started(id: u64, job: &str, at: f64) -> Entry {
     Entry::Started {
+        run: 0,
         id,
         worker: 1,
         job: Some(job.into()),

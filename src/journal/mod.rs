@@ -47,6 +47,10 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host: Option<String>,
         at: f64,
+        /// The ID of this start ([`crate::protocol::RunId`]); absent (0) in journals written
+        /// before run IDs, whose copies are then known by their batch job alone.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        run: u64,
     },
     Ended {
         id: u64,
@@ -60,6 +64,10 @@ pub enum Entry {
         id: u64,
         at: f64,
     },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Writing the journal failed: the server cannot acknowledge anything after this.

@@ -21,6 +21,8 @@ pub struct ReplayedTask {
     pub spec: TaskSpec,
     pub state: TaskState,
     pub history: TaskHistory,
+    /// The run ID of its last start (0: none, or a journal from before run IDs).
+    pub run: u64,
 }
 
 impl ReplayedTask {
@@ -130,6 +132,7 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
                 spec,
                 state: TaskState::Pending,
                 history: TaskHistory::default(),
+                run: 0,
             });
         }
         Entry::Started {
@@ -138,11 +141,13 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
             job,
             host,
             at,
+            run,
         } => {
             let job = job.map(|j| r.intern(j));
             let host = host.map(|h| r.intern(h));
             let t = task(r, id)?;
             t.state = TaskState::Running { worker, slot: 0 };
+            t.run = run;
             t.history.on_started(job, host, at);
         }
         Entry::Ended {
@@ -231,6 +236,7 @@ mod tests {
                 .unwrap();
             }
             j.append(&Entry::Started {
+                run: 0,
                 id: 0,
                 worker: 1,
                 job: None,
@@ -246,6 +252,7 @@ mod tests {
             })
             .unwrap();
             j.append(&Entry::Started {
+                run: 0,
                 id: 1,
                 worker: 1,
                 job: Some("7".into()),
@@ -254,6 +261,7 @@ mod tests {
             })
             .unwrap();
             j.append(&Entry::Started {
+                run: 0,
                 id: 2,
                 worker: 2,
                 job: None,
@@ -321,5 +329,17 @@ mod tests {
         let e = parse_journal("{\"ev\":\"started\",\"id\":5,\"worker\":1,\"at\":0}\n", "j")
             .unwrap_err();
         assert!(format!("{e:#}").contains("unknown task 5"), "{e:#}");
+    }
+
+    /// A start's run ID is read back, so a resumed server knows which copy a returning worker
+    /// claims; a journal from before run IDs reads as 0 (any copy of that batch job).
+    #[test]
+    fn the_run_of_a_start_is_read_back_and_old_journals_read_as_zero() {
+        let added = "{\"ev\":\"added\",\"id\":0,\"spec\":{\"cmd\":\"a\"}}\n";
+        let new =
+            format!("{added}{{\"ev\":\"started\",\"id\":0,\"worker\":1,\"at\":0,\"run\":77}}\n");
+        let old = format!("{added}{{\"ev\":\"started\",\"id\":0,\"worker\":1,\"at\":0}}\n");
+        assert_eq!(parse_journal(&new, "j").unwrap().tasks[0].run, 77);
+        assert_eq!(parse_journal(&old, "j").unwrap().tasks[0].run, 0);
     }
 }

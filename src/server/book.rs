@@ -23,6 +23,8 @@ pub struct JobView {
     pub cancelled_by_us: bool,
     /// Why it ended before its worker connected: the batch system's words and its output.
     pub described: Option<String>,
+    /// The batch system said it ended while its worker was still connected (said once).
+    pub disputed: bool,
 }
 
 /// Every batch job the server submitted.
@@ -63,6 +65,7 @@ impl JobBook {
                 retired: early.is_some_and(|e| e.gone),
                 cancelled_by_us: false,
                 described: None,
+                disputed: false,
             },
         );
     }
@@ -175,6 +178,20 @@ impl JobBook {
             if j.state == *state {
                 continue;
             }
+            // A live worker outranks a status line: a batch job whose worker is connected is
+            // running, whatever the status command (or a dead local supervisor) says, unless
+            // hpcluster cancelled it. It ends once its worker leaves or falls silent.
+            if state.is_final() && j.connected && !j.retired && !j.cancelled_by_us {
+                if !j.disputed {
+                    tracing::warn!(
+                        "the batch system says batch job {id} ended ({state:?}) but its worker \
+                         is still connected: it is taken as running while the worker answers"
+                    );
+                    j.disputed = true;
+                }
+                j.state = JobState::Running;
+                continue;
+            }
             j.state = *state;
             if state.is_final() {
                 if !j.connected && !j.cancelled_by_us && *state != JobState::Cancelled {
@@ -249,6 +266,11 @@ mod tests {
         assert!(!j.retired);
         assert_eq!(book.queued(), 0);
         assert_eq!(book.active(), 1);
+        // While its worker is connected, an answer that it ended is set aside (a live worker
+        // outranks a status line); once the worker has left, it ends.
+        assert!(book.on_poll(&[(job.clone(), JobState::Done)]).is_empty());
+        assert_eq!(book.jobs[&job].state, JobState::Running);
+        book.on_worker_gone(&job);
         // Its end is not a failed start.
         let ended = book.on_poll(&[(job.clone(), JobState::Done)]);
         assert_eq!(ended, vec![(job, JobState::Done, Some(3))]);

@@ -60,6 +60,7 @@ impl Server {
                         *worker,
                         Reply::Disown {
                             task: *task,
+                            run: 0,
                             reason,
                         },
                     );

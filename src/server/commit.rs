@@ -35,6 +35,7 @@ impl Server {
                 spec,
                 estimate,
                 buffer,
+                run,
             } => {
                 let peer = self.peers.get(&id);
                 let job = peer.and_then(|p| p.job.as_ref()).map(|j| j.to_string());
@@ -48,6 +49,7 @@ impl Server {
                     job,
                     host,
                     at: now.as_secs_f64(),
+                    run,
                 });
                 Reply::Run {
                     slot,
@@ -55,6 +57,7 @@ impl Server {
                     spec,
                     estimate: estimate.as_secs_f64(),
                     buffer: buffer.as_secs_f64(),
+                    run,
                 }
             }
             Dispatch::Retire { reason } => {

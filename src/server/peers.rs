@@ -136,7 +136,10 @@ impl Server {
         let out = core.on_claims(id, now);
         if let Some(log) = &mut self.joblog {
             // Runs the previous server started end here: the joblog names them too.
-            for task in claims.iter().filter(|t| !out.disowned.contains(t)) {
+            for task in claims
+                .iter()
+                .filter(|t| !out.disowned.iter().any(|(d, _)| d == *t))
+            {
                 log.started(*task, &host, &core.task_command(*task));
             }
         }
@@ -153,11 +156,12 @@ impl Server {
                 }
             );
         }
-        for task in out.disowned {
+        for (task, run) in out.disowned {
             self.send(
                 id,
                 Reply::Disown {
                     task,
+                    run,
                     reason: "it was requeued while the worker was away".into(),
                 },
             );
@@ -184,8 +188,28 @@ impl Server {
                     self.dispatch(journal, id, slot, next, now);
                 }
             }
-            Request::TaskEnded { task, end, secs } => {
-                if let Some(ev) = core.on_task_ended(id, task, end, secs, now) {
+            Request::TaskEnded {
+                task,
+                end,
+                secs,
+                run,
+            } => {
+                let reported = core.on_run_ended(id, task, run, end, secs, now);
+                for (worker, task, run) in reported.stop {
+                    tracing::info!(
+                        "task {task} completed on worker {id}, whose copy had been given up on: \
+                         its result is kept and the copy on worker {worker} is stopped"
+                    );
+                    self.send(
+                        worker,
+                        Reply::Disown {
+                            task,
+                            run,
+                            reason: "another copy of it completed".into(),
+                        },
+                    );
+                }
+                if let Some(ev) = reported.event {
                     self.record(journal, &ev, now);
                 }
                 self.acks.push((id, Reply::Ack { task }));

@@ -59,7 +59,7 @@ pub fn seed_tasks(
         match t.running_job().filter(|j| alive.contains(*j)) {
             Some(job) => {
                 let job = job.to_string();
-                core.restore_orphan(t.spec, job, t.history, until)
+                core.restore_orphan(t.spec, job, t.history, t.run, until)
             }
             None => core.restore_task(t.spec, t.state, t.history),
         }

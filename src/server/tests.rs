@@ -9,6 +9,7 @@
 //! holds a [`Freeze`] (a blocking task, which stops the jumps) and moves time only with
 //! [`pass`], in tick-sized steps with a moment of real time after each for the sockets.
 
+mod live_worker;
 mod successors;
 
 use std::sync::{Arc, Mutex};
@@ -292,6 +293,7 @@ async fn a_report_is_acknowledged_only_once_the_journal_has_it() {
     let t = w.ask_task().await;
     assert_eq!(t, 0);
     w.send(&Request::TaskEnded {
+        run: 0,
         task: t,
         end: RunEnd::Exited { code: 0 },
         secs: 60.0,
@@ -356,6 +358,7 @@ async fn the_run_submits_for_the_work_and_cancels_what_is_left_at_its_end() {
     let mut w = rig.worker("f-1", Duration::from_secs(3600)).await;
     let t = w.ask_task().await;
     w.send(&Request::TaskEnded {
+        run: 0,
         task: t,
         end: RunEnd::Exited { code: 0 },
         secs: 60.0,

@@ -14,7 +14,7 @@ use tokio::process::Command as TokioCommand;
 use tokio::sync::mpsc;
 
 use crate::process::{signal_group, SIGKILL, SIGTERM};
-use crate::protocol::{Request, RunEnd};
+use crate::protocol::{Request, RunEnd, RunId};
 use crate::task::TaskSpec;
 
 /// A task running in a slot.
@@ -22,10 +22,12 @@ pub struct Running {
     pub pgid: i32,
     pub started: Instant,
     pub slot: u32,
+    /// Which start of the task this is (the server's run ID).
+    pub run: RunId,
 }
 
-/// A task's end as the launcher reports it: (task, how it ended, seconds it ran).
-pub type Ended = (u64, RunEnd, f64);
+/// A task's end as the launcher reports it: (task, its run, how it ended, seconds it ran).
+pub type Ended = (u64, RunId, RunEnd, f64);
 
 /// What every task of a worker starts with.
 pub struct Launcher {
@@ -43,10 +45,11 @@ impl Launcher {
         &self,
         spec: &TaskSpec,
         task: u64,
+        run: RunId,
         slot: u32,
         running: &mut HashMap<u64, Running>,
     ) -> Option<Request> {
-        match self.spawn(spec, task, slot) {
+        match self.spawn(spec, task, run, slot) {
             Ok(r) => {
                 running.insert(task, r);
                 None
@@ -57,12 +60,13 @@ impl Launcher {
                     task,
                     end: RunEnd::Exited { code: 127 },
                     secs: 0.0,
+                    run,
                 })
             }
         }
     }
 
-    fn spawn(&self, spec: &TaskSpec, task: u64, slot: u32) -> anyhow::Result<Running> {
+    fn spawn(&self, spec: &TaskSpec, task: u64, run: RunId, slot: u32) -> anyhow::Result<Running> {
         let (out, err) = crate::task::output_paths(&self.cluster_dir, task);
         let mut cmd = TokioCommand::new("/bin/sh");
         cmd.arg("-c")
@@ -134,12 +138,13 @@ impl Launcher {
             for copy in [copy_out, copy_err].into_iter().flatten() {
                 let _ = tokio::time::timeout(OUTPUT_GRACE, copy).await;
             }
-            let _ = done.send((task, end, started.elapsed().as_secs_f64()));
+            let _ = done.send((task, run, end, started.elapsed().as_secs_f64()));
         });
         Ok(Running {
             pgid,
             started,
             slot,
+            run,
         })
     }
 }

@@ -173,10 +173,13 @@ impl Link {
         if let Request::WorkerHello { claims, .. } = &mut hello {
             *claims = running;
             claims.extend(self.backlog.iter().filter_map(|r| match r {
-                Request::TaskEnded { task, secs, .. } => Some(Claim {
+                Request::TaskEnded {
+                    task, secs, run, ..
+                } => Some(Claim {
                     task: *task,
                     slot: u32::MAX,
                     secs: *secs,
+                    run: *run,
                 }),
                 _ => None,
             }));

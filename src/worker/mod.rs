@@ -16,7 +16,7 @@ use crate::auth::Secret;
 use crate::backend_kind::BackendKind;
 use crate::budget::{killed_by_walltime, may_start, Admission};
 use crate::duration::format_human;
-use crate::protocol::{Claim, Reply, Request, RunEnd};
+use crate::protocol::{Claim, Reply, Request, RunEnd, RunId};
 use crate::task::TaskSpec;
 use crate::time::unix_now;
 
@@ -62,6 +62,7 @@ pub fn run(args: WorkerOptions) -> anyhow::Result<i32> {
 /// A task the server sent ahead to a busy slot, to start the moment the slot's task ends.
 struct Queued {
     task: u64,
+    run: RunId,
     spec: TaskSpec,
     estimate: Duration,
     buffer: Duration,
@@ -132,20 +133,21 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
         }
         tokio::select! {
             msg = link.recv() => match msg {
-                Some(Ok(Reply::Run { slot, task, spec, estimate, buffer })) => {
+                Some(Ok(Reply::Run { slot, task, spec, estimate, buffer, run })) => {
                     if running.values().any(|r| r.slot == slot) {
                         let next = Queued {
                             task,
+                            run,
                             spec,
                             estimate: Duration::from_secs_f64(estimate.clamp(0.0, 1e9)),
                             buffer: Duration::from_secs_f64(buffer.clamp(0.0, 1e9)),
                         };
                         if let Some(old) = queued.insert(slot, next) {
                             // The server sends one task ahead per slot; give back a second.
-                            link.send(Request::TaskEnded { task: old.task, end: RunEnd::NotStarted, secs: 0.0 });
+                            link.send(Request::TaskEnded { task: old.task, end: RunEnd::NotStarted, secs: 0.0, run: old.run });
                             unacked += 1;
                         }
-                    } else if let Some(failed) = launcher.start(&spec, task, slot, &mut running) {
+                    } else if let Some(failed) = launcher.start(&spec, task, run, slot, &mut running) {
                         link.send(failed);
                         unacked += 1;
                         link.send(Request::Ask { slot });
@@ -159,10 +161,13 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                     retired.insert(slot);
                 }
                 Some(Ok(Reply::Ack { .. })) => unacked = unacked.saturating_sub(1),
-                Some(Ok(Reply::Disown { task, reason })) => {
-                    // Requeued while we were away: another worker runs it now.
-                    queued.retain(|_, q| q.task != task);
-                    if let Some(r) = running.remove(&task) {
+                Some(Ok(Reply::Disown { task, run, reason })) => {
+                    // Requeued while we were away, or completed elsewhere: that copy stops
+                    // (run 0, from an older server: any copy of the task).
+                    let this_copy = |r: RunId| run == 0 || r == run;
+                    queued.retain(|_, q| !(q.task == task && this_copy(q.run)));
+                    let here = running.get(&task).is_some_and(|r| this_copy(r.run));
+                    if let Some(r) = here.then(|| running.remove(&task)).flatten() {
                         tracing::warn!("task {task} stopped: {reason}");
                         signal_group(r.pgid, SIGKILL);
                         if !retired.contains(&r.slot) {
@@ -184,18 +189,23 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                     reconnect.reset();
                 }
             },
-            Some((task, end, secs)) = done_rx.recv() => {
+            Some((task, run, end, secs)) = done_rx.recv() => {
+                // A copy stopped as stale (disowned) ends unreported; a newer copy of the same
+                // task may run under its ID by then.
+                if running.get(&task).is_some_and(|r| r.run != run) {
+                    continue;
+                }
                 if let Some(r) = running.remove(&task) {
                     // The task sent ahead starts first, then the reports go out.
-                    let mut reports = vec![Request::TaskEnded { task, end, secs }];
+                    let mut reports = vec![Request::TaskEnded { task, end, secs, run }];
                     if let Some(next) = queued.remove(&r.slot) {
                         let now = unix_now();
                         let fits = args.no_admission
                             || may_start(now, deadline, next.estimate, next.buffer, 0, None)
                                 == Admission::Start;
                         if !fits {
-                            reports.push(Request::TaskEnded { task: next.task, end: RunEnd::NotStarted, secs: 0.0 });
-                        } else if let Some(failed) = launcher.start(&next.spec, next.task, r.slot, &mut running) {
+                            reports.push(Request::TaskEnded { task: next.task, end: RunEnd::NotStarted, secs: 0.0, run: next.run });
+                        } else if let Some(failed) = launcher.start(&next.spec, next.task, next.run, r.slot, &mut running) {
                             reports.push(failed);
                         }
                     }
@@ -220,6 +230,7 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                         task: *task,
                         slot: r.slot,
                         secs: r.started.elapsed().as_secs_f64(),
+                        run: r.run,
                     })
                     .collect();
                 match link.reconnect(&target, hello.clone(), claims).await {
@@ -250,6 +261,7 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
             task: q.task,
             end: RunEnd::NotStarted,
             secs: 0.0,
+            run: q.run,
         });
         unacked += 1;
     }
@@ -293,6 +305,7 @@ async fn stop_all(
             task,
             end: RunEnd::Interrupted { walltime },
             secs: r.started.elapsed().as_secs_f64(),
+            run: r.run,
         });
     }
     0

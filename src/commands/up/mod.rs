@@ -158,7 +158,10 @@ async fn serve(
         idle_timeout: IDLE_TIMEOUT,
         heartbeat_timeout: HEARTBEAT_TIMEOUT,
     })
-    .with_failure_rules(config.retries_on_failure, config.task_timeout);
+    .with_failure_rules(config.retries_on_failure, config.task_timeout)
+    // Run IDs from this server's start, in microseconds: never one a previous server of the
+    // cluster handed out, even where its `started` entry never reached the journal.
+    .with_first_run(crate::time::unix_now().as_micros() as u64);
     let exit_when_done = tasks.is_some();
     let (resumed, added) = server::seed_tasks(
         &mut core,

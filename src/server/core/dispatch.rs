@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::{Core, WorkerId};
 use crate::budget::Admission;
+use crate::protocol::RunId;
 use crate::task::{TaskId, TaskSpec};
 
 /// Why a slot retires with nothing pending in a closed run.
@@ -29,6 +30,8 @@ pub enum Dispatch {
         spec: TaskSpec,
         estimate: Duration,
         buffer: Duration,
+        /// The ID of this start (see [`crate::protocol::RunId`]).
+        run: RunId,
     },
     /// Pending tasks exist but none can finish before the deadline (or the cap is reached).
     Retire { reason: String },
@@ -149,7 +152,8 @@ impl Core {
         let estimate = self
             .estimates
             .for_task(self.tasks.class(task), self.tasks.time(task), now);
-        self.run_on(id, slot, task, since, estimate);
+        let run = self.next_run();
+        self.run_on(id, slot, task, run, since, estimate);
         if let Some(n) = self
             .workers
             .get_mut(&id)
@@ -162,6 +166,7 @@ impl Core {
             spec: self.tasks.spec(task),
             estimate,
             buffer: self.cfg.budget.buffer,
+            run,
         }
     }
 

@@ -14,6 +14,7 @@
 //! - [`dispatch`]: the answer to a slot's ask, sending ahead, parked slots (admission through
 //!   the [`Budget`]); [`select`]: which pending task fits a slot (FIFO, then best fit);
 //! - [`orphans`]: tasks a restarted server found running, and the claims of returning workers;
+//! - [`stale`]: run IDs, and the reports of copies the server no longer counts on;
 //! - [`supply`]: how many batch jobs the pending work needs, and which queued ones it no
 //!   longer needs;
 //! - [`explain`]: why a task is where it is (`hpcluster explain`).
@@ -24,6 +25,7 @@ mod explain;
 mod ledger;
 mod orphans;
 mod select;
+mod stale;
 mod supply;
 mod tasks;
 mod workers;
@@ -34,6 +36,7 @@ use std::time::Duration;
 pub use dispatch::{Dispatch, PREFETCH_BELOW};
 pub use ledger::Counts;
 pub use orphans::ClaimOutcome;
+pub use stale::Reported;
 pub use supply::{JobCounts, Supply};
 pub use tasks::TaskRules;
 pub use workers::WorkerHello;
@@ -73,6 +76,8 @@ pub struct Core {
     orphans: Orphans,
     /// No more tasks will be added (a `--tasks` run).
     input_closed: bool,
+    /// The run ID of the next start ([`stale`]).
+    next_run: crate::protocol::RunId,
 }
 
 impl Core {
@@ -90,6 +95,7 @@ impl Core {
             workers: HashMap::new(),
             orphans: Orphans::default(),
             input_closed: false,
+            next_run: 1,
         }
     }
 
@@ -293,11 +299,21 @@ impl Core {
 
     /// Takes a running task off its worker's slots; returns when it started there.
     fn take_running(&mut self, worker: WorkerId, task: TaskId) -> Option<Duration> {
+        self.take_running_copy(worker, task).map(|(since, _)| since)
+    }
+
+    /// Takes a running task off its worker's slots; returns when it started there and its run.
+    fn take_running_copy(
+        &mut self,
+        worker: WorkerId,
+        task: TaskId,
+    ) -> Option<(Duration, crate::protocol::RunId)> {
         let w = self.workers.get_mut(&worker)?;
         let pos = w.running.iter().position(|r| r.task == task)?;
-        let since = w.running.remove(pos).since;
-        self.estimates.stopped(self.tasks.class(task), task, since);
-        Some(since)
+        let taken = w.running.remove(pos);
+        self.estimates
+            .stopped(self.tasks.class(task), task, taken.since);
+        Some((taken.since, taken.run))
     }
 }
 

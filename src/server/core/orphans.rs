@@ -12,21 +12,27 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::{Core, WorkerId};
+use crate::protocol::RunId;
 use crate::task::{TaskEvent, TaskHistory, TaskId, TaskSpec, TaskState};
 
 /// The worker of a task the journal left running on a batch job that may still be alive:
 /// nobody, until that job's worker reconnects and claims it.
-const ORPHAN: WorkerId = WorkerId::MAX;
+pub(super) const ORPHAN: WorkerId = WorkerId::MAX;
 
-/// Orphans by batch job: until when they wait, and which tasks.
+/// The slot a claim names for a copy that has finished and whose report waits.
+const FINISHED: u32 = u32::MAX;
+
+/// Orphans by batch job: until when they wait, and which tasks (with the run ID the journal
+/// recorded for each start, 0 when it recorded none).
 #[derive(Debug, Default)]
-pub(super) struct Orphans(HashMap<String, (Duration, Vec<TaskId>)>);
+pub(super) struct Orphans(HashMap<String, (Duration, Vec<(TaskId, RunId)>)>);
 
 impl Orphans {
-    /// A task is no orphan anymore (`hpcluster cancel` ended it): no worker can claim it.
+    /// A task is no orphan anymore (`hpcluster cancel` ended it, or a copy of it completed
+    /// elsewhere): no worker can claim it.
     pub fn forget(&mut self, task: TaskId) {
         for (_, tasks) in self.0.values_mut() {
-            tasks.retain(|t| *t != task);
+            tasks.retain(|(t, _)| *t != task);
         }
     }
 }
@@ -34,8 +40,8 @@ impl Orphans {
 /// What the core makes of a worker's claims.
 #[derive(Debug, Default, PartialEq)]
 pub struct ClaimOutcome {
-    /// Claimed tasks that are not the worker's: it must stop them.
-    pub disowned: Vec<TaskId>,
+    /// Claimed copies (task, run) that are not the worker's: it must stop them.
+    pub disowned: Vec<(TaskId, RunId)>,
     /// Tasks of its batch job it did not claim, requeued.
     pub requeued: Vec<TaskEvent>,
 }
@@ -49,6 +55,7 @@ impl Core {
         spec: TaskSpec,
         job: String,
         history: TaskHistory,
+        run: RunId,
         until: Duration,
     ) {
         let running = TaskState::Running {
@@ -61,7 +68,7 @@ impl Core {
             .entry(job)
             .or_insert_with(|| (until, Vec::new()))
             .1
-            .push(id);
+            .push((id, run));
     }
 
     /// A worker's claims (in its hello, after it reconnected): tasks the journal left running
@@ -80,24 +87,38 @@ impl Core {
             .map(|(_, tasks)| tasks)
             .unwrap_or_default();
         for c in claims {
-            match held.iter().position(|t| *t == c.task) {
+            // The same copy: the same task, and the same start where both sides know it.
+            let same = |&(t, run): &(TaskId, RunId)| {
+                t == c.task && (run == 0 || c.run == 0 || run == c.run)
+            };
+            let run = match held.iter().position(same) {
                 Some(pos) => {
-                    held.swap_remove(pos);
+                    let (_, run) = held.swap_remove(pos);
+                    if c.run == 0 {
+                        run
+                    } else {
+                        c.run
+                    }
                 }
                 // Still on an older connection of the same batch job that the server has not
                 // seen close yet (the worker reconnected after a network fault): moved over.
-                None if self.take_from_same_job(c.task, id, job.as_deref()) => {}
-                None => {
-                    out.disowned.push(c.task);
-                    continue;
-                }
-            }
+                None => match self.take_from_same_job(c.task, c.run, id, job.as_deref()) {
+                    Some(run) => run,
+                    // A copy that has finished: its report follows the hello, and is kept
+                    // if the task has not completed elsewhere (see `Core::on_run_ended`).
+                    None if c.slot == FINISHED => continue,
+                    None => {
+                        out.disowned.push((c.task, c.run));
+                        continue;
+                    }
+                },
+            };
             let estimate =
                 self.estimates
                     .for_task(self.tasks.class(c.task), self.tasks.time(c.task), now);
-            self.run_on(id, c.slot, c.task, now, estimate);
+            self.run_on(id, c.slot, c.task, run, now, estimate);
         }
-        for task in held {
+        for (task, _) in held {
             out.requeued.push(self.lost_run(
                 task,
                 0.0,
@@ -108,30 +129,34 @@ impl Core {
         out
     }
 
-    /// Removes `task` from another worker of batch job `job` (not `to`) that runs it.
-    fn take_from_same_job(&mut self, task: TaskId, to: WorkerId, job: Option<&str>) -> bool {
-        let Some(job) = job else {
-            return false;
-        };
+    /// Removes copy `run` of `task` from another worker of batch job `job` (not `to`) that
+    /// runs it; returns its run ID.
+    fn take_from_same_job(
+        &mut self,
+        task: TaskId,
+        run: RunId,
+        to: WorkerId,
+        job: Option<&str>,
+    ) -> Option<RunId> {
+        let job = job?;
         let Some(TaskState::Running { worker, .. }) = self.tasks.state(task).cloned() else {
-            return false;
+            return None;
         };
         if worker == to || worker == ORPHAN {
-            return false;
+            return None;
         }
-        let Some(old) = self.workers.get_mut(&worker) else {
-            return false;
-        };
+        let old = self.workers.get_mut(&worker)?;
         if old.job_name().as_deref() != Some(job) {
-            return false;
+            return None;
         }
-        let Some(pos) = old.running.iter().position(|r| r.task == task) else {
-            return false;
-        };
+        let pos = old
+            .running
+            .iter()
+            .position(|r| r.task == task && (run == 0 || r.run == 0 || r.run == run))?;
         let moved = old.running.remove(pos);
         self.estimates
             .stopped(self.tasks.class(task), task, moved.since);
-        true
+        Some(moved.run)
     }
 
     /// A batch job ended: tasks the journal left running on it are requeued.
@@ -163,10 +188,10 @@ impl Core {
         events
     }
 
-    fn requeue_orphans(&mut self, tasks: Vec<TaskId>, reason: &str) -> Vec<TaskEvent> {
+    fn requeue_orphans(&mut self, tasks: Vec<(TaskId, RunId)>, reason: &str) -> Vec<TaskEvent> {
         tasks
             .into_iter()
-            .map(|t| self.lost_run(t, 0.0, reason.into(), false))
+            .map(|(t, _)| self.lost_run(t, 0.0, reason.into(), false))
             .collect()
     }
 }

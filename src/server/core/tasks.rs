@@ -400,12 +400,18 @@ impl TaskTable {
         }
     }
 
-    /// `hpcluster cancel` of a pending or running task (the caller stops a running one).
-    pub fn cancel(&mut self, id: TaskId, secs: f64) -> TaskEvent {
+    /// Takes a pending task out of its queue (it must then change state: a copy of it
+    /// completed elsewhere, or it is cancelled).
+    pub fn withdraw(&mut self, id: TaskId) {
         if self.tasks[id as usize].state == TaskState::Pending {
             self.pending_default.retain(|t| *t != id);
             self.pending_timed.retain(|t| *t != id);
         }
+    }
+
+    /// `hpcluster cancel` of a pending or running task (the caller stops a running one).
+    pub fn cancel(&mut self, id: TaskId, secs: f64) -> TaskEvent {
+        self.withdraw(id);
         let reason = "cancelled by `hpcluster cancel`".to_string();
         self.finish(id, Outcome::Cancelled { reason }, secs)
     }

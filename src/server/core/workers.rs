@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::tasks::FailedRun;
-use super::{secs_to_duration, tenths, Core, WorkerId};
+use super::{secs_to_duration, tenths, Core, Reported, WorkerId};
 use crate::backend::JobId;
 use crate::budget::killed_by_walltime;
 use crate::duration::format_human;
-use crate::protocol::{Claim, RunEnd};
+use crate::protocol::{Claim, RunEnd, RunId};
 use crate::task::{Outcome, TaskEvent, TaskId, TaskState};
 
 /// What a worker said of itself in its hello.
@@ -67,6 +67,9 @@ pub(super) struct RunningTask {
     pub since: Duration,
     /// The estimate it was admitted with.
     pub estimate: Duration,
+    /// Which start of the task this copy is (0: a copy claimed by a worker that predates run
+    /// IDs, known by its worker alone).
+    pub run: RunId,
 }
 
 impl Core {
@@ -95,7 +98,7 @@ impl Core {
         }
     }
 
-    /// A task ended on a worker.
+    /// A task ended on a worker, the report naming no run: the copy that worker runs.
     pub fn on_task_ended(
         &mut self,
         id: WorkerId,
@@ -104,9 +107,47 @@ impl Core {
         secs: f64,
         now: Duration,
     ) -> Option<TaskEvent> {
+        self.on_run_ended(id, task, 0, end, secs, now).event
+    }
+
+    /// Run `run` of a task ended on a worker. The copy the task's state names (that worker,
+    /// that run) ends the task's run as its report says; any other copy is stale
+    /// (see [`Core::on_stale_report`]). `run` 0 (an older worker): the copy that worker runs.
+    pub fn on_run_ended(
+        &mut self,
+        id: WorkerId,
+        task: TaskId,
+        run: RunId,
+        end: RunEnd,
+        secs: f64,
+        now: Duration,
+    ) -> Reported {
         self.on_heartbeat(id, now);
+        let current = self.workers.get(&id).and_then(|w| {
+            w.running
+                .iter()
+                .position(|r| r.task == task && (run == 0 || r.run == 0 || r.run == run))
+        });
+        let Some(pos) = current else {
+            return self.on_stale_report(id, task, end, secs);
+        };
+        Reported {
+            event: self.current_run_ended(id, pos, end, secs, now),
+            stop: Vec::new(),
+        }
+    }
+
+    /// The copy at `pos` of worker `id`'s running tasks ended.
+    fn current_run_ended(
+        &mut self,
+        id: WorkerId,
+        pos: usize,
+        end: RunEnd,
+        secs: f64,
+        now: Duration,
+    ) -> Option<TaskEvent> {
         let w = self.workers.get_mut(&id)?;
-        let pos = w.running.iter().position(|r| r.task == task)?;
+        let task = w.running.get(pos)?.task;
         // `remove`, not `swap_remove`: a slot's tasks stay in the order they were sent.
         let since = w.running.remove(pos).since;
         let deadline = w.hello.deadline;
@@ -259,6 +300,7 @@ impl Core {
         id: WorkerId,
         slot: u32,
         task: TaskId,
+        run: RunId,
         since: Duration,
         estimate: Duration,
     ) {
@@ -278,6 +320,7 @@ impl Core {
                 slot,
                 since,
                 estimate,
+                run,
             });
         }
     }

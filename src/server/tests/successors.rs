@@ -9,6 +9,7 @@ use super::*;
 /// Task `t` ends after `secs` on worker `w`, acknowledged.
 async fn finish_task(w: &mut FakeWorker, t: u64, secs: f64) {
     w.send(&Request::TaskEnded {
+        run: 0,
         task: t,
         end: RunEnd::Exited { code: 0 },
         secs,

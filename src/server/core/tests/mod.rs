@@ -6,6 +6,7 @@ mod learning;
 mod prefetch;
 mod requests;
 mod restart;
+mod stale;
 mod supply;
 
 use super::*;

@@ -33,7 +33,7 @@ fn cancel_takes_pending_and_running_tasks_and_refuses_ended_ones() {
 #[test]
 fn a_cancelled_orphan_cannot_be_claimed_back() {
     let mut c = core(60, H);
-    c.restore_orphan(task("a"), "7".into(), TaskHistory::default(), s(60));
+    c.restore_orphan(task("a"), "7".into(), TaskHistory::default(), 0, s(60));
     let out = c.on_cancel(&[0], s(1));
     assert!(out.stop.is_empty());
     let mut h = hello(H);
@@ -42,9 +42,10 @@ fn a_cancelled_orphan_cannot_be_claimed_back() {
         task: 0,
         slot: 0,
         secs: 1.0,
+        run: 0,
     }];
     c.on_worker_hello(1, h, s(2));
-    assert_eq!(c.on_claims(1, s(2)).disowned, [0]);
+    assert_eq!(c.on_claims(1, s(2)).disowned, [(0, 0)]);
     assert_eq!(c.task_state(0), Some(&TaskState::Cancelled));
 }
 
@@ -158,6 +159,7 @@ fn a_running_core_and_its_journal_show_every_task_the_same_way() {
         let t = run_id(&c.on_ask(1, 0, s(at)));
         j.push((
             Entry::Started {
+                run: 0,
                 id: t,
                 worker: 1,
                 job: None,
@@ -187,6 +189,7 @@ fn a_running_core_and_its_journal_show_every_task_the_same_way() {
     let long = run_id(&c.on_ask(1, 0, s(8)));
     j.push((
         Entry::Started {
+            run: 0,
             id: long,
             worker: 1,
             job: None,

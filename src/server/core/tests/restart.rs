@@ -5,8 +5,8 @@ use super::*;
 /// A core restarted with tasks 0 and 1 left running on batch job "7" and task 2 pending.
 fn restarted_core() -> Core {
     let mut c = core(60, H);
-    c.restore_orphan(task("a"), "7".into(), TaskHistory::default(), s(60));
-    c.restore_orphan(task("b"), "7".into(), TaskHistory::default(), s(60));
+    c.restore_orphan(task("a"), "7".into(), TaskHistory::default(), 0, s(60));
+    c.restore_orphan(task("b"), "7".into(), TaskHistory::default(), 0, s(60));
     c.restore_task(task("c"), TaskState::Pending, TaskHistory::default());
     c.close_input();
     c
@@ -21,6 +21,7 @@ fn rejoin(job: &str, claims: &[(u64, u32)]) -> WorkerHello {
                 task,
                 slot,
                 secs: 5.0,
+                ..Claim::default()
             })
             .collect(),
         ..hello(H)
@@ -62,7 +63,7 @@ fn claims_of_other_tasks_are_disowned_and_unclaimed_tasks_requeued() {
     // Task 2 was never this job's; task 1 is not claimed.
     c.on_worker_hello(1, rejoin("7", &[(0, 0), (2, 1)]), s(2));
     let out = c.on_claims(1, s(2));
-    assert_eq!(out.disowned, [2]);
+    assert_eq!(out.disowned, [(2, 0)]);
     assert_eq!(out.requeued.len(), 1);
     assert_eq!(out.requeued[0].task, 1);
     assert_eq!(c.task_state(1), Some(&TaskState::Pending));
@@ -83,7 +84,7 @@ fn tasks_left_running_are_requeued_when_their_job_ends_or_their_worker_stays_awa
     assert_eq!(c.counts().running, 0);
     // A worker coming back after that has its claims disowned.
     c.on_worker_hello(1, rejoin("7", &[(0, 0)]), s(61));
-    assert_eq!(c.on_claims(1, s(61)).disowned, [0]);
+    assert_eq!(c.on_claims(1, s(61)).disowned, [(0, 0)]);
 }
 
 #[test]
@@ -123,5 +124,5 @@ fn a_worker_reconnecting_to_the_same_server_takes_its_tasks_from_its_old_connect
     );
     c.on_ask(1, 0, s(0));
     c.on_worker_hello(2, rejoin("8", &[(0, 0)]), s(5));
-    assert_eq!(c.on_claims(2, s(5)).disowned, [0]);
+    assert_eq!(c.on_claims(2, s(5)).disowned, [(0, 0)]);
 }

@@ -8,6 +8,7 @@ mod check;
 mod file;
 pub mod interface;
 pub mod keys;
+pub mod script_values;
 pub mod walltime;
 
 use std::collections::BTreeMap;

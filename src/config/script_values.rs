@@ -54,6 +54,7 @@ pub const TYPED: &[&str] = &[
     "cancel_timeout",
     "retries",
     "lsf_units",
+    "cluster_access",
 ];
 
 /// Checks every value of every key of [`SCRIPT_VALUES`] by what it becomes.

@@ -30,6 +30,9 @@ pub struct Launcher {
     /// The worker's scratch directory (`local_directory`), the tasks' `TMPDIR`.
     pub scratch: Option<PathBuf>,
     pub done: mpsc::UnboundedSender<Ended>,
+    /// The mode of output files, the cluster directory's ([`crate::atomic_file::file_mode_in`]):
+    /// 0600 unless the cluster is shared with the group.
+    pub output_mode: u32,
 }
 
 impl Launcher {
@@ -86,11 +89,11 @@ impl Launcher {
         let copy_out = child
             .stdout
             .take()
-            .map(|s| tokio::spawn(copy_to_file(s, out)));
+            .map(|s| tokio::spawn(copy_to_file(s, out, self.output_mode)));
         let copy_err = child
             .stderr
             .take()
-            .map(|s| tokio::spawn(copy_to_file(s, err)));
+            .map(|s| tokio::spawn(copy_to_file(s, err, self.output_mode)));
         let done = self.done.clone();
         tokio::spawn(async move {
             let end = match child.wait().await {
@@ -127,6 +130,7 @@ const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 async fn copy_to_file<R: tokio::io::AsyncRead + Unpin>(
     mut from: R,
     path: PathBuf,
+    mode: u32,
 ) -> anyhow::Result<()> {
     use tokio::io::AsyncReadExt;
     // Most tasks write nothing to one of their streams: no zeroed buffer until bytes come.
@@ -143,20 +147,36 @@ async fn copy_to_file<R: tokio::io::AsyncRead + Unpin>(
         }
         let f = match &mut file {
             Some(f) => f,
-            None => file.insert(create_output(&path)?),
+            None => file.insert(create_output(&path, mode)?),
         };
         std::io::Write::write_all(f, &buf[..n])
             .with_context(|| format!("failed to write `{}`", path.display()))?;
     }
 }
 
-/// Creates an output file, and its directory the first time.
-fn create_output(path: &Path) -> anyhow::Result<std::fs::File> {
-    let create = || std::fs::File::create(path);
+/// Creates an output file with `mode`, and its directory the first time (with the same read
+/// and write bits, and search where it may be read: 0600 -> 0700, 0640 -> 0750).
+fn create_output(path: &Path, mode: u32) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    // The mode is set again once the file exists: the umask must not widen or narrow it.
+    let create = || {
+        let f = std::fs::File::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(path)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        Ok::<_, std::io::Error>(f)
+    };
     let made = match create() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(mode | ((mode & 0o444) >> 2))
+                    .create(dir)?;
             }
             create()
         }
@@ -182,12 +202,14 @@ mod tests {
     async fn output_files_are_created_at_the_first_byte_only() {
         let dir = tempfile::tempdir().unwrap();
         let silent = dir.path().join("000/1.err");
-        copy_to_file(tokio::io::empty(), silent.clone())
+        copy_to_file(tokio::io::empty(), silent.clone(), 0o600)
             .await
             .unwrap();
         assert!(!silent.exists());
         let loud = dir.path().join("000/1.out");
-        copy_to_file(&b"hello\n"[..], loud.clone()).await.unwrap();
+        copy_to_file(&b"hello\n"[..], loud.clone(), 0o640)
+            .await
+            .unwrap();
         assert_eq!(std::fs::read_to_string(&loud).unwrap(), "hello\n");
     }
 }

@@ -8,7 +8,8 @@
 //! - `every_backend`: one scenario (up, status, down or SIGTERM, cancel) on all five backends.
 //! - `backend_fake`: PBS, LSF and SLURM through the fake commands of `tests/fake-bin`.
 //! - `backend_local`: the local backend's batch jobs.
-//! - `tasks_local`, `tasks_faults`: tasks end to end on the local backend, and its faults.
+//! - `tasks_local`, `tasks_faults`: tasks end to end on the local backend, and its faults;
+//!   `privacy`: the modes of the files a run leaves.
 //! - `backend_slurm`, `backend_sge`, `tasks_real`: the real SLURM and SGE that
 //!   `scripts/test.sh` starts, through the scenarios of `real`.
 //!
@@ -31,6 +32,7 @@ mod job_dirs;
 mod logging;
 mod manpage;
 mod plan_results;
+mod privacy;
 mod render;
 mod scheduler_faults;
 mod scheduler_soak;

@@ -106,7 +106,7 @@ async fn serve(
     let stop = Stop::new();
     let runner = Runner::for_config(&config).with_stop(stop.clone());
     let backend = backend::for_config(&config, runner);
-    let dir = ClusterDir::create(&cluster_dir::path_for(&config))?;
+    let dir = ClusterDir::create_with(&cluster_dir::path_for(&config), config.cluster_access)?;
     let dir_path = std::path::absolute(dir.path())?;
     // From here on Ctrl-C stops the server (once it runs, or as soon as it starts), and a
     // second one exits at once.

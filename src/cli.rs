@@ -174,6 +174,9 @@ pub struct PlanArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// A tasks file to check: a task whose own `time` can never fit the walltime is an error.
+    #[arg(long, value_name = "FILE")]
+    pub tasks: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -26,7 +26,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let config_path = cli.config.clone();
     let resolve = |flags: &ConfigFlags| resolve(config_path.clone(), flags);
     match cli.command {
-        Command::Plan(args) => commands::plan::run(&resolve(&args.flags)?.config, args.json),
+        Command::Plan(args) => commands::plan::run(
+            &resolve(&args.flags)?.config,
+            args.json,
+            args.tasks.as_deref(),
+        ),
         Command::Render(args) => commands::render::run(&resolve(&args.flags)?.config),
         Command::Up(args) => commands::up::run(resolve(&args.flags)?, &args),
         Command::Submit(args) => {

@@ -16,8 +16,52 @@ pub fn of(config: &Config) -> anyhow::Result<Plan> {
     Ok(plan(&budget, task_time)?)
 }
 
-pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
+/// Why some of `tasks` (read from `origin`) can never start with this configuration: each
+/// named with its own `time` and the walltime that would fit it. `None` when all can.
+pub fn never_fitting(
+    config: &Config,
+    tasks: &[crate::task::TaskSpec],
+    origin: &std::path::Path,
+) -> Option<String> {
+    const SHOWN: usize = 10;
+    let budget = config.budget();
+    let never = crate::plan::never_fitting(&budget, tasks);
+    let most = never.iter().map(|n| n.walltime).max()?;
+    let mut text = format!(
+        "{} task(s) of `{}` can never start: their own `time` exceeds the {} a batch job of \
+         walltime {} offers (walltime - startup - buffer)",
+        never.len(),
+        origin.display(),
+        h(budget.usable),
+        h(budget.walltime)
+    );
+    for n in never.iter().take(SHOWN) {
+        let cmd: String = tasks[n.index].cmd.chars().take(40).collect();
+        text += &format!(
+            "\n  task {} `{cmd}`: time {}, fits a walltime of {}",
+            n.index + 1,
+            h(n.time),
+            h(n.walltime)
+        );
+    }
+    if never.len() > SHOWN {
+        text += &format!("\n  ... and {} more", never.len() - SHOWN);
+    }
+    text += &format!(
+        "\nraise `walltime` to {} or more, or lower those tasks' `time`",
+        h(most)
+    );
+    Some(text)
+}
+
+pub fn run(config: &Config, json: bool, tasks: Option<&std::path::Path>) -> anyhow::Result<i32> {
     let p = of(config)?;
+    if let Some(path) = tasks {
+        let specs = crate::tasks::read_tasks(path)?;
+        if let Some(why) = never_fitting(config, &specs, path) {
+            anyhow::bail!("{why}");
+        }
+    }
     if let Some(note) = &config.walltime_note {
         tracing::info!("walltime {note}");
     }

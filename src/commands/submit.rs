@@ -20,12 +20,14 @@ pub fn run(config: &Config, args: &SubmitArgs) -> anyhow::Result<i32> {
                 ),
                 None => None,
             };
-            vec![TaskSpec {
+            let spec = TaskSpec {
                 cmd: shell_join(&args.command),
                 name: args.task_name.clone(),
                 time,
                 ..TaskSpec::default()
-            }]
+            };
+            crate::tasks::check_task(&spec, "the command line")?;
+            vec![spec]
         }
         (None, true) => bail!("nothing to submit: give a command after `--` or `--tasks FILE`"),
     };

@@ -52,6 +52,14 @@ impl Launcher {
             }
             Err(e) => {
                 tracing::warn!("task {task} could not start: {e:#}");
+                // The reason goes where the user looks for a failed task's why: its stderr.
+                let (_, err) = task_output_paths(&self.tasks_root, task);
+                let why = format!("hpcluster: task {task} could not start: {e:#}\n");
+                if let Err(w) = create_output(&err, self.output_mode)
+                    .and_then(|mut f| Ok(std::io::Write::write_all(&mut f, why.as_bytes())?))
+                {
+                    tracing::warn!("failed to write why task {task} could not start: {w:#}");
+                }
                 Some(Request::TaskEnded {
                     task,
                     end: RunEnd::Exited { code: 127 },
@@ -79,11 +87,16 @@ impl Launcher {
             cmd.env(k, v);
         }
         if let Some(cwd) = &spec.cwd {
+            if !Path::new(cwd).is_dir() {
+                anyhow::bail!(
+                    "its `cwd` `{cwd}` is not a directory on host `{}`: create it on a \
+                     filesystem the compute nodes see, or fix the task's `cwd`",
+                    crate::process::hostname()
+                );
+            }
             cmd.current_dir(cwd);
         }
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("failed to start `/bin/sh -c {}`", spec.cmd))?;
+        let mut child = cmd.spawn().map_err(|e| spawn_error(e, spec))?;
         let pgid = child.id().map(|p| p as i32).unwrap_or(0);
         let started = Instant::now();
         let copy_out = child
@@ -152,6 +165,22 @@ async fn copy_to_file<R: tokio::io::AsyncRead + Unpin>(
         std::io::Write::write_all(f, &buf[..n])
             .with_context(|| format!("failed to write `{}`", path.display()))?;
     }
+}
+
+/// Why a task's `/bin/sh -c` did not start, in words: E2BIG with the sizes and what to do;
+/// anything else with the command.
+fn spawn_error(e: std::io::Error, spec: &TaskSpec) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::ArgumentListTooLong {
+        let env: usize = spec.env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        return anyhow::anyhow!(
+            "its command ({} bytes) and `env` ({env} bytes) are more than the system passes to \
+             a program (E2BIG; see `getconf ARG_MAX`, and one argument or variable may hold \
+             128 KiB at most): put the command in a script file, and large values in files",
+            spec.cmd.len()
+        );
+    }
+    let shown: String = spec.cmd.chars().take(200).collect();
+    anyhow::Error::new(e).context(format!("failed to start `/bin/sh -c {shown}`"))
 }
 
 /// Creates an output file with `mode`, and its directory the first time (with the same read

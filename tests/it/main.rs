@@ -37,6 +37,7 @@ mod render;
 mod scheduler_faults;
 mod scheduler_soak;
 mod server_load;
+mod task_reasons;
 mod tasks_faults;
 mod tasks_local;
 mod tasks_real;

@@ -43,6 +43,11 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
         Some(path) => Some(crate::tasks::read_tasks(path)?),
         None => None,
     };
+    if let (Some(path), Some(specs)) = (&args.tasks, &tasks) {
+        if let Some(why) = crate::commands::plan::never_fitting(&config, specs, path) {
+            tracing::warn!("{why}; `up` fails them at once and runs the others");
+        }
+    }
     if config.task_time.is_some() {
         // A task that cannot fit the walltime is an error before anything is submitted.
         crate::commands::plan::of(&config)?;

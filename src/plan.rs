@@ -117,25 +117,27 @@ pub fn walltime_for(n: u32, budget: &Budget, task_time: Duration) -> Duration {
     let need = task_time.saturating_mul(n).saturating_add(budget.startup);
     let raw = match budget.buffer_rule {
         Buffer::Fixed(b) => need.saturating_add(b),
-        Buffer::Percent(p) => need.div_f64(1.0 - p / 100.0),
+        Buffer::Percent(p) => Duration::try_from_secs_f64(need.as_secs_f64() / (1.0 - p / 100.0))
+            .unwrap_or(Duration::MAX),
     };
     let step = if raw >= Duration::from_secs(3600) {
         60
     } else {
         1
     };
-    let mut secs = raw.as_secs().div_ceil(step) * step;
+    let mut secs = raw.as_secs().div_ceil(step).saturating_mul(step);
     if Duration::from_secs(secs) < raw {
-        secs += step;
+        secs = secs.saturating_add(step);
     }
     // A percent buffer grows with the walltime: step until the plan really fits n tasks.
     loop {
         let w = Duration::from_secs(secs);
         let usable = Budget::new(w, budget.buffer_rule, budget.startup, budget.slots).usable;
-        if usable >= task_time.saturating_mul(n) {
+        // A time beyond any clock (a task's `time` of 1e20 s) gets the largest walltime.
+        if usable >= task_time.saturating_mul(n) || secs >= u64::MAX / 2 {
             return w;
         }
-        secs += step;
+        secs = secs.saturating_add(step);
     }
 }
 
@@ -201,6 +203,15 @@ mod tests {
         assert!(!at(got[0].walltime).never_fits(hours(6)));
         assert!(at(got[0].walltime - Duration::from_secs(60)).never_fits(hours(6)));
         assert_eq!(got[1].index, 2);
+    }
+
+    #[test]
+    fn a_task_time_beyond_any_clock_gets_the_largest_walltime_without_a_panic() {
+        let huge = crate::duration::from_secs_saturating(1e20);
+        for buffer in [Buffer::default(), Buffer::Fixed(hours(1))] {
+            let w = walltime_for(1, &budget(5, buffer), huge);
+            assert!(w >= Duration::from_secs(u64::MAX / 2), "{w:?}");
+        }
     }
 
     #[test]

@@ -101,9 +101,10 @@ impl Core {
         self.cfg.budget.never_fits(t).then(|| {
             format!(
                 "its time {} exceeds the {} a batch job offers (walltime - startup - buffer); \
-                 raise `walltime`",
+                 raise `walltime` to {} or more",
                 crate::duration::format_human(t),
-                crate::duration::format_human(self.cfg.budget.usable)
+                crate::duration::format_human(self.cfg.budget.usable),
+                crate::duration::format_human(crate::plan::walltime_for(1, &self.cfg.budget, t))
             )
         })
     }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use tokio::process::Command as TokioCommand;
 use tokio::sync::mpsc;
 
-use crate::protocol::{Request, RunEnd};
+use crate::protocol::{Request, RunEnd, StartFailure};
 use crate::task::TaskSpec;
 
 /// A task running in a slot.
@@ -36,8 +36,9 @@ pub struct Launcher {
 }
 
 impl Launcher {
-    /// Starts a task in a slot; a task that cannot start comes back as its report (exit
-    /// 127) for the caller to send: the slot is free again.
+    /// Starts a task in a slot; a task that cannot start comes back as its report
+    /// ([`RunEnd::CouldNotStart`], the details in its stderr file) for the caller to send: the
+    /// slot is free again.
     pub fn start(
         &self,
         spec: &TaskSpec,
@@ -60,9 +61,12 @@ impl Launcher {
                 {
                     tracing::warn!("failed to write why task {task} could not start: {w:#}");
                 }
+                let why = e
+                    .downcast_ref::<CouldNotStart>()
+                    .map_or(StartFailure::Other, |c| c.why);
                 Some(Request::TaskEnded {
                     task,
-                    end: RunEnd::Exited { code: 127 },
+                    end: RunEnd::CouldNotStart { why },
                     secs: 0.0,
                 })
             }
@@ -88,11 +92,15 @@ impl Launcher {
         }
         if let Some(cwd) = &spec.cwd {
             if !Path::new(cwd).is_dir() {
-                anyhow::bail!(
-                    "its `cwd` `{cwd}` is not a directory on host `{}`: create it on a \
-                     filesystem the compute nodes see, or fix the task's `cwd`",
-                    crate::process::hostname()
-                );
+                return Err(CouldNotStart {
+                    why: StartFailure::MissingCwd,
+                    message: format!(
+                        "its `cwd` `{cwd}` is not a directory on host `{}`: create it on a \
+                         filesystem the compute nodes see, or fix the task's `cwd`",
+                        crate::process::hostname()
+                    ),
+                }
+                .into());
             }
             cmd.current_dir(cwd);
         }
@@ -167,17 +175,30 @@ async fn copy_to_file<R: tokio::io::AsyncRead + Unpin>(
     }
 }
 
+/// A task that could not start, and why, in words for its stderr file.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct CouldNotStart {
+    why: StartFailure,
+    message: String,
+}
+
 /// Why a task's `/bin/sh -c` did not start, in words: E2BIG with the sizes and what to do;
 /// anything else with the command.
 fn spawn_error(e: std::io::Error, spec: &TaskSpec) -> anyhow::Error {
     if e.kind() == std::io::ErrorKind::ArgumentListTooLong {
         let env: usize = spec.env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
-        return anyhow::anyhow!(
-            "its command ({} bytes) and `env` ({env} bytes) are more than the system passes to \
-             a program (E2BIG; see `getconf ARG_MAX`, and one argument or variable may hold \
-             128 KiB at most): put the command in a script file, and large values in files",
-            spec.cmd.len()
-        );
+        return CouldNotStart {
+            why: StartFailure::TooLarge,
+            message: format!(
+                "its command ({} bytes) and `env` ({env} bytes) are more than the system passes \
+                 to a program (E2BIG; see `getconf ARG_MAX`, and one argument or variable may \
+                 hold 128 KiB at most): put the command in a script file, and large values in \
+                 files",
+                spec.cmd.len()
+            ),
+        }
+        .into();
     }
     let shown: String = spec.cmd.chars().take(200).collect();
     anyhow::Error::new(e).context(format!("failed to start `/bin/sh -c {shown}`"))

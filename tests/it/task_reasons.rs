@@ -1,6 +1,7 @@
 //! Issue 13 item 8: a task that cannot run says why. A missing `cwd` and a command with an
-//! environment too large for the system (E2BIG) are named in the task's stderr file, where a
-//! failed task's why is looked for (before: "exit status 127" and nothing else); a task whose own
+//! environment too large for the system (E2BIG) fail with that reason in the journal and `up`'s
+//! warning, and the details (the path and host, the sizes) in the task's stderr file (before:
+//! "exit status 127" and nothing else); a task whose own
 //! `time` can never fit the walltime is named by `plan --tasks`, `up --dry-run` and `up`, with
 //! the walltime that would fit it, and `up` fails it at once and runs the others.
 
@@ -36,6 +37,29 @@ fn a_task_that_cannot_start_says_why_in_its_stderr() {
         (1, 1)
     );
     assert_eq!(ends(&journal, 2, "done"), 1);
+    // The journal and `up` say why, not "exit status 127".
+    let reason = |id: u64| {
+        let e = journal.iter().find(|e| e["ev"] == "ended" && e["id"] == id);
+        e.map(|e| e["reason"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    let cwd_reason = "could not start: its `cwd` is not a directory on the compute node (its \
+                      .err file names it and the host)";
+    let e2big_reason = "could not start: its command and `env` are more than the system \
+                        passes to a program (E2BIG; its .err file gives the sizes): put the \
+                        command in a script file";
+    assert_eq!(
+        (reason(0).as_str(), reason(1).as_str()),
+        (cwd_reason, e2big_reason)
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "hpcluster: warning: task 0 failed: {cwd_reason}\n"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("exit status 127"), "{}", out.stderr);
     let cwd = task_stderr(&c, 0);
     assert!(
         cwd.starts_with(

@@ -112,6 +112,9 @@ impl Core {
             RunEnd::Exited { code } => Outcome::Failed {
                 reason: format!("exit status {code}"),
             },
+            RunEnd::CouldNotStart { why } => Outcome::Failed {
+                reason: why.reason().to_string(),
+            },
             RunEnd::Signaled { .. } if killed_by_walltime(now, deadline) => {
                 return Some(self.lost_run(task, secs, "killed by the walltime".into(), true));
             }

@@ -1,8 +1,9 @@
 //! The efficiency simulator: `cargo bench --bench simulate -- [--quick] [--out DIR]`.
 //!
 //! Writes `<out>/benchmarks-sim.md` and `<out>/efficiency.svg` (default `docs/`) and prints
-//! the table. With `--quick` it is CI's smoke test: it fails when hpcluster kills a task where
-//! the oracle kills none and every duration stays within the estimate. It asserts no timings.
+//! the tables. With `--quick` it is CI's smoke test: it fails when a run stalls, or when
+//! hpcluster kills a task although every duration stays within its `task_time` plus the buffer
+//! (admission guarantees none). It asserts no timings.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

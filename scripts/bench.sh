@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark suite (see docs/benchmarks.md). Full: about six minutes on 2 cores, writes
 # docs/benchmarks.md and docs/efficiency.svg. `--quick`: CI's smoke test at small sizes, writes
-# target/bench-quick/; it fails only if something does not run or hpcluster kills a task in the
-# simulator where the oracle kills none. Neither asserts timings.
+# target/bench-quick/; it fails only if something does not run, a simulated run stalls, or
+# hpcluster kills a task in the simulator that fits its task_time. Neither asserts timings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=""; out=docs; parts=target/bench-parts

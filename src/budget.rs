@@ -5,8 +5,10 @@
 //! worker command line, the server's scheduling core and the benchmark simulator. It holds the
 //! walltime the batch system grants ([`granted_walltime`]: LSF counts whole minutes), the buffer
 //! resolved to a time, the startup, the usable time (`walltime - startup - buffer`), the slots,
-//! the task time and the user's cap on tasks per slot (the `max_tasks` key). The admission rule
-//! ([`may_start`]) and the walltime slack ([`WALLTIME_SLACK`]) live here too, so each is
+//! the task time and the user's cap on tasks per slot (the `max_tasks` key), the accepted risk
+//! that a task overruns its estimate (`overrun_risk`), the shortest walltime SLURM may grant
+//! for backfill (`time_min`) and how many batch jobs to run at once ([`Scale`]). The admission
+//! rule ([`may_start`]) and the walltime slack ([`WALLTIME_SLACK`]) live here too, so each is
 //! defined once. Everything is pure: instants are durations since an epoch the caller chooses.
 
 use std::time::Duration;
@@ -24,6 +26,48 @@ pub const DEFAULT_BUFFER_PERCENT: f64 = 5.0;
 /// A run that ends this close to its batch job's deadline (or later) was killed by the
 /// walltime, not by something else: the batch system's kill comes within seconds of it.
 pub const WALLTIME_SLACK: Duration = Duration::from_secs(3);
+
+/// The default accepted chance that a task runs longer than the estimate it was admitted
+/// with (the `overrun_risk` key): estimates are the 99th percentile of what was seen.
+pub const DEFAULT_OVERRUN_RISK: f64 = 0.01;
+
+/// A slot that has started nothing and has at least this share of the usable time left is
+/// fresh: it may start a task whose estimate fills a whole batch job (see [`Budget::fresh`]).
+pub const FRESH_SHARE: f64 = 0.9;
+
+/// How many batch jobs the server runs at once for the pending work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    /// Finish soonest: as many batch jobs as the pending tasks keep busy at once (tasks per
+    /// slot), up to `max_jobs`, unless a task is shorter than a batch job's startup and queue
+    /// wait; successors are queued ahead of workers about to retire.
+    #[default]
+    Fast,
+    /// Fewest batch jobs: pack the pending tasks into as few walltimes as hold them, for
+    /// sites that charge per batch job or limit submissions. No successors ahead.
+    Frugal,
+}
+
+impl Scale {
+    /// Parses `fast` or `frugal`.
+    pub fn parse(s: &str) -> Result<Scale, String> {
+        match s.trim() {
+            "fast" => Ok(Scale::Fast),
+            "frugal" => Ok(Scale::Frugal),
+            other => Err(format!(
+                "expected `fast` (finish soonest) or `frugal` (fewest batch jobs), found `{other}`"
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scale::Fast => "fast",
+            Scale::Frugal => "frugal",
+        }
+    }
+}
 
 /// The safety margin kept between the expected end of the last task and the walltime.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -122,6 +166,17 @@ pub struct Budget {
     /// Walltime-aware admission; off only for `up --no-admission`, a comparison mode in which
     /// workers start every task like a plain Dask worker.
     pub admission: bool,
+    /// The accepted chance that a task runs longer than its estimate (`overrun_risk`).
+    pub overrun_risk: f64,
+    /// The shortest walltime SLURM may grant to start a batch job sooner by backfill
+    /// (`time_min`, `--time-min`); the worker reads the limit it was granted.
+    #[serde(serialize_with = "ser_opt_secs")]
+    pub time_min: Option<Duration>,
+    /// How many batch jobs to run at once (`scale`).
+    pub scale: Scale,
+    /// When the oldest pending task does not fit a worker's time left, give it the pending
+    /// task that fits best; off only in the simulator, to compare with plain FIFO.
+    pub best_fit: bool,
 }
 
 impl Budget {
@@ -139,7 +194,39 @@ impl Budget {
             task_time: None,
             task_cap: None,
             admission: true,
+            overrun_risk: DEFAULT_OVERRUN_RISK,
+            time_min: None,
+            scale: Scale::Fast,
+            best_fit: true,
         }
+    }
+
+    pub fn with_overrun_risk(mut self, risk: f64) -> Budget {
+        self.overrun_risk = risk;
+        self
+    }
+
+    pub fn with_time_min(mut self, time_min: Option<Duration>) -> Budget {
+        self.time_min = time_min;
+        self
+    }
+
+    pub fn with_scale(mut self, scale: Scale) -> Budget {
+        self.scale = scale;
+        self
+    }
+
+    pub fn with_best_fit(mut self, best_fit: bool) -> Budget {
+        self.best_fit = best_fit;
+        self
+    }
+
+    /// A slot that has started nothing and has at least [`FRESH_SHARE`] of the usable time
+    /// left (its worker connected soon after its batch job started): it may start a task whose
+    /// estimate is capped at the usable time, so tasks whose learned estimate exceeds what any
+    /// batch job offers still run, one per fresh batch job, instead of retiring every worker.
+    pub fn fresh(&self, left: Duration, started: u32) -> bool {
+        started == 0 && left >= self.usable.mul_f64(FRESH_SHARE)
     }
 
     pub fn with_task_time(mut self, task_time: Option<Duration>) -> Budget {

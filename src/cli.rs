@@ -7,6 +7,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::backend_kind::BackendKind;
 
+mod tasks;
+
+pub use tasks::{CancelArgs, ExplainArgs, LogsArgs, RetryArgs, TaskDefArgs, TasksArgs, WaitArgs};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "hpcluster",
@@ -15,7 +19,7 @@ use crate::backend_kind::BackendKind;
     long_about = "hpcluster runs a bag of tasks in worker batch jobs. Each worker knows its \
                   deadline and starts a task only if the task can finish before the batch \
                   system's walltime; retired workers are replaced while work remains.",
-    after_help = "Examples:\n  hpcluster plan --walltime 5h --task-time 4h\n  hpcluster up --dry-run --backend slurm --jobs 2\n  hpcluster up --walltime 5h --task-time 4h --tasks tasks.txt\n  hpcluster status"
+    after_help = "Examples:\n  hpcluster plan --walltime 5h --task-time 4h\n  hpcluster up --dry-run --backend slurm --jobs 2\n  hpcluster up --walltime 5h --task-time 4h --tasks tasks.txt\n  hpcluster up --walltime 5h --task-time 4h --array 1-100 -- ./simulate --seed {}\n  hpcluster status\n  hpcluster tasks --state failed"
 )]
 pub struct Cli {
     /// Configuration file (default: $HPCLUSTER_CONFIG, ./hpcluster.toml, then
@@ -46,17 +50,48 @@ pub enum Command {
     Render(RenderArgs),
     /// Start the server, submit worker batch jobs and run tasks.
     #[command(
-        after_help = "Examples:\n  hpcluster up --walltime 5h --task-time 4h --tasks tasks.txt\n  hpcluster up --dry-run --backend slurm --jobs 4\n  seq 100 | sed 's/^/echo /' | hpcluster up --tasks - --task-time 1s"
+        after_help = "Examples:\n  hpcluster up --walltime 5h --task-time 4h --tasks tasks.txt\n  hpcluster up --task-time 2h --array 1-100 -- ./simulate --seed {}\n  hpcluster up --task-time 2h --args params.csv -- ./fit --alpha {alpha} --beta {beta}\n  hpcluster up --dry-run --backend slurm --jobs 4\n  seq 100 | sed 's/^/echo /' | hpcluster up --tasks - --task-time 1s\n  hpcluster up --walltime 2h --jobs 4    (no tasks yet: add them with `hpcluster submit`)"
     )]
     Up(UpArgs),
     /// Add tasks to a running cluster.
     #[command(
-        after_help = "Examples:\n  hpcluster submit -- ./simulate --seed 7\n  hpcluster submit --tasks more-tasks.txt\n  hpcluster submit --time 2h --name big -- ./train.sh"
+        after_help = "Examples:\n  hpcluster submit -- ./simulate --seed 7\n  hpcluster submit --tasks more-tasks.txt\n  hpcluster submit --array 1-20 -- ./simulate --seed {}\n  hpcluster submit --time 2h --task-name big -- ./train.sh\n  hpcluster submit --name mycluster -- ./simulate --seed 8    (--name is the cluster)"
     )]
     Submit(SubmitArgs),
     /// Show batch jobs, workers and tasks of a cluster.
     #[command(after_help = "Examples:\n  hpcluster status\n  hpcluster status --json")]
     Status(StatusArgs),
+    /// Where a cluster's core-hours went, per batch job, and what other walltimes would cost.
+    #[command(after_help = "Examples:\n  hpcluster report\n  hpcluster report --name sim --json")]
+    Report(ReportArgs),
+    /// List tasks: ID, name, state, exit code, attempts, duration, batch job, host, outputs.
+    #[command(
+        after_help = "Works while `up` runs (asks it) and after (reads the journal).\n\nExamples:\n  hpcluster tasks\n  hpcluster tasks --state failed --json\n  hpcluster tasks 3 7"
+    )]
+    Tasks(TasksArgs),
+    /// Print what a task wrote to stdout (or stderr).
+    #[command(
+        after_help = "Examples:\n  hpcluster logs 3\n  hpcluster logs 3 --stderr\n  hpcluster logs 3 --follow"
+    )]
+    Logs(LogsArgs),
+    /// Queue ended tasks again: into the running server, or for the next `up`.
+    #[command(
+        after_help = "Examples:\n  hpcluster retry --failed\n  hpcluster retry 3 7\n  hpcluster retry --failed && hpcluster up --tasks tasks.txt"
+    )]
+    Retry(RetryArgs),
+    /// Cancel pending or running tasks.
+    #[command(after_help = "Examples:\n  hpcluster cancel 3\n  hpcluster cancel 3 4 5")]
+    Cancel(CancelArgs),
+    /// Wait until tasks end; the exit status says how they ended.
+    #[command(
+        after_help = "Exit status: 0 every task waited for is done; 1 some failed, were killed or \
+                      cancelled (or an error); 2 usage error or unknown task ID; 3 tasks are \
+                      pending but no server runs to run them; 124 --timeout passed.\n\nExamples:\n  hpcluster wait\n  hpcluster wait 3 7 --timeout 2h"
+    )]
+    Wait(WaitArgs),
+    /// Say why a task is pending (or where it runs, or how it ended).
+    #[command(after_help = "Examples:\n  hpcluster explain 3")]
+    Explain(ExplainArgs),
     /// Cancel every batch job of a cluster.
     #[command(after_help = "Examples:\n  hpcluster down\n  hpcluster down --name mycluster")]
     Down(DownArgs),
@@ -134,6 +169,9 @@ pub struct ConfigFlags {
     /// Hard cap on tasks per worker slot.
     #[arg(long)]
     pub max_tasks: Option<String>,
+    /// SLURM: the shortest walltime worth starting a batch job for (`--time-min`, backfill).
+    #[arg(long)]
+    pub time_min: Option<String>,
 }
 
 impl ConfigFlags {
@@ -143,7 +181,7 @@ impl ConfigFlags {
         if let Some(b) = self.backend {
             out.push(("backend", b.name().to_string()));
         }
-        let pairs: [(&'static str, &Option<String>); 13] = [
+        let pairs: [(&'static str, &Option<String>); 14] = [
             ("name", &self.name),
             ("walltime", &self.walltime),
             ("task_time", &self.task_time),
@@ -157,6 +195,7 @@ impl ConfigFlags {
             ("project", &self.project),
             ("max_jobs", &self.max_jobs),
             ("max_tasks", &self.max_tasks),
+            ("time_min", &self.time_min),
         ];
         for (key, value) in pairs {
             if let Some(v) = value {
@@ -177,6 +216,22 @@ pub struct PlanArgs {
     /// A tasks file to check: a task whose own `time` can never fit the walltime is an error.
     #[arg(long, value_name = "FILE")]
     pub tasks: Option<PathBuf>,
+    /// Ask SLURM (`sbatch --test-only`) when a batch job would start, for a few walltimes.
+    #[arg(long)]
+    pub probe: bool,
+    /// Recommend task_time, walltime and time_min from the finished tasks of this cluster.
+    #[arg(long, value_name = "CLUSTER")]
+    pub history: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Cluster name (default from config).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -189,18 +244,20 @@ pub struct RenderArgs {
 pub struct UpArgs {
     #[command(flatten)]
     pub flags: ConfigFlags,
-    /// Show every script and submit command; touch nothing.
+    /// Show every script and submit command, and the first tasks; touch nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Tasks: one shell command per line (`-` for stdin), or a .toml / .jsonl file.
-    #[arg(long, value_name = "FILE")]
-    pub tasks: Option<PathBuf>,
+    #[command(flatten)]
+    pub def: TaskDefArgs,
     /// Batch jobs to start now (default: as many as the tasks need, up to max_jobs).
     #[arg(long)]
     pub jobs: Option<u32>,
     /// Start tasks without the deadline check (for comparison only: tasks may be killed).
     #[arg(long)]
     pub no_admission: bool,
+    /// Write a line per finished run to FILE in GNU parallel's joblog format (`+FILE` appends).
+    #[arg(long, value_name = "FILE")]
+    pub joblog: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -208,19 +265,12 @@ pub struct SubmitArgs {
     /// Cluster name (default from config).
     #[arg(long)]
     pub name: Option<String>,
-    /// Tasks file (one command per line, `-` for stdin, .toml or .jsonl).
-    #[arg(long, value_name = "FILE", conflicts_with = "command")]
-    pub tasks: Option<PathBuf>,
-    /// Expected time of this task.
+    #[command(flatten)]
+    pub def: TaskDefArgs,
+    /// Expected time of each task submitted.
     // A value may start with `-`, so `-1h` is refused for what it means, not as an unknown flag.
     #[arg(long, allow_hyphen_values = true)]
     pub time: Option<String>,
-    /// Name of this task.
-    #[arg(long = "task-name")]
-    pub task_name: Option<String>,
-    /// The command to run (after `--`).
-    #[arg(last = true)]
-    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -21,7 +21,7 @@ use serde::Serialize;
 use keys::Raw;
 
 use crate::backend_kind::BackendKind;
-use crate::budget::{granted_walltime, Budget, Buffer};
+use crate::budget::{granted_walltime, Budget, Buffer, Scale};
 
 /// The resolved configuration (see `docs/configuration.md` for every key).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,6 +60,13 @@ pub struct Config {
     /// The `max_tasks` key: a hard cap on tasks started per worker slot (the dask plugin's
     /// N); none: the deadline decides. (In code `max_tasks` is only the plan's computed value.)
     pub task_cap: Option<u32>,
+    /// The shortest walltime SLURM may grant to start a batch job sooner by backfill
+    /// (`--time-min`); unset asks for the whole walltime.
+    pub time_min: Option<Duration>,
+    /// The accepted chance that a task runs longer than its estimate (admission and learning).
+    pub overrun_risk: f64,
+    /// How many batch jobs to run at once: finish soonest, or fewest batch jobs.
+    pub scale: Scale,
     pub job_extra_directives: Vec<String>,
     pub job_directives_skip: Vec<String>,
     pub job_script_prologue: Vec<String>,
@@ -92,8 +99,13 @@ pub struct Config {
     pub status_timeout: Duration,
     /// Time limit of one cancel command (`scancel`, `qdel`, `bkill`).
     pub cancel_timeout: Duration,
-    /// How often a task is retried after its worker was lost.
+    /// How often a task is retried after its worker was lost (or the walltime killed it).
     pub retries: u32,
+    /// How often a task runs again after a failed run: a non-zero exit, a kill by a signal, a
+    /// timeout. Kept apart from `retries`: a failure is the task's, a lost run the cluster's.
+    pub retries_on_failure: u32,
+    /// How long a run may take before the worker kills it and it fails (none: no limit).
+    pub task_timeout: Option<Duration>,
     /// SGE/PBS resource string replacing the generated one (dask-jobqueue's `resource_spec`).
     pub resource_spec: Option<String>,
     /// SGE parallel environment used to request `cores` slots.
@@ -131,6 +143,9 @@ impl Default for Config {
             startup: Duration::ZERO,
             max_jobs: 10,
             task_cap: None,
+            time_min: None,
+            overrun_risk: crate::budget::DEFAULT_OVERRUN_RISK,
+            scale: Scale::Fast,
             job_extra_directives: Vec::new(),
             job_directives_skip: Vec::new(),
             job_script_prologue: Vec::new(),
@@ -151,6 +166,8 @@ impl Default for Config {
             status_timeout: Duration::from_secs(60),
             cancel_timeout: Duration::from_secs(60),
             retries: 3,
+            retries_on_failure: 0,
+            task_timeout: None,
             resource_spec: None,
             sge_parallel_environment: "smp".to_string(),
             sge_memory_resource: "h_vmem".to_string(),
@@ -175,6 +192,9 @@ impl Config {
         .with_task_time(self.task_time)
         .with_task_cap(self.task_cap)
         .with_admission(self.admission)
+        .with_overrun_risk(self.overrun_risk)
+        .with_time_min(self.time_min.map(|t| granted_walltime(self.backend, t)))
+        .with_scale(self.scale)
     }
 }
 

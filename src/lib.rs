@@ -4,10 +4,12 @@
 //! configuration) -> [`plan`] (walltime arithmetic, the admission rule) -> [`template`]
 //! (job scripts) -> [`backend`] and [`tracker`] (submit, status, cancel) -> [`server`] and
 //! [`worker`] (tasks, with [`journal`], [`protocol`] and [`auth`]). [`sim`] replays the
-//! server's core against simulated batch jobs.
+//! server's core against simulated batch jobs; [`accounting`] is the ledger of where a
+//! cluster's core-hours went.
 //! [`duration`] parses and formats walltimes for all of them, [`memory`] byte sizes, and
 //! [`validate`] refuses values that would break a job script; [`run`] ties a command to its work.
 
+pub mod accounting;
 pub mod atomic_file;
 pub mod auth;
 pub mod backend;

@@ -2,8 +2,8 @@
 //!
 //! `max_tasks = floor(usable / task_time)` per worker slot, where `usable = walltime - startup
 //! - buffer` comes from the budget; the idle tail, the share of the walltime used, the
-//! smallest walltime that still fits as many tasks and the one that fits one more. Pure: no
-//! clock, no I/O. `max_tasks` means only this computed value; the user's cap on it is the
+//! smallest walltime that still fits as many tasks and the one that fits one more, and the
+//! `time_min` to give SLURM's backfill (startup + one task + buffer). Pure: no clock, no I/O. `max_tasks` means only this computed value; the user's cap on it is the
 //! budget's `task_cap`.
 
 use std::time::Duration;
@@ -44,6 +44,10 @@ pub struct Plan {
     /// The walltime that would fit one more task per slot.
     #[serde(serialize_with = "ser_secs")]
     pub walltime_for_one_more: Duration,
+    /// The `time_min` to recommend (SLURM's `--time-min`): startup + one task + buffer, in
+    /// whole minutes, at most the walltime.
+    #[serde(serialize_with = "ser_secs")]
+    pub time_min: Duration,
 }
 
 /// Why no plan exists.
@@ -108,7 +112,20 @@ pub fn plan(budget: &Budget, task_time: Duration) -> Result<Plan, PlanError> {
         used_share: busy.as_secs_f64() / budget.walltime.as_secs_f64(),
         smallest_walltime: walltime_for(max_tasks, budget, task_time),
         walltime_for_one_more: walltime_for(max_tasks.saturating_add(1), budget, task_time),
+        time_min: time_min_for(budget, task_time),
     })
+}
+
+/// The shortest walltime worth starting a batch job for: its startup, one task and the
+/// buffer (resolved for the walltime asked, which is what the worker keeps), rounded up to a
+/// whole minute (SLURM counts minutes), at most the walltime.
+pub fn time_min_for(budget: &Budget, task_time: Duration) -> Duration {
+    let need = budget
+        .startup
+        .saturating_add(task_time)
+        .saturating_add(budget.buffer);
+    let minutes = need.as_nanos().div_ceil(60_000_000_000);
+    Duration::from_secs(u64::try_from(minutes * 60).unwrap_or(u64::MAX)).min(budget.walltime)
 }
 
 /// The smallest walltime whose budget fits `n` tasks of `task_time` per slot, rounded up to a
@@ -117,9 +134,14 @@ pub fn walltime_for(n: u32, budget: &Budget, task_time: Duration) -> Duration {
     let need = task_time.saturating_mul(n).saturating_add(budget.startup);
     let raw = match budget.buffer_rule {
         Buffer::Fixed(b) => need.saturating_add(b),
-        Buffer::Percent(p) => Duration::try_from_secs_f64(need.as_secs_f64() / (1.0 - p / 100.0))
-            .unwrap_or(Duration::MAX),
+        Buffer::Percent(p) => {
+            crate::duration::from_secs_saturating(need.as_secs_f64() / (1.0 - p / 100.0))
+        }
     };
+    if raw >= Duration::from_secs(u64::MAX / 2) {
+        // Beyond any clock (a hostile task time): no walltime fits; say the largest.
+        return raw;
+    }
     let step = if raw >= Duration::from_secs(3600) {
         60
     } else {
@@ -253,6 +275,19 @@ mod tests {
         assert!(e
             .to_string()
             .contains("smallest walltime that fits one task is 4h13m"));
+    }
+
+    #[test]
+    fn time_min_is_startup_one_task_and_buffer_in_whole_minutes() {
+        let b = Budget::new(hours(5), Buffer::default(), Duration::from_secs(90), 1);
+        // 90 s + 1 h + 15 min = 1h16m30s, rounded up: 1h17m.
+        let p = plan(&b, hours(1)).unwrap();
+        assert_eq!(p.time_min, Duration::from_secs(3600 + 17 * 60));
+        // Never above the walltime.
+        assert_eq!(
+            time_min_for(&b, Duration::from_secs(4 * H + 50 * 60)),
+            hours(5)
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::backend::JobId;
-use crate::task::TaskSpec;
+use crate::task::{Counts, TaskId, TaskInfo, TaskPage, TaskQuery, TaskSpec};
 
 /// Largest frame accepted (1 MiB): a task command or a batch of tasks fits; more is refused.
 pub const MAX_FRAME: usize = 1 << 20;
@@ -41,6 +41,8 @@ pub enum RunEnd {
     /// Sent ahead to a busy slot and given back unstarted: the deadline no longer allowed
     /// it, or the worker stopped first.
     NotStarted,
+    /// The worker killed it: it ran past its `timeout` (`task_timeout`).
+    TimedOut,
     /// `/bin/sh -c` could not be started for it (the worker wrote the details, with paths and
     /// sizes, into the task's stderr file).
     CouldNotStart { why: StartFailure },
@@ -121,6 +123,25 @@ pub enum Request {
     },
     /// A client asks for a summary.
     Status,
+    /// A client asks about tasks (`hpcluster tasks`, `wait`, `logs`).
+    Tasks {
+        query: TaskQuery,
+    },
+    /// A client cancels tasks (`hpcluster cancel`).
+    Cancel {
+        ids: Vec<TaskId>,
+    },
+    /// A client queues ended tasks again (`hpcluster retry`): `ids`, and with `failed` every
+    /// failed or killed one.
+    Retry {
+        ids: Vec<TaskId>,
+        #[serde(default)]
+        failed: bool,
+    },
+    /// A client asks why a task is where it is (`hpcluster explain`).
+    Explain {
+        id: TaskId,
+    },
 }
 
 /// The server's answers.
@@ -148,9 +169,61 @@ pub enum Reply {
     /// Tasks added, with their IDs.
     Added { first: u64, count: u64 },
     /// Summary for a client.
-    Summary { json: serde_json::Value },
+    Summary { status: ServerStatus },
+    /// Tasks for a client, one page.
+    Tasks { page: TaskPage },
+    /// What `cancel` or `retry` did: the tasks it changed, and those it left, with the reason
+    /// (once the change is in the journal on disk).
+    Changed {
+        changed: Vec<TaskId>,
+        refused: Vec<Refusal>,
+    },
+    /// Why a task is where it is: the task, and sentences on what it waits for.
+    Explained { task: TaskInfo, why: Vec<String> },
     /// The request was refused.
     Refused { reason: String },
+}
+
+/// A task a request left as it was, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub id: TaskId,
+    pub reason: String,
+}
+
+/// What `hpcluster status` shows of a cluster: the same shape whether a server answers
+/// (`workers` and `estimate_seconds` from it) or the journal is read after a run (no workers,
+/// no estimate). Documented in `docs/json.md`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerStatus {
+    pub tasks: Counts,
+    pub workers: Vec<WorkerStatus>,
+    pub batch_jobs: BatchJobCounts,
+    /// The estimate for tasks without their own time, seconds; null when no server runs.
+    pub estimate_seconds: Option<f64>,
+}
+
+/// A connected worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    pub id: u64,
+    /// Its batch job.
+    pub job: Option<String>,
+    pub host: String,
+    /// Tasks it runs (or holds, sent ahead).
+    pub running: usize,
+    pub tasks_done: u64,
+    /// Seconds to its deadline.
+    pub seconds_left: f64,
+}
+
+/// The batch jobs of a cluster, by state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchJobCounts {
+    pub pending: u32,
+    pub running: u32,
+    /// Batch jobs submitted since the cluster was created.
+    pub submitted: u64,
 }
 
 /// Appends one frame to `buf`.

@@ -1,7 +1,10 @@
-//! `hpcluster plan`: the walltime arithmetic for the configured batch jobs, as text or JSON.
+//! `hpcluster plan`: the walltime arithmetic for the configured batch jobs, as text or JSON;
+//! with `--history`, recommendations from a finished run ([`super::plan_history`]); with
+//! `--probe`, SLURM's expected start for a few walltimes ([`super::plan_probe`]).
 
 use anyhow::Context;
 
+use crate::cli::PlanArgs;
 use crate::config::Config;
 use crate::duration::format_human as h;
 use crate::plan::{plan, Plan};
@@ -16,22 +19,22 @@ pub fn of(config: &Config) -> anyhow::Result<Plan> {
     Ok(plan(&budget, task_time)?)
 }
 
-/// Why some of `tasks` (read from `origin`) can never start with this configuration: each
-/// named with its own `time` and the walltime that would fit it. `None` when all can.
+/// Why some of `tasks` (from `origin`, like "`t.jsonl`") can never start with this
+/// configuration: each named with its own `time` and the walltime that would fit it. `None`
+/// when all can.
 pub fn never_fitting(
     config: &Config,
     tasks: &[crate::task::TaskSpec],
-    origin: &std::path::Path,
+    origin: &str,
 ) -> Option<String> {
     const SHOWN: usize = 10;
     let budget = config.budget();
     let never = crate::plan::never_fitting(&budget, tasks);
     let most = never.iter().map(|n| n.walltime).max()?;
     let mut text = format!(
-        "{} task(s) of `{}` can never start: their own `time` exceeds the {} a batch job of \
+        "{} task(s) of {origin} can never start: their own `time` exceeds the {} a batch job of \
          walltime {} offers (walltime - startup - buffer)",
         never.len(),
-        origin.display(),
         h(budget.usable),
         h(budget.walltime)
     );
@@ -54,11 +57,21 @@ pub fn never_fitting(
     Some(text)
 }
 
-pub fn run(config: &Config, json: bool, tasks: Option<&std::path::Path>) -> anyhow::Result<i32> {
+pub fn run(config: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
+    if let Some(cluster) = &args.history {
+        return super::plan_history::run(config, cluster, args.json);
+    }
+    if args.probe {
+        return super::plan_probe::run(config, args.json);
+    }
+    print_plan(config, args.json, args.tasks.as_deref())
+}
+
+fn print_plan(config: &Config, json: bool, tasks: Option<&std::path::Path>) -> anyhow::Result<i32> {
     let p = of(config)?;
     if let Some(path) = tasks {
         let specs = crate::tasks::read_tasks(path)?;
-        if let Some(why) = never_fitting(config, &specs, path) {
+        if let Some(why) = never_fitting(config, &specs, &format!("`{}`", path.display())) {
             anyhow::bail!("{why}");
         }
     }
@@ -95,6 +108,10 @@ pub fn run(config: &Config, json: bool, tasks: Option<&std::path::Path>) -> anyh
     println!(
         "one more task     needs a walltime of {}",
         h(p.walltime_for_one_more)
+    );
+    println!(
+        "time_min          {} (SLURM backfill: startup + one task + buffer; see `plan --probe`)",
+        h(p.time_min)
     );
     Ok(0)
 }

@@ -60,17 +60,23 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
     let dir = tracker.dir().path().to_path_buf();
     // While `up` runs it is the only writer: ask it, and show the batch jobs as it recorded them.
     let server = crate::server::running::find(&dir);
-    let tasks = match &server {
-        Some(s) => s
-            .status(&dir)
-            .unwrap_or_else(|e| serde_json::json!({"error": format!("{e:#}")})),
-        None => {
-            if let Err(e) = tracker.poll_once() {
-                tracing::warn!("showing the last known states: {e:#}");
+    let tasks = match server.as_ref().map(|s| s.status(&dir)) {
+        Some(Ok(status)) => status,
+        answer => {
+            match answer {
+                Some(Err(e)) => {
+                    tracing::warn!("the server did not answer ({e:#}): showing the journal")
+                }
+                _ => {
+                    if let Err(e) = tracker.poll_once() {
+                        tracing::warn!("showing the last known states: {e:#}");
+                    }
+                }
             }
-            journal_counts(&dir)?
+            crate::commands::task_source::status_from_journal(&dir, tracker.jobs())?
         }
     };
+    let tasks = serde_json::to_value(&tasks)?;
     if json {
         let jobs: Vec<JobView> = tracker.jobs().iter().map(JobView::from).collect();
         let out = serde_json::json!({
@@ -124,43 +130,16 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Task counts from the journal, for a cluster whose server is not running.
-fn journal_counts(dir: &std::path::Path) -> anyhow::Result<serde_json::Value> {
-    let path = dir.join("journal.jsonl");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(_) => return Ok(serde_json::json!({})),
-    };
-    let replay = crate::journal::parse_journal(&text, &path.display().to_string())?;
-    let (mut done, mut failed, mut other) = (0, 0, 0);
-    for t in &replay.tasks {
-        match t.state {
-            crate::task::TaskState::Done => done += 1,
-            crate::task::TaskState::Failed { .. } => failed += 1,
-            _ => other += 1,
-        }
-    }
-    Ok(
-        serde_json::json!({"tasks": {"done": done, "failed": failed, "pending": other, "running": 0}}),
-    )
-}
-
 fn print_tasks(server: Option<&str>, v: &serde_json::Value) {
     match server {
         Some(a) => println!("server: running at {a}"),
         None => println!("server: not running (task counts from the journal)"),
     }
-    if let Some(e) = v.get("error") {
-        println!(
-            "server status unavailable: {}",
-            e.as_str().unwrap_or_default()
-        );
-    }
     let t = &v["tasks"];
     if t.is_object() {
         println!(
-            "tasks: {} done, {} running, {} pending, {} failed",
-            t["done"], t["running"], t["pending"], t["failed"]
+            "tasks: {} done, {} running, {} pending, {} failed, {} killed, {} cancelled",
+            t["done"], t["running"], t["pending"], t["failed"], t["killed"], t["cancelled"]
         );
     }
     if let Some(workers) = v["workers"].as_array() {

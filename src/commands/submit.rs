@@ -6,31 +6,20 @@ use crate::auth::Secret;
 use crate::cli::SubmitArgs;
 use crate::config::Config;
 use crate::protocol::{Reply, Request};
-use crate::task::TaskSpec;
 
 pub fn run(config: &Config, args: &SubmitArgs) -> anyhow::Result<i32> {
-    let tasks = match (&args.tasks, args.command.is_empty()) {
-        (Some(path), _) => crate::tasks::read_tasks(path)?,
-        (None, false) => {
-            let time = match &args.time {
-                Some(t) => Some(
-                    crate::duration::parse_duration(t)
-                        .context("invalid `--time`")?
-                        .as_secs_f64(),
-                ),
-                None => None,
-            };
-            let spec = TaskSpec {
-                cmd: shell_join(&args.command),
-                name: args.task_name.clone(),
-                time,
-                ..TaskSpec::default()
-            };
-            crate::tasks::check_task(&spec, "the command line")?;
-            vec![spec]
-        }
-        (None, true) => bail!("nothing to submit: give a command after `--` or `--tasks FILE`"),
+    let Some(def) = args.def.definition()? else {
+        bail!("nothing to submit: give a command after `--`, `--tasks FILE`, or `--array`/`--args` with a command");
     };
+    let mut tasks = crate::tasks::define(&def)?;
+    if let Some(t) = &args.time {
+        let time = crate::duration::parse_duration(t)
+            .context("invalid `--time`")?
+            .as_secs_f64();
+        for task in &mut tasks {
+            task.time = Some(time);
+        }
+    }
     if tasks.is_empty() {
         bail!("the tasks file has no tasks (only comments or blank lines)");
     }
@@ -62,20 +51,4 @@ pub fn run(config: &Config, args: &SubmitArgs) -> anyhow::Result<i32> {
         Reply::Refused { reason } => bail!("the server refused the tasks: {reason}"),
         other => bail!("unexpected answer from the server: {other:?}"),
     }
-}
-
-/// Joins words into one shell command, quoting where needed.
-fn shell_join(words: &[String]) -> String {
-    if words.len() == 1 {
-        return words[0].clone();
-    }
-    words
-        .iter()
-        .map(|w| {
-            shlex::try_quote(w)
-                .map(|q| q.into_owned())
-                .unwrap_or_else(|_| w.clone())
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }

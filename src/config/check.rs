@@ -47,6 +47,13 @@ pub fn check(c: &Config) -> Result<(), CheckError> {
             ));
         }
     }
+    check_time_min(c)?;
+    if c.task_timeout.is_some_and(|t| t.is_zero()) {
+        return Err(fail(
+            "task_timeout",
+            "`task_timeout` must be greater than zero, like \"2h\" (leave it unset for no limit)",
+        ));
+    }
     if crate::memory::parse_lsf_units(&c.lsf_units).is_none() {
         return Err(fail(
             "lsf_units",
@@ -54,6 +61,37 @@ pub fn check(c: &Config) -> Result<(), CheckError> {
                 "invalid `lsf_units` `{}`: expected one of {} (the site's LSF_UNIT_FOR_LIMITS)",
                 c.lsf_units,
                 crate::memory::LSF_UNITS
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `time_min` is a SLURM request for a walltime between it and `walltime`.
+fn check_time_min(c: &Config) -> Result<(), CheckError> {
+    let Some(t) = c.time_min else {
+        return Ok(());
+    };
+    let h = crate::duration::format_human;
+    if c.backend != BackendKind::Slurm && c.backend != BackendKind::Local {
+        return Err(fail(
+            "time_min",
+            format!(
+                "`time_min` is a SLURM option (`--time-min`); the {} backend has no such \
+                 request: remove `time_min`, or use `walltime` alone",
+                c.backend
+            ),
+        ));
+    }
+    if t.is_zero() || t > c.walltime {
+        return Err(fail(
+            "time_min",
+            format!(
+                "`time_min` must be above zero and at most the walltime ({}), found {}: set \
+                 it to the shortest walltime worth starting for, like `hpcluster plan` \
+                 recommends",
+                h(c.walltime),
+                h(t)
             ),
         ));
     }

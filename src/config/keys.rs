@@ -26,6 +26,9 @@ pub const KEYS: &[&str] = &[
     "startup",
     "max_jobs",
     "max_tasks",
+    "time_min",
+    "overrun_risk",
+    "scale",
     "job_extra_directives",
     "job_directives_skip",
     "job_script_prologue",
@@ -46,6 +49,8 @@ pub const KEYS: &[&str] = &[
     "status_timeout",
     "cancel_timeout",
     "retries",
+    "retries_on_failure",
+    "task_timeout",
     "resource_spec",
     "sge_parallel_environment",
     "sge_memory_resource",
@@ -120,6 +125,12 @@ pub fn canonical(name: &str) -> Option<&'static str> {
 
 /// The closest known key or alias, for a "did you mean" hint.
 pub fn suggest(name: &str) -> Option<&'static str> {
+    // No "did you mean" for a dask-jobqueue key with no counterpart (the nearest spelling,
+    // `death_timeout` -> `task_timeout`, would name something else): its own hint says what
+    // to do instead.
+    if dask_only(name).is_some() {
+        return None;
+    }
     let names = KEYS.iter().copied().chain(ALIASES.iter().map(|(a, _)| *a));
     names
         .map(|k| (strsim::jaro_winkler(name, k), k))
@@ -178,6 +189,22 @@ fn count(raw: Raw<'_>, min: u32) -> Result<u32, String> {
 fn duration(raw: Raw<'_>) -> Result<Duration, String> {
     let s = string(raw, "a duration string like \"5h\" or \"04:00:00\"")?;
     crate::duration::parse_duration(&s).map_err(|e| e.to_string())
+}
+
+fn share(raw: Raw<'_>, expected: &str) -> Result<f64, String> {
+    let value = match raw {
+        Raw::Text(s) => s
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| format!("expected {expected}, found `{s}`"))?,
+        Raw::Toml(toml::Value::Float(f)) => *f,
+        Raw::Toml(toml::Value::Integer(i)) => *i as f64,
+        Raw::Toml(v) => return Err(format!("expected {expected}, found {}", describe(v))),
+    };
+    if !(value > 0.0 && value <= 0.5) {
+        return Err(format!("expected {expected}, found {value}"));
+    }
+    Ok(value)
 }
 
 fn list(raw: Raw<'_>) -> Result<Vec<String>, String> {
@@ -241,6 +268,11 @@ pub fn set(c: &mut Config, key: &str, raw: Raw<'_>) -> Result<(), String> {
         "startup" => c.startup = duration(raw)?,
         "max_jobs" => c.max_jobs = count(raw, 1)?,
         "max_tasks" => c.task_cap = Some(count(raw, 1)?),
+        "time_min" => c.time_min = Some(duration(raw)?),
+        "overrun_risk" => {
+            c.overrun_risk = share(raw, "a chance above 0 and at most 0.5, like 0.01")?
+        }
+        "scale" => c.scale = crate::budget::Scale::parse(&text("`fast` or `frugal`")?)?,
         "job_extra_directives" => c.job_extra_directives = list(raw)?,
         "job_directives_skip" => c.job_directives_skip = list(raw)?,
         "job_script_prologue" => c.job_script_prologue = list(raw)?,
@@ -271,6 +303,8 @@ pub fn set(c: &mut Config, key: &str, raw: Raw<'_>) -> Result<(), String> {
         "status_timeout" => c.status_timeout = duration(raw)?,
         "cancel_timeout" => c.cancel_timeout = duration(raw)?,
         "retries" => c.retries = count(raw, 0)?,
+        "retries_on_failure" => c.retries_on_failure = count(raw, 0)?,
+        "task_timeout" => c.task_timeout = Some(duration(raw)?),
         "resource_spec" => c.resource_spec = Some(text("a resource list like \"h_vmem=4G\"")?),
         "sge_parallel_environment" => c.sge_parallel_environment = text("a PE name like \"smp\"")?,
         "sge_memory_resource" => c.sge_memory_resource = text("a resource name like \"h_vmem\"")?,
@@ -309,6 +343,9 @@ pub fn value(c: &Config, key: &str) -> Json {
         "startup" => dur(c.startup),
         "max_jobs" => json!(c.max_jobs),
         "max_tasks" => json!(c.task_cap),
+        "time_min" => c.time_min.map_or(Json::Null, dur),
+        "overrun_risk" => json!(c.overrun_risk),
+        "scale" => json!(c.scale.name()),
         "job_extra_directives" => json!(c.job_extra_directives),
         "job_directives_skip" => json!(c.job_directives_skip),
         "job_script_prologue" => json!(c.job_script_prologue),
@@ -329,6 +366,8 @@ pub fn value(c: &Config, key: &str) -> Json {
         "status_timeout" => dur(c.status_timeout),
         "cancel_timeout" => dur(c.cancel_timeout),
         "retries" => json!(c.retries),
+        "retries_on_failure" => json!(c.retries_on_failure),
+        "task_timeout" => c.task_timeout.map_or(Json::Null, dur),
         "resource_spec" => json!(c.resource_spec),
         "sge_parallel_environment" => json!(c.sge_parallel_environment),
         "sge_memory_resource" => json!(c.sge_memory_resource),
@@ -366,6 +405,8 @@ mod tests {
         assert_eq!(canonical("waltime"), None);
         assert_eq!(suggest("waltime"), Some("walltime"));
         assert_eq!(suggest("zzzz"), None);
+        assert_eq!(suggest("task_timout"), Some("task_timeout"));
+        assert_eq!(suggest("death-timeout"), None);
     }
 
     #[test]

@@ -55,6 +55,11 @@ pub const TYPED: &[&str] = &[
     "retries",
     "lsf_units",
     "cluster_access",
+    "time_min",
+    "overrun_risk",
+    "scale",
+    "retries_on_failure",
+    "task_timeout",
 ];
 
 /// Checks every value of every key of [`SCRIPT_VALUES`] by what it becomes.

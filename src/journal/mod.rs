@@ -1,18 +1,23 @@
 //! The journal: an append-only record of every task, so nothing is lost or run twice.
 //!
 //! One JSON object per line in `<cluster dir>/journal.jsonl`: a task was added, started, or
-//! ended (done, failed, requeued). A task end is on disk (`fsync`) before the worker's report
+//! ended (done, failed, killed, run again, requeued, cancelled), or `hpcluster retry` put it
+//! back in the queue (`retried`). A task end is on disk (`fsync`) before the worker's report
 //! of it is acknowledged. Replaying the journal rebuilds the task table when `hpcluster up`
 //! resumes: completed tasks are never run again, tasks that were running are requeued. The
-//! durations recorded are also the history the estimates learn from.
+//! durations recorded are also the history the estimates learn from, and the replay is what
+//! `hpcluster tasks`, `wait` and `explain` read once no server runs.
 //!
-//! Three rooms: this file is the entry and the file ([`Journal`]: open, append, sync);
-//! [`replay`] rebuilds the task table from a journal's text (pure); [`writer`] puts entries on
-//! disk off the server's event loop, one `fsync` per group of them.
+//! Four rooms: this file is the entry and the file ([`Journal`]: open, append, sync);
+//! [`replay`] rebuilds the task table from a journal's text (pure); [`edit`] decides what
+//! `cancel` and `retry` append while no server runs (pure); [`writer`] puts entries on disk
+//! off the server's event loop, one `fsync` per group of them.
 
+mod edit;
 mod replay;
 mod writer;
 
+pub use edit::Edit;
 pub use replay::{parse_journal, Replay, ReplayedTask};
 pub use writer::{JournalWriter, GROUP_COMMIT_WINDOW};
 
@@ -39,6 +44,9 @@ pub enum Entry {
         worker: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         job: Option<String>,
+        /// The worker's host.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
         at: f64,
     },
     Ended {
@@ -46,6 +54,11 @@ pub enum Entry {
         #[serde(flatten)]
         outcome: Outcome,
         secs: f64,
+        at: f64,
+    },
+    /// `hpcluster retry`: an ended task is queued again, its retries whole.
+    Retried {
+        id: u64,
         at: f64,
     },
 }
@@ -60,6 +73,20 @@ pub enum JournalError {
     },
     #[error("the journal writer stopped: {0}")]
     Stopped(String),
+}
+
+/// Reads a journal without opening it for appending (`None`: there is none). For the commands
+/// that show tasks once no server runs; a torn last line is left out, not cut.
+pub fn read_journal(path: &Path) -> anyhow::Result<Option<Replay>> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .with_context(|| format!("journal `{}` is not UTF-8", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(e).with_context(|| format!("failed to read journal `{}`", path.display()))
+        }
+    };
+    parse_journal(&text, &path.display().to_string()).map(Some)
 }
 
 /// The journal file, open for appending.

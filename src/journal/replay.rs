@@ -1,21 +1,41 @@
-//! Replay: the task table a journal's text describes (pure). Done and failed tasks keep their
-//! end; tasks that were pending or running are pending again, with the runs they lost; the
-//! batch job of a task left running is kept (its worker may come back for it). A torn last
-//! line (a crash mid-write) is cut off; any other corrupt line is an error naming it.
+//! Replay: the task table a journal's text describes (pure). Done, failed, killed and
+//! cancelled tasks keep their end; tasks that were pending or running are pending again, with
+//! the history of their runs ([`TaskHistory`]: attempts, lost runs, failures, the last run); the
+//! batch job of a task left running is kept (its worker may come back for it). A torn last line
+//! (a crash mid-write) is cut off; any other corrupt line is an error naming it. The replay is
+//! also what `hpcluster tasks`, `wait` and `explain` read when no server runs ([`Replay::page`],
+//! [`Replay::counts`]).
+
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
 use super::Entry;
-use crate::task::{Outcome, TaskSpec, TaskState};
+use crate::task::{
+    info, Counts, Outcome, TaskHistory, TaskId, TaskInfo, TaskPage, TaskQuery, TaskSpec, TaskState,
+};
 
 /// A task as the journal leaves it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplayedTask {
     pub spec: TaskSpec,
     pub state: TaskState,
-    pub lost_runs: u32,
-    /// The batch job of its last start while it is running (the journal ends before its end).
-    pub job: Option<String>,
+    pub history: TaskHistory,
+}
+
+impl ReplayedTask {
+    /// The batch job it was left running on (the journal ends before its end).
+    pub fn running_job(&self) -> Option<&str> {
+        match self.state {
+            TaskState::Running { .. } => self.history.job.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The view `hpcluster tasks` shows (`now`, Unix seconds, for a running task's duration).
+    pub fn info(&self, id: TaskId, now: f64) -> TaskInfo {
+        self.history.info(id, &self.spec, &self.state, now)
+    }
 }
 
 /// What a journal holds.
@@ -24,9 +44,47 @@ pub struct Replay {
     pub tasks: Vec<ReplayedTask>,
     /// Durations of tasks that finished successfully, oldest first.
     pub durations: Vec<f64>,
+    /// The same runs with their task: (task, seconds), oldest first.
+    pub done: Vec<(u64, f64)>,
     /// Bytes of complete lines; anything after (a torn last line) is cut off on open.
     pub valid_len: usize,
     pub torn_tail: bool,
+    /// Runs lost and requeued, killed by the walltime, and run again after a failure; task
+    /// time of the runs that ended with an exit status.
+    runs: Counts,
+    /// Batch job names and hosts, each held once however many runs name it.
+    names: std::collections::HashSet<Arc<str>>,
+}
+
+impl Replay {
+    /// The counts a server's ledger would show for this journal.
+    pub fn counts(&self) -> Counts {
+        let mut c = self.runs.clone();
+        for t in &self.tasks {
+            *c.of_state(t.state.name()) += 1;
+        }
+        c
+    }
+
+    /// One shared copy of a batch job's name or a host.
+    fn intern(&mut self, name: String) -> Arc<str> {
+        if let Some(n) = self.names.get(name.as_str()) {
+            return n.clone();
+        }
+        let n: Arc<str> = Arc::from(name);
+        self.names.insert(n.clone());
+        n
+    }
+
+    /// Answers a query as a running server would (see [`crate::task::info::page`]).
+    pub fn page(&self, query: &TaskQuery, now: f64) -> TaskPage {
+        info::page(
+            query,
+            self.tasks.len(),
+            |id| self.tasks[id as usize].state.name(),
+            |id| self.tasks[id as usize].info(id, now),
+        )
+    }
 }
 
 /// Rebuilds the task table from a journal's text (pure). `origin` names it in errors.
@@ -71,34 +129,70 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
             r.tasks.push(ReplayedTask {
                 spec,
                 state: TaskState::Pending,
-                lost_runs: 0,
-                job: None,
+                history: TaskHistory::default(),
             });
         }
         Entry::Started {
-            id, worker, job, ..
+            id,
+            worker,
+            job,
+            host,
+            at,
         } => {
+            let job = job.map(|j| r.intern(j));
+            let host = host.map(|h| r.intern(h));
             let t = task(r, id)?;
             t.state = TaskState::Running { worker, slot: 0 };
-            t.job = job;
+            t.history.on_started(job, host, at);
         }
         Entry::Ended {
             id, outcome, secs, ..
         } => {
             let t = task(r, id)?;
-            t.job = None;
-            match outcome {
+            t.history.on_ended(&outcome, secs);
+            t.state = match &outcome {
+                Outcome::Done => TaskState::Done,
+                Outcome::Failed { reason, .. } => TaskState::Failed {
+                    reason: reason.clone(),
+                },
+                Outcome::Killed { reason, .. } => TaskState::Killed {
+                    reason: reason.clone(),
+                },
+                Outcome::Cancelled { .. } => TaskState::Cancelled,
+                Outcome::Rerun { .. } | Outcome::Requeued { .. } | Outcome::Returned => {
+                    TaskState::Pending
+                }
+            };
+            let c = &mut r.runs;
+            match &outcome {
                 Outcome::Done => {
-                    t.state = TaskState::Done;
                     r.durations.push(secs);
+                    r.done.push((id, secs));
                 }
-                Outcome::Failed { reason } => t.state = TaskState::Failed { reason },
-                Outcome::Requeued { .. } => {
-                    t.state = TaskState::Pending;
-                    t.lost_runs += 1;
+                Outcome::Requeued { walltime, .. } => {
+                    c.requeued += 1;
+                    c.walltime_kills += u64::from(*walltime);
                 }
-                Outcome::Returned => t.state = TaskState::Pending,
+                Outcome::Rerun { .. } => c.reruns += 1,
+                Outcome::Failed { walltime: true, .. } => c.walltime_kills += 1,
+                _ => {}
             }
+            if matches!(
+                outcome,
+                Outcome::Done
+                    | Outcome::Failed { .. }
+                    | Outcome::Killed { .. }
+                    | Outcome::Rerun { .. }
+            ) && secs.is_finite()
+                && secs > 0.0
+            {
+                c.task_seconds += secs;
+            }
+        }
+        Entry::Retried { id, .. } => {
+            let t = task(r, id)?;
+            t.state = TaskState::Pending;
+            t.history.on_retried();
         }
     }
     Ok(())
@@ -140,6 +234,7 @@ mod tests {
                 id: 0,
                 worker: 1,
                 job: None,
+                host: None,
                 at: 1.0,
             })
             .unwrap();
@@ -154,6 +249,7 @@ mod tests {
                 id: 1,
                 worker: 1,
                 job: Some("7".into()),
+                host: Some("n7".into()),
                 at: 4.0,
             })
             .unwrap();
@@ -161,6 +257,7 @@ mod tests {
                 id: 2,
                 worker: 2,
                 job: None,
+                host: None,
                 at: 4.0,
             })
             .unwrap();
@@ -168,6 +265,8 @@ mod tests {
                 id: 2,
                 outcome: Outcome::Failed {
                     reason: "exit status 1".into(),
+                    exit_code: Some(1),
+                    walltime: false,
                 },
                 secs: 1.0,
                 at: 5.0,
@@ -182,10 +281,11 @@ mod tests {
         assert!(matches!(states[2], TaskState::Failed { .. }));
         assert_eq!(states[3], TaskState::Pending);
         assert_eq!(r.durations, vec![2.5]);
+        assert_eq!(r.done, vec![(0, 2.5)]);
         // The batch job of a task left running is kept (its worker may come back for it);
         // an ended task has none.
-        let jobs: Vec<_> = r.tasks.iter().map(|t| t.job.clone()).collect();
-        assert_eq!(jobs, [None, Some("7".to_string()), None, None]);
+        let jobs: Vec<_> = r.tasks.iter().map(|t| t.running_job()).collect();
+        assert_eq!(jobs, [None, Some("7"), None, None]);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What the journal must hold before the world hears of it. A task handed to a worker is
-//! journaled as `started`; a task's end as `ended` (and logged); the worker's report is
-//! acknowledged, and a client's added tasks answered, only once the journal sync that covers
-//! them is on disk ([`Held`] replies wait for their token).
+//! journaled as `started`; a task's end as `ended` (and logged, and written to the joblog of
+//! `up --joblog`); the worker's report is acknowledged, and a client's change answered, only
+//! once the journal sync that covers them is on disk ([`Held`] replies wait for their token).
 
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use crate::task::{Outcome, TaskEvent};
 /// A reply held until the journal is on disk.
 pub(super) enum Held {
     Acks(Vec<(WorkerId, Reply)>),
-    Client(oneshot::Sender<Reply>, Reply),
+    Client(oneshot::Sender<Reply>, Box<Reply>),
 }
 
 impl Server {
@@ -36,15 +36,17 @@ impl Server {
                 estimate,
                 buffer,
             } => {
-                let job = self
-                    .peers
-                    .get(&id)
-                    .and_then(|p| p.job.as_ref())
-                    .map(|j| j.to_string());
+                let peer = self.peers.get(&id);
+                let job = peer.and_then(|p| p.job.as_ref()).map(|j| j.to_string());
+                let host = peer.map(|p| p.host.clone());
+                if let (Some(log), Some(host)) = (&mut self.joblog, &host) {
+                    log.started(task, host, &spec.cmd);
+                }
                 journal.append(Entry::Started {
                     id: task,
                     worker: id,
                     job,
+                    host,
                     at: now.as_secs_f64(),
                 });
                 Reply::Run {
@@ -73,17 +75,28 @@ impl Server {
             secs: ev.secs,
             at: now.as_secs_f64(),
         });
+        if let Some(log) = &mut self.joblog {
+            if let Err(e) = log.ended(ev, now) {
+                tracing::warn!("{e:#}; no more joblog lines are written");
+                self.joblog = None;
+            }
+        }
+        let t = ev.task;
         match &ev.outcome {
-            Outcome::Failed { reason } => tracing::warn!("task {} failed: {reason}", ev.task),
+            Outcome::Failed { reason, .. } => tracing::warn!("task {t} failed: {reason}"),
+            Outcome::Killed { reason, .. } => tracing::warn!("task {t} was {reason}"),
+            Outcome::Rerun { reason, .. } => {
+                tracing::info!("task {t} runs again (retries_on_failure): {reason}")
+            }
             Outcome::Requeued { reason, walltime: true } => tracing::warn!(
-                "task {} was {reason} after {:.0}s: its estimate was too short; raise `task_time` (or the task's `time`)",
-                ev.task, ev.secs
+                "task {t} was {reason} after {}: its estimate was too short; raise `task_time` (or the task's `time`)",
+                crate::duration::format_human(Duration::from_secs(ev.secs.max(0.0) as u64))
             ),
-            Outcome::Requeued { reason, .. } => tracing::info!("task {} requeued: {reason}", ev.task),
+            Outcome::Requeued { reason, .. } => tracing::info!("task {t} requeued: {reason}"),
             Outcome::Returned => tracing::debug!(
-                "task {} came back unstarted from worker slot it was sent ahead to",
-                ev.task
+                "task {t} came back unstarted from worker slot it was sent ahead to"
             ),
+            Outcome::Cancelled { .. } => tracing::info!("task {t} cancelled"),
             Outcome::Done => {}
         }
     }
@@ -125,7 +138,7 @@ impl Server {
                     }
                 }
                 Held::Client(tx, reply) => {
-                    let _ = tx.send(reply);
+                    let _ = tx.send(*reply);
                 }
             }
         }

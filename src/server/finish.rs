@@ -105,8 +105,9 @@ impl Server {
         let cores = self.opts.cores as f64;
         Summary {
             done: c.done,
-            failed: c.failed,
-            pending: c.pending + c.running,
+            // Killed tasks failed too; cancelled ones were not run to their end.
+            failed: c.failed + c.killed,
+            pending: c.pending + c.running + c.cancelled,
             retried: c.requeued,
             walltime_kills: c.walltime_kills,
             batch_jobs: self.book.submitted,

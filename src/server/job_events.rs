@@ -1,17 +1,20 @@
-//! Batch jobs from the event loop's side: when to submit more (the core's `jobs_wanted`, within
+//! Batch jobs from the event loop's side: when to submit more (the core's `supply`, within
 //! `max_jobs` counted over every batch job not known to have ended) and when to poll (a backoff
 //! while nothing changes, often while workers leave), and what the answers mean: submitted IDs
 //! join the book (those of a submit that failed part-way too), batch jobs that ended take their
 //! worker's tasks with them, too many that end before their worker connects stop the run with
-//! what the batch system said of them and what they wrote.
+//! what the batch system said of them and what they wrote. The time from a submission to its
+//! worker's hello is measured ([`ReadyAfter`]) and given to the core, which weighs it against
+//! the tasks and submits successors that long before their predecessors retire; queued batch
+//! jobs the core no longer needs are cancelled.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::book::Backoff;
-use super::core::Core;
+use super::book::{Backoff, JobBook};
+use super::core::{Core, JobCounts};
 use super::jobs::{JobCmd, JobError, JobEvent};
 use super::run::{Server, DRAIN_POLL_FIRST};
 use crate::backend::{JobId, JobState};
@@ -46,6 +49,48 @@ pub(super) struct JobSchedule {
     /// A poll soon after each worker leaves, then doubling pauses up to a second (about 20
     /// status commands at most in the retire grace).
     drain_poll: Backoff,
+    /// How long submissions take to become connected workers.
+    ready: ReadyAfter,
+    /// A cancellation of queued batch jobs no longer needed is on its way.
+    cancel_in_flight: bool,
+}
+
+/// The time from a batch job's submission to its worker's hello (queue wait and startup), as
+/// measured on this run's batch jobs: the median of the last [`ReadyAfter::KEEP`].
+#[derive(Debug, Default)]
+pub(super) struct ReadyAfter {
+    submitted: std::collections::HashMap<JobId, Duration>,
+    seen: std::collections::VecDeque<Duration>,
+}
+
+impl ReadyAfter {
+    const KEEP: usize = 16;
+
+    pub fn submitted(&mut self, id: JobId, now: Duration) {
+        self.submitted.insert(id, now);
+    }
+
+    /// Takes the batch jobs whose worker has connected (or that ended first) off the list.
+    pub fn update(&mut self, book: &JobBook, now: Duration) {
+        self.submitted.retain(|id, at| match book.jobs.get(id) {
+            Some(j) if j.connected => {
+                self.seen.push_back(now.saturating_sub(*at));
+                if self.seen.len() > Self::KEEP {
+                    self.seen.pop_front();
+                }
+                false
+            }
+            Some(j) => !j.state.is_final() && !j.cancelled_by_us,
+            None => true,
+        });
+    }
+
+    /// The median measured; `None` before any worker connected.
+    pub fn median(&self) -> Option<Duration> {
+        let mut v: Vec<Duration> = self.seen.iter().copied().collect();
+        v.sort();
+        v.get(v.len() / 2).copied()
+    }
 }
 
 impl JobSchedule {
@@ -60,6 +105,8 @@ impl JobSchedule {
             next_submit: Duration::ZERO,
             draining: false,
             drain_poll: Backoff::new(DRAIN_POLL_FIRST, Duration::from_secs(1)),
+            ready: ReadyAfter::default(),
+            cancel_in_flight: false,
         }
     }
 
@@ -103,6 +150,16 @@ impl JobSchedule {
     }
 }
 
+/// Batch jobs submitted, not ended, whose worker has not connected, that hpcluster has not
+/// cancelled.
+fn queued(book: &JobBook) -> Vec<JobId> {
+    book.jobs
+        .iter()
+        .filter(|(_, j)| !j.connected && !j.state.is_final() && !j.retired && !j.cancelled_by_us)
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
 impl Server {
     /// The tick: lost workers, expired orphans, parked slots, then submissions and polls.
     pub fn on_tick(
@@ -123,21 +180,29 @@ impl Server {
             self.record(journal, &ev, now);
         }
         self.wake(core, journal);
+        self.schedule.ready.update(&self.book, now);
+        let counts = JobCounts {
+            queued: queued(&self.book).len() as u32,
+            active: self.book.counted(),
+            max_jobs: self.opts.max_jobs,
+            ready_after: self.schedule.ready.median(),
+        };
         let s = &mut self.schedule;
         if !s.submit_in_flight && now >= s.next_submit {
-            let n = core.jobs_wanted(
-                self.book.queued(),
-                self.book.counted(),
-                self.opts.max_jobs,
-                now,
-            );
-            if n > 0 {
+            let supply = core.supply(counts, now);
+            if supply.submit > 0 {
                 s.submit_in_flight = true;
                 jobs_cmd
-                    .send(JobCmd::Submit { n, first: false })
+                    .send(JobCmd::Submit {
+                        n: supply.submit,
+                        first: false,
+                    })
                     .context("the batch-system commands stopped")?;
+            } else if supply.cancel > 0 && !s.cancel_in_flight && !s.draining {
+                self.cancel_unneeded(supply.cancel, jobs_cmd)?;
             }
         }
+        let s = &mut self.schedule;
         if self.book.retiring() > 0 && !s.draining {
             s.next_poll = s.next_poll.min(s.last_poll + RETIRING_POLL);
         }
@@ -152,6 +217,45 @@ impl Server {
         let (jp, jr) = self.book.pending_running();
         self.progress.update(c, jp, jr);
         Ok(())
+    }
+
+    /// Cancels up to `n` queued batch jobs the core no longer needs: only batch jobs this
+    /// server submitted that the batch system still holds in its queue (not one re-attached
+    /// from a previous run: its worker may come back with tasks), the youngest first.
+    fn cancel_unneeded(
+        &mut self,
+        n: u32,
+        jobs_cmd: &UnboundedSender<JobCmd>,
+    ) -> anyhow::Result<()> {
+        let submitted = &self.schedule.ready.submitted;
+        let mut ids: Vec<(Duration, JobId)> = queued(&self.book)
+            .into_iter()
+            .filter(|id| self.book.jobs[id].state == JobState::Pending)
+            .filter_map(|id| Some((*submitted.get(&id)?, id)))
+            .collect();
+        ids.sort_by_key(|b| std::cmp::Reverse(b.0));
+        let ids: Vec<JobId> = ids.into_iter().take(n as usize).map(|(_, id)| id).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for id in &ids {
+            if let Some(j) = self.book.jobs.get_mut(id) {
+                j.cancelled_by_us = true;
+            }
+        }
+        tracing::info!(
+            "cancelling {} queued batch job{} no longer needed: {}",
+            ids.len(),
+            if ids.len() == 1 { "" } else { "s" },
+            ids.iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        self.schedule.cancel_in_flight = true;
+        jobs_cmd
+            .send(JobCmd::Cancel(ids))
+            .context("the batch-system commands stopped")
     }
 
     /// The answer of a batch-system command.
@@ -224,6 +328,7 @@ impl Server {
                 tracing::warn!("batch job status failed (jobs kept as they were): {e}");
             }
             JobEvent::Cancelled(r) => {
+                self.schedule.cancel_in_flight = false;
                 if let Err(e) = r {
                     tracing::warn!("cancelling batch jobs failed: {e}");
                 }
@@ -249,6 +354,7 @@ impl Server {
             );
         }
         for id in ids {
+            self.schedule.ready.submitted(id.clone(), now);
             self.book.add(id);
         }
         self.schedule.next_poll = now;

@@ -4,7 +4,7 @@
 //! bytes and time with tokio, in rooms: [`peers`] (connections, worker messages; [`waiting_room`] sheds connections that do
 //! not authenticate), [`clients`]
 //! (client requests), [`commit`] (journal entries and the replies held until they are on
-//! disk), [`job_events`] (when to submit and poll, what the answers mean), [`finish`] (the end
+//! disk; [`joblog`], the joblog of `up --joblog`), [`job_events`] (when to submit and poll, what the answers mean), [`finish`] (the end
 //! of a run), [`resume`] (a journal replayed into the core). [`jobs`] runs batch-system
 //! commands off the event loop behind the [`jobs::JobControl`] trait ([`batch`] implements it
 //! over a tracker), and [`book`] keeps what each batch job is doing. [`running`] finds a
@@ -17,6 +17,7 @@ mod commit;
 pub mod core;
 mod finish;
 mod job_events;
+pub mod joblog;
 pub mod jobs;
 mod peers;
 pub mod progress;

@@ -46,6 +46,7 @@ pub(super) struct Peer {
     /// Its queue of replies.
     pub tx: mpsc::UnboundedSender<Reply>,
     pub job: Option<JobId>,
+    pub host: String,
     /// Since when it counts as working (its oldest claimed task's start, for a returning one).
     pub since: Duration,
 }
@@ -125,11 +126,20 @@ impl Server {
             Peer {
                 tx,
                 job: hello.job.clone(),
+                host: hello.host.clone(),
                 since: now.saturating_sub(Duration::from_secs_f64(held_for)),
             },
         );
+        let claims: Vec<u64> = hello.claims.iter().map(|c| c.task).collect();
+        let host = hello.host.clone();
         core.on_worker_hello(id, hello, now);
         let out = core.on_claims(id, now);
+        if let Some(log) = &mut self.joblog {
+            // Runs the previous server started end here: the joblog names them too.
+            for task in claims.iter().filter(|t| !out.disowned.contains(t)) {
+                log.started(*task, &host, &core.task_command(*task));
+            }
+        }
         if claimed > 0 {
             tracing::info!(
                 "worker {id} came back holding {claimed} task(s){}",

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::journal::{Entry, Journal, Replay};
 use crate::server::core::Core;
-use crate::task::{TaskSpec, TaskState};
+use crate::task::TaskSpec;
 
 /// Tasks the journal left running on a batch job still alive wait this long for the job's
 /// worker to reconnect and claim them (workers retry every few seconds).
@@ -47,16 +47,21 @@ pub fn seed_tasks(
             new.len()
         );
     }
-    for d in &replay.durations {
-        core.learn(*d);
+    for (id, d) in &replay.done {
+        let name = replay
+            .tasks
+            .get(*id as usize)
+            .and_then(|t| t.spec.name.as_deref());
+        core.learn(name, *d);
     }
     let until = now + ORPHAN_GRACE;
     for t in replay.tasks {
-        match t.job.filter(|j| alive.contains(j)) {
-            Some(job) if matches!(t.state, TaskState::Running { .. }) => {
-                core.restore_orphan(t.spec, job, t.lost_runs, until)
+        match t.running_job().filter(|j| alive.contains(*j)) {
+            Some(job) => {
+                let job = job.to_string();
+                core.restore_orphan(t.spec, job, t.history, until)
             }
-            _ => core.restore_task(t.spec, t.state, t.lost_runs),
+            None => core.restore_task(t.spec, t.state, t.history),
         }
     }
     let first = core.task_count() as u64;

@@ -21,6 +21,7 @@ use super::book::JobBook;
 use super::commit::Held;
 use super::core::{Core, WorkerId};
 use super::job_events::JobSchedule;
+use super::joblog::Joblog;
 use super::jobs::{self, JobCmd, JobControl, JobEvent};
 use super::peers::{self, Event, Peer};
 use super::progress::Progress;
@@ -59,6 +60,8 @@ pub struct ServerOptions {
     pub progress: bool,
     /// Batch jobs submitted before the server started (`up --jobs N`) or re-attached.
     pub initial_jobs: Vec<JobId>,
+    /// `up --joblog`: where each finished run gets a line in GNU parallel's format.
+    pub joblog: Option<std::path::PathBuf>,
 }
 
 /// What a finished run reports.
@@ -93,6 +96,8 @@ pub(super) struct Server {
     /// Worker time of the workers that have left, seconds.
     pub worker_seconds_closed: f64,
     pub progress: Progress,
+    /// `up --joblog`, while it can be written.
+    pub joblog: Option<Joblog>,
 }
 
 impl Server {
@@ -107,6 +112,7 @@ impl Server {
             acks: Vec::new(),
             waiting: Vec::new(),
             worker_seconds_closed: 0.0,
+            joblog: None,
         }
     }
 
@@ -156,6 +162,7 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<Summary> {
+    let joblog = opts.joblog.as_deref().map(Joblog::open).transpose()?;
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     let (job_tx, mut job_rx) = mpsc::unbounded_channel::<JobEvent>();
     let stop = control.stopper();
@@ -169,6 +176,7 @@ pub async fn run(
     let mut journal = JournalWriter::new(journal);
     let initial_jobs = std::mem::take(&mut opts.initial_jobs);
     let mut st = Server::new(opts, clock);
+    st.joblog = joblog;
     for id in initial_jobs {
         st.book.add(id);
     }

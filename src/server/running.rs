@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::auth::Secret;
 use crate::cluster_dir::server_file::ServerFile;
-use crate::protocol::{Reply, Request};
+use crate::protocol::{Reply, Request, ServerStatus};
 
 /// A server that answers, as `server.json` describes it.
 #[derive(Debug, Clone)]
@@ -29,18 +29,23 @@ pub fn find(cluster_dir: &Path) -> Option<RunningServer> {
 
 impl RunningServer {
     /// The server's summary of tasks, workers and batch jobs.
-    pub fn status(&self, cluster_dir: &Path) -> anyhow::Result<serde_json::Value> {
+    pub fn status(&self, cluster_dir: &Path) -> anyhow::Result<ServerStatus> {
+        match self.request(cluster_dir, &Request::Status)? {
+            Reply::Summary { status } => Ok(status),
+            other => anyhow::bail!("unexpected answer from the server: {other:?}"),
+        }
+    }
+
+    /// Sends one request as a client (proving it knows the cluster's secret) and returns the
+    /// answer; a refusal is an error with the server's reason.
+    pub fn request(&self, cluster_dir: &Path, req: &Request) -> anyhow::Result<Reply> {
         let secret = Secret::load(&cluster_dir.join("secret"))?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        match rt.block_on(crate::server::client_request(
-            &self.address,
-            &secret,
-            &Request::Status,
-        ))? {
-            Reply::Summary { json } => Ok(json),
-            other => anyhow::bail!("unexpected answer from the server: {other:?}"),
+        match rt.block_on(crate::server::client_request(&self.address, &secret, req))? {
+            Reply::Refused { reason } => anyhow::bail!("the server refused: {reason}"),
+            other => Ok(other),
         }
     }
 

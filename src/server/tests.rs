@@ -9,6 +9,8 @@
 //! holds a [`Freeze`] (a blocking task, which stops the jumps) and moves time only with
 //! [`pass`], in tick-sized steps with a moment of real time after each for the sockets.
 
+mod successors;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -178,6 +180,7 @@ impl Rig {
             exit_when_done: closed,
             progress: false,
             initial_jobs: Vec::new(),
+            joblog: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let clock = TokioClock::starting_at(T0);

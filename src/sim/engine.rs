@@ -3,7 +3,10 @@
 //!
 //! Time is integer milliseconds since the start of the simulation, so events order exactly
 //! and a run is the same on every machine. After every event the policy is asked how many
-//! replacement batch jobs it wants (`jobs_wanted`), and the run ends when it has finished.
+//! batch jobs to submit and which queued ones to cancel (`supply`, told the measured time from
+//! a submission to its worker's readiness), and the run ends when it has finished. The queue
+//! wait of a batch job is exponential, with a mean that grows with the walltime it asks for
+//! ([`Queue`]: a short batch job fits the holes a backfill scheduler finds sooner).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -11,13 +14,27 @@ use std::collections::BinaryHeap;
 use super::policy::{dispatcher, Decision, Dispatcher, Policy, Setup};
 use super::workload::Rng;
 
+/// The queue wait of a batch job: exponential with mean `base + per_hour * walltime hours`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Queue {
+    pub base: f64,
+    pub per_hour: f64,
+}
+
+impl Queue {
+    /// The mean wait of a batch job asking for `walltime` seconds.
+    pub fn mean(&self, walltime: f64) -> f64 {
+        self.base + self.per_hour * walltime / 3600.0
+    }
+}
+
 /// Everything about the simulated cluster that is not the workload or the policy.
 #[derive(Debug, Clone)]
 pub struct Params {
     pub max_jobs: u32,
     pub slots: u32,
-    /// Mean of the exponential queue wait of a batch job, seconds.
-    pub queue_wait_mean: f64,
+    /// The queue wait of a batch job.
+    pub queue: Queue,
     /// From a batch job's start to its worker's first request, seconds.
     pub startup: f64,
     pub idle_timeout: f64,
@@ -32,7 +49,11 @@ pub struct Metrics {
     pub lost: f64,
     pub killed: u64,
     pub jobs: u64,
+    /// Batch jobs cancelled while queued (successors not needed after all).
+    pub cancelled: u64,
     pub makespan: f64,
+    /// Batch jobs that started times the walltime, seconds: what the runs asked for.
+    pub asked: f64,
     pub done: usize,
     /// Fewest and most tasks started by a batch job that started.
     pub tasks_per_job: (u32, u32),
@@ -45,6 +66,16 @@ impl Metrics {
     pub fn efficiency(&self) -> f64 {
         if self.consumed > 0.0 {
             self.useful / self.consumed
+        } else {
+            0.0
+        }
+    }
+
+    /// Useful core-hours over the walltime the started batch jobs asked for: how much of each
+    /// batch job was used (the rest was returned or wasted).
+    pub fn walltime_used(&self) -> f64 {
+        if self.asked > 0.0 {
+            self.useful / self.asked
         } else {
             0.0
         }
@@ -66,6 +97,7 @@ enum Ev {
 
 #[derive(Debug, Default)]
 struct Job {
+    submitted: u64,
     start: Option<u64>,
     ended: bool,
     connected: bool,
@@ -89,6 +121,8 @@ struct Sim<'a> {
     rng: Rng,
     m: Metrics,
     runs: u64,
+    /// From submission to the worker's first ask, of the last batch jobs, milliseconds.
+    ready: std::collections::VecDeque<u64>,
 }
 
 fn ms(secs: f64) -> u64 {
@@ -107,20 +141,41 @@ impl Sim<'_> {
     }
 
     fn submit(&mut self) {
-        let queued = self
-            .jobs
-            .iter()
-            .filter(|j| !j.ended && !j.connected)
-            .count() as u32;
+        let queued: Vec<usize> = (0..self.jobs.len())
+            .filter(|&j| !self.jobs[j].ended && !self.jobs[j].connected)
+            .collect();
         let active = self.jobs.iter().filter(|j| !j.ended).count() as u32;
         let now = secs(self.now);
-        let n = self
-            .d
-            .jobs_wanted(queued, active, self.params.max_jobs, now);
+        let mut ready: Vec<u64> = self.ready.iter().copied().collect();
+        ready.sort_unstable();
+        let ready_after = ready.get(ready.len() / 2).map(|&r| secs(r));
+        let (n, cancel) = self.d.supply(
+            queued.len() as u32,
+            active,
+            self.params.max_jobs,
+            ready_after,
+            now,
+        );
+        // The youngest queued batch jobs not yet started are cancelled first.
+        let unstarted: Vec<usize> = queued
+            .iter()
+            .rev()
+            .copied()
+            .filter(|&j| self.jobs[j].start.is_none())
+            .take(cancel as usize)
+            .collect();
+        for job in unstarted {
+            self.jobs[job].ended = true;
+            self.m.cancelled += 1;
+        }
+        let mean = self.params.queue.mean(self.setup.walltime);
         for _ in 0..n {
             let id = self.jobs.len();
-            self.jobs.push(Job::default());
-            let wait = self.rng.exponential(self.params.queue_wait_mean);
+            self.jobs.push(Job {
+                submitted: self.now,
+                ..Job::default()
+            });
+            let wait = self.rng.exponential(mean);
             self.at(self.now + ms(wait), Ev::JobStart(id));
         }
         self.m.jobs += n as u64;
@@ -161,6 +216,7 @@ impl Sim<'_> {
         if let Some(start) = j.start {
             let slots = self.params.slots as f64;
             self.m.consumed += slots * secs(self.now.saturating_sub(start));
+            self.m.asked += slots * self.setup.walltime;
         }
     }
 
@@ -173,7 +229,7 @@ impl Sim<'_> {
     fn step(&mut self, ev: Ev) {
         let now = secs(self.now);
         match ev {
-            Ev::JobStart(job) => {
+            Ev::JobStart(job) if !self.jobs[job].ended => {
                 self.jobs[job].start = Some(self.now);
                 self.at(self.now + ms(self.setup.startup), Ev::WorkerReady(job));
                 self.at(self.now + ms(self.setup.walltime), Ev::JobEnd(job));
@@ -189,6 +245,11 @@ impl Sim<'_> {
                 let slots = self.params.slots;
                 self.jobs[job].connected = true;
                 self.jobs[job].open_slots = slots;
+                self.ready
+                    .push_back(self.now.saturating_sub(self.jobs[job].submitted));
+                if self.ready.len() > 16 {
+                    self.ready.pop_front();
+                }
                 self.d.on_hello(job as u64, slots, deadline, now);
                 for slot in 0..slots {
                     let x = self.d.on_ask(job as u64, slot, now);
@@ -225,8 +286,9 @@ impl Sim<'_> {
     }
 }
 
-/// Simulates one workload on one policy.
-pub fn simulate(durations: &[f64], policy: Policy, setup: &Setup, params: &Params) -> Metrics {
+/// Simulates one workload on one policy (the durations are `setup`'s).
+pub fn simulate(policy: Policy, setup: &Setup, params: &Params) -> Metrics {
+    let durations = &setup.durations;
     let mut sim = Sim {
         now: 0,
         seq: 0,
@@ -236,10 +298,11 @@ pub fn simulate(durations: &[f64], policy: Policy, setup: &Setup, params: &Param
         policy,
         setup,
         params,
-        d: dispatcher(policy, setup, durations, params.seed),
+        d: dispatcher(policy, setup, params.seed),
         rng: Rng::new(params.seed),
         m: Metrics::default(),
         runs: 0,
+        ready: std::collections::VecDeque::new(),
     };
     let job_cap = 20 * durations.len() as u64 + 100;
     sim.submit();

@@ -1,19 +1,25 @@
 //! The efficiency simulator: how much of the allocated core time each policy turns into
 //! finished tasks, with hpcluster driven through the server's own scheduling core.
 //!
-//! [`workload`] draws task durations from a seeded generator, [`policy`] holds hpcluster (the
-//! real [`crate::server::core::Core`]) and the policies it is compared with, [`engine`]
-//! simulates batch jobs and tasks, and [`report`] writes the Markdown table and the SVG plot.
-//! `cargo bench --bench simulate` runs the suite.
+//! [`workload`] draws task durations (and classes) from a seeded generator, [`policy`] holds
+//! hpcluster (the real [`crate::server::core::Core`]) and the interface every policy speaks,
+//! [`baselines`] the policies users run otherwise, [`oracle`] the packing of known durations
+//! the others are measured against, [`engine`] simulates batch jobs and tasks (queue waits
+//! that grow with the walltime asked, startup, walltime kills), [`counterfactual`] replays a
+//! finished run's durations at other walltimes, and [`report`] writes the Markdown tables and
+//! the SVG plot. `cargo bench --bench simulate` runs the suite.
 
+pub mod baselines;
+pub mod counterfactual;
 pub mod engine;
+pub mod oracle;
 pub mod policy;
 pub mod report;
 pub mod workload;
 
 use crate::budget::Buffer;
 
-use engine::{simulate, Metrics, Params};
+use engine::{simulate, Metrics, Params, Queue};
 use policy::{Policy, Setup};
 use workload::Workload;
 
@@ -47,54 +53,75 @@ pub struct Row {
     pub walltime: f64,
     pub policy: Policy,
     pub metrics: Metrics,
-    /// Efficiency over the oracle's on the same workload and walltime.
+    /// Efficiency over the oracle's on the same workload.
     pub vs_oracle: f64,
+    /// The walltime the policy's batch jobs asked for (the oracle picks its own).
+    pub asked: f64,
+    /// Batch jobs the oracle's packing needs at the case's own walltime.
+    pub packed_here: usize,
     /// Every duration fits the configured task_time plus the buffer: admission guarantees
     /// that hpcluster kills nothing here.
     pub within_estimate: bool,
 }
 
-/// The cluster every run of the suite simulates.
+/// The cluster every run of the suite simulates: queue waits of 2 min plus 2.5 min per hour
+/// of walltime asked (a backfill scheduler finds room sooner for short batch jobs), startup
+/// 60 s, one slot per worker.
 pub fn params(size: &SuiteSize, seed: u64) -> Params {
     Params {
         max_jobs: size.max_jobs,
         slots: 1,
-        queue_wait_mean: 300.0,
+        queue: Queue {
+            base: 120.0,
+            per_hour: 150.0,
+        },
         startup: 60.0,
         idle_timeout: 300.0,
         seed,
     }
 }
 
-/// The policy settings for a workload at a walltime: task_time is the workload's mean and the
-/// buffer is hpcluster's default.
+/// The policy settings for a workload at a walltime: the workload's `task_time` (the mean,
+/// none, or a misleading one) and hpcluster's default buffer.
 pub fn setup(w: &Workload, walltime: f64, p: &Params) -> Setup {
     Setup {
         walltime,
         startup: p.startup,
         slots: p.slots,
-        task_time: w.mean(),
+        task_time: w.task_time,
+        mean: w.mean(),
         buffer: Buffer::default(),
         idle_timeout: p.idle_timeout,
+        durations: w.durations.clone(),
+        names: w.names.clone(),
     }
 }
 
-/// Runs every policy on one workload at one walltime.
+/// Runs every policy on one workload at one walltime; the oracle at the walltime it picks.
 pub fn run_case(w: &Workload, walltime: f64, p: &Params) -> Vec<Row> {
     let s = setup(w, walltime, p);
-    let within_estimate = w.max() <= s.task_time + s.buffer_secs();
-    let results: Vec<(Policy, Metrics)> = Policy::ALL
+    let within_estimate = s.task_time.is_some_and(|t| w.max() <= t + s.buffer_secs());
+    let oracle_walltime =
+        oracle::best_packing(&w.durations, walltime, p.startup).map_or(walltime, |pk| pk.walltime);
+    let packed_here = oracle::pack(&w.durations, walltime, p.startup).map_or(0, |pk| pk.jobs.len());
+    let results: Vec<(Policy, f64, Metrics)> = Policy::ALL
         .iter()
-        .map(|&policy| (policy, simulate(&w.durations, policy, &s, p)))
+        .map(|&policy| {
+            let mut s = s.clone();
+            if policy == Policy::Oracle {
+                s.walltime = oracle_walltime;
+            }
+            (policy, s.walltime, simulate(policy, &s, p))
+        })
         .collect();
     let oracle = results
         .iter()
-        .find(|(policy, _)| *policy == Policy::Oracle)
-        .map(|(_, m)| m.efficiency())
+        .find(|(policy, _, _)| *policy == Policy::Oracle)
+        .map(|(_, _, m)| m.efficiency())
         .unwrap_or(0.0);
     results
         .into_iter()
-        .map(|(policy, metrics)| Row {
+        .map(|(policy, asked, metrics)| Row {
             workload: w.name.clone(),
             walltime,
             policy,
@@ -103,6 +130,8 @@ pub fn run_case(w: &Workload, walltime: f64, p: &Params) -> Vec<Row> {
             } else {
                 0.0
             },
+            asked,
+            packed_here,
             metrics,
             within_estimate,
         })
@@ -118,17 +147,9 @@ pub fn run_suite(size: &SuiteSize, seed: u64) -> Vec<Row> {
         .collect()
 }
 
-/// Cases where hpcluster killed a task although the oracle killed none and every duration
-/// stayed within the estimate (the smoke check), or where a run stalled.
+/// Cases where hpcluster killed a task although every duration stayed within the estimate
+/// (the smoke check: admission guarantees none), or where a run stalled.
 pub fn failures(rows: &[Row]) -> Vec<String> {
-    let oracle_killed = |r: &Row| {
-        rows.iter()
-            .find(|o| {
-                o.policy == Policy::Oracle && o.workload == r.workload && o.walltime == r.walltime
-            })
-            .map(|o| o.metrics.killed)
-            .unwrap_or(0)
-    };
     let mut out = Vec::new();
     for r in rows {
         if r.metrics.stalled {
@@ -139,10 +160,9 @@ pub fn failures(rows: &[Row]) -> Vec<String> {
                 report::hours(r.walltime)
             ));
         }
-        let guaranteed = r.within_estimate && oracle_killed(r) == 0;
-        if r.policy == Policy::Hpcluster && guaranteed && r.metrics.killed > 0 {
+        if r.policy == Policy::Hpcluster && r.within_estimate && r.metrics.killed > 0 {
             out.push(format!(
-                "hpcluster killed {} tasks on `{}` at {} where the oracle killed none",
+                "hpcluster killed {} tasks on `{}` at {} although every task fits its estimate",
                 r.metrics.killed,
                 r.workload,
                 report::hours(r.walltime)

@@ -2,29 +2,21 @@
 //!
 //! The engine talks to every policy through [`Dispatcher`], shaped like the core's `on_*`
 //! events so that hpcluster is driven by exactly the code the server runs: admission,
-//! learned estimates and `jobs_wanted` all come from [`Core`]. The other policies are small
-//! models of what users run otherwise, written here:
-//! - greedy: a plain Dask worker takes tasks until the walltime kills it;
-//! - retire after N: the seed's WorkerPlugin closes the worker after N finished tasks, counted
-//!   at completion, so now and then the next task starts before the close ([`RACE`]);
-//! - timer lifetime: Dask `--lifetime`, retire at walltime minus the buffer and a stagger,
-//!   killing the running task;
-//! - oracle: knows every duration and starts the first queued task that still finishes
-//!   before the walltime (the upper bound).
+//! learned estimates, best fit and job supply all come from [`Core`]. hpcluster runs three
+//! ways: as configured by default (finish soonest, best fit), with best fit off (FIFO, to show
+//! what best fit buys on mixed classes), and with `scale = "frugal"` (fewest batch jobs). The
+//! other policies are small models of what users run otherwise ([`super::baselines`]), and the
+//! oracle packs known durations ([`super::oracle`]).
 
-use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use crate::budget::{Budget, Buffer};
+use crate::budget::{Budget, Buffer, Scale};
 use crate::protocol::RunEnd;
-use crate::server::core::{Core, CoreConfig, Dispatch, WorkerHello};
+use crate::server::core::{Core, CoreConfig, Dispatch, JobCounts, WorkerHello};
 use crate::task::TaskSpec;
 
-use super::workload::Rng;
-
-/// Share of workers whose next task starts before the WorkerPlugin closes them
-/// (queens-py/queens#57 saw the race in 5-10% of workers).
-pub const RACE: f64 = 0.1;
+use super::baselines::Simple;
+use super::oracle::Packed;
 
 /// The policies, in table order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,15 +25,19 @@ pub enum Policy {
     RetireAfterN,
     TimerLifetime,
     Hpcluster,
+    HpclusterFifo,
+    HpclusterFrugal,
     Oracle,
 }
 
 impl Policy {
-    pub const ALL: [Policy; 5] = [
+    pub const ALL: [Policy; 7] = [
         Policy::Greedy,
         Policy::RetireAfterN,
         Policy::TimerLifetime,
         Policy::Hpcluster,
+        Policy::HpclusterFifo,
+        Policy::HpclusterFrugal,
         Policy::Oracle,
     ];
 
@@ -51,6 +47,8 @@ impl Policy {
             Policy::RetireAfterN => "retire after N",
             Policy::TimerLifetime => "timer lifetime",
             Policy::Hpcluster => "hpcluster",
+            Policy::HpclusterFifo => "hpcluster FIFO",
+            Policy::HpclusterFrugal => "hpcluster frugal",
             Policy::Oracle => "oracle",
         }
     }
@@ -76,40 +74,60 @@ pub trait Dispatcher {
     fn on_killed(&mut self, worker: u64, now: f64);
     /// Parked slots that can be served now, or that timed out.
     fn on_wake(&mut self, now: f64) -> Vec<(u64, u32, Decision)>;
-    fn jobs_wanted(&self, queued: u32, active: u32, max_jobs: u32, now: f64) -> u32;
+    /// (batch jobs to submit, queued ones to cancel), given the batch jobs queued and active
+    /// and the measured time from a submission to its worker's first ask.
+    fn supply(
+        &self,
+        queued: u32,
+        active: u32,
+        max_jobs: u32,
+        ready_after: Option<f64>,
+        now: f64,
+    ) -> (u32, u32);
     fn is_finished(&self) -> bool;
 }
 
-/// What every policy is configured with.
+/// What every policy is configured with, and the tasks.
 #[derive(Debug, Clone)]
 pub struct Setup {
     pub walltime: f64,
     pub startup: f64,
     pub slots: u32,
-    /// The `task_time` a user would configure: the workload's mean.
-    pub task_time: f64,
+    /// The `task_time` the user configures (none: hpcluster learns alone).
+    pub task_time: Option<f64>,
+    /// What the other policies are told when there is no `task_time`: the true mean (their
+    /// best case: each needs a number from the user).
+    pub mean: f64,
     pub buffer: Buffer,
     pub idle_timeout: f64,
+    pub durations: Vec<f64>,
+    /// Each task's name (class), if any.
+    pub names: Vec<Option<String>>,
 }
 
 impl Setup {
     /// The walltime budget of the simulated batch jobs (they grant what is asked).
     pub fn budget(&self) -> Budget {
         Budget::new(d(self.walltime), self.buffer, d(self.startup), self.slots)
-            .with_task_time(Some(d(self.task_time)))
+            .with_task_time(self.task_time.map(d))
     }
 
     pub fn buffer_secs(&self) -> f64 {
         self.budget().buffer.as_secs_f64()
     }
 
+    /// The task time the other policies work with.
+    pub fn guess(&self) -> f64 {
+        self.task_time.unwrap_or(self.mean)
+    }
+
     /// The N a user of the retire-after-N plugin would set: the plan's `max_tasks`, at least 1.
     pub fn retire_after(&self) -> u32 {
-        crate::plan::plan(&self.budget(), d(self.task_time)).map_or(1, |p| p.max_tasks.max(1))
+        crate::plan::plan(&self.budget(), d(self.guess())).map_or(1, |p| p.max_tasks.max(1))
     }
 }
 
-fn d(secs: f64) -> Duration {
+pub(super) fn d(secs: f64) -> Duration {
     Duration::from_secs_f64(secs.max(0.0))
 }
 
@@ -119,16 +137,17 @@ pub struct CorePolicy {
 }
 
 impl CorePolicy {
-    pub fn new(setup: &Setup, tasks: usize) -> CorePolicy {
+    pub fn new(setup: &Setup, budget: Budget) -> CorePolicy {
         let mut core = Core::new(CoreConfig {
-            budget: setup.budget(),
+            budget,
             retries: u32::MAX,
             idle_timeout: d(setup.idle_timeout),
             heartbeat_timeout: Duration::MAX,
         });
-        let specs = (0..tasks)
+        let specs = (0..setup.durations.len())
             .map(|i| TaskSpec {
                 cmd: format!("task {i}"),
+                name: setup.names.get(i).cloned().flatten(),
                 ..TaskSpec::default()
             })
             .collect();
@@ -186,8 +205,22 @@ impl Dispatcher for CorePolicy {
             .collect()
     }
 
-    fn jobs_wanted(&self, queued: u32, active: u32, max_jobs: u32, now: f64) -> u32 {
-        self.core.jobs_wanted(queued, active, max_jobs, d(now))
+    fn supply(
+        &self,
+        queued: u32,
+        active: u32,
+        max_jobs: u32,
+        ready_after: Option<f64>,
+        now: f64,
+    ) -> (u32, u32) {
+        let jobs = JobCounts {
+            queued,
+            active,
+            max_jobs,
+            ready_after: ready_after.map(d),
+        };
+        let s = self.core.supply(jobs, d(now));
+        (s.submit, s.cancel)
     }
 
     fn is_finished(&self) -> bool {
@@ -195,195 +228,16 @@ impl Dispatcher for CorePolicy {
     }
 }
 
-#[derive(Debug, Default)]
-struct SimpleWorker {
-    deadline: f64,
-    completed: u32,
-    /// Starts allowed past the cap (the WorkerPlugin's race).
-    grace: u32,
-    running: Vec<usize>,
-    parked: Vec<(u32, f64)>,
-    /// Slots told to retire or stop.
-    closed: u32,
-}
-
-/// Greedy, retire after N, timer lifetime and the oracle.
-pub struct Simple {
-    policy: Policy,
-    durations: Vec<f64>,
-    queue: VecDeque<usize>,
-    running: usize,
-    workers: HashMap<u64, SimpleWorker>,
-    retire_after: u32,
-    idle_timeout: f64,
-    slots: u32,
-    /// Mean task time and tasks a fresh batch job can run per slot, for `jobs_wanted`.
-    mean: f64,
-    per_slot: f64,
-    rng: Rng,
-}
-
-impl Simple {
-    pub fn new(policy: Policy, setup: &Setup, durations: &[f64], seed: u64) -> Simple {
-        Simple {
-            policy,
-            durations: durations.to_vec(),
-            queue: (0..durations.len()).collect(),
-            running: 0,
-            workers: HashMap::new(),
-            retire_after: setup.retire_after(),
-            idle_timeout: setup.idle_timeout,
-            slots: setup.slots.max(1),
-            mean: setup.task_time.max(1.0),
-            per_slot: ((setup.walltime - setup.startup) / setup.task_time.max(1.0))
-                .floor()
-                .max(1.0),
-            rng: Rng::new(seed ^ 0x5EED),
-        }
-    }
-
-    fn pick(&mut self, deadline: f64, now: f64) -> Option<usize> {
-        if self.policy != Policy::Oracle {
-            return self.queue.pop_front();
-        }
-        let pos = self
-            .queue
-            .iter()
-            .position(|&t| now + self.durations[t] <= deadline)?;
-        self.queue.remove(pos)
-    }
-
-    fn decide(&mut self, worker: u64, slot: u32, now: f64) -> Decision {
-        let Some(w) = self.workers.get(&worker) else {
-            return Decision::Stop;
-        };
-        let deadline = w.deadline;
-        if self.policy == Policy::RetireAfterN && w.completed >= self.retire_after {
-            if w.grace == 0 {
-                return Decision::Retire;
-            }
-            self.workers.get_mut(&worker).expect("checked").grace -= 1;
-        }
-        if self.queue.is_empty() {
-            if self.is_finished() {
-                return Decision::Stop;
-            }
-            let w = self.workers.get_mut(&worker).expect("checked");
-            w.parked.push((slot, now));
-            return Decision::Park;
-        }
-        match self.pick(deadline, now) {
-            Some(task) => {
-                self.running += 1;
-                let w = self.workers.get_mut(&worker).expect("checked");
-                w.running.push(task);
-                Decision::Run(task)
-            }
-            None => Decision::Retire,
-        }
-    }
-}
-
-impl Dispatcher for Simple {
-    fn on_hello(&mut self, worker: u64, _slots: u32, deadline: f64, _now: f64) {
-        let w = SimpleWorker {
-            deadline,
-            ..SimpleWorker::default()
-        };
-        self.workers.insert(worker, w);
-    }
-
-    fn on_ask(&mut self, worker: u64, slot: u32, now: f64) -> Decision {
-        let x = self.decide(worker, slot, now);
-        if matches!(x, Decision::Retire | Decision::Stop) {
-            if let Some(w) = self.workers.get_mut(&worker) {
-                w.closed += 1;
-            }
-        }
-        x
-    }
-
-    fn on_ended(&mut self, worker: u64, task: usize, _secs: f64, _now: f64) {
-        let race = self.rng.uniform() < RACE;
-        let n = self.retire_after;
-        if let Some(w) = self.workers.get_mut(&worker) {
-            w.running.retain(|&t| t != task);
-            w.completed += 1;
-            if w.completed == n && race {
-                w.grace = 1;
-            }
-            self.running -= 1;
-        }
-    }
-
-    fn on_exit(&mut self, worker: u64, _now: f64) {
-        self.workers.remove(&worker);
-    }
-
-    fn on_killed(&mut self, worker: u64, _now: f64) {
-        if let Some(w) = self.workers.remove(&worker) {
-            for t in w.running.into_iter().rev() {
-                self.running -= 1;
-                self.queue.push_front(t);
-            }
-        }
-    }
-
-    fn on_wake(&mut self, now: f64) -> Vec<(u64, u32, Decision)> {
-        let mut out = Vec::new();
-        let mut ids: Vec<u64> = self.workers.keys().copied().collect();
-        ids.sort_unstable();
-        for id in ids {
-            let parked = std::mem::take(&mut self.workers.get_mut(&id).expect("key").parked);
-            for (slot, since) in parked {
-                if !self.queue.is_empty() || self.is_finished() {
-                    let x = self.on_ask(id, slot, now);
-                    if x != Decision::Park {
-                        out.push((id, slot, x));
-                    }
-                } else if now - since >= self.idle_timeout {
-                    self.workers.get_mut(&id).expect("key").closed += 1;
-                    out.push((id, slot, Decision::Retire));
-                } else {
-                    let w = self.workers.get_mut(&id).expect("key");
-                    w.parked.push((slot, since));
-                }
-            }
-        }
-        out
-    }
-
-    /// Enough batch jobs for the queued tasks that queued batch jobs and connected workers
-    /// cannot take (the same accounting as the core's, without a buffer), within `max_jobs`.
-    fn jobs_wanted(&self, queued: u32, active: u32, max_jobs: u32, now: f64) -> u32 {
-        let per_job = self.per_slot * self.slots as f64;
-        let mut supply = queued as f64 * per_job;
-        for w in self.workers.values() {
-            let left = (w.deadline - now).max(0.0);
-            let open = self.slots.saturating_sub(w.closed) as f64;
-            supply += open * (left / self.mean).floor();
-        }
-        let short = self.queue.len() as f64 - supply;
-        if short <= 0.0 {
-            return 0;
-        }
-        ((short / per_job).ceil() as u32).min(max_jobs.saturating_sub(active))
-    }
-
-    fn is_finished(&self) -> bool {
-        self.queue.is_empty() && self.running == 0
-    }
-}
-
 /// The dispatcher for `policy`.
-pub fn dispatcher(
-    policy: Policy,
-    setup: &Setup,
-    durations: &[f64],
-    seed: u64,
-) -> Box<dyn Dispatcher> {
+pub fn dispatcher(policy: Policy, setup: &Setup, seed: u64) -> Box<dyn Dispatcher> {
+    let budget = setup.budget();
     match policy {
-        Policy::Hpcluster => Box::new(CorePolicy::new(setup, durations.len())),
-        other => Box::new(Simple::new(other, setup, durations, seed)),
+        Policy::Hpcluster => Box::new(CorePolicy::new(setup, budget)),
+        Policy::HpclusterFifo => Box::new(CorePolicy::new(setup, budget.with_best_fit(false))),
+        Policy::HpclusterFrugal => {
+            Box::new(CorePolicy::new(setup, budget.with_scale(Scale::Frugal)))
+        }
+        Policy::Oracle => Box::new(Packed::new(setup)),
+        other => Box::new(Simple::new(other, setup, seed)),
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! [`Rng`] is splitmix64: tiny, fast, and the same sequence for the same seed on every
 //! machine, so a benchmark table can be reproduced exactly. A [`Workload`] is a list of task
-//! durations plus the walltimes it is simulated with; durations are capped so that every task
-//! fits the shortest walltime (a task that can never finish would make every policy loop).
+//! durations (with a class name each, for mixed workloads), the `task_time` a user would
+//! configure (the mean, none, or a misleading half or double of it) and the walltimes it is
+//! simulated with; durations are capped so that every task fits the shortest walltime (a task
+//! that can never finish would make every policy loop).
 
 /// A splitmix64 generator with the distributions the workloads need.
 #[derive(Debug, Clone)]
@@ -71,6 +73,10 @@ pub enum Shape {
 pub struct Workload {
     pub name: String,
     pub durations: Vec<f64>,
+    /// Each task's name (its class, `short-17`), or none: one class.
+    pub names: Vec<Option<String>>,
+    /// The `task_time` a user configures: the mean unless the case says otherwise.
+    pub task_time: Option<f64>,
     pub walltimes: Vec<f64>,
 }
 
@@ -93,7 +99,7 @@ impl Workload {
             Shape::Lognormal { sigma } => mean.ln() - sigma * sigma / 2.0,
             _ => 0.0,
         };
-        let durations = (0..n)
+        let durations: Vec<f64> = (0..n)
             .map(|_| {
                 let d = match shape {
                     Shape::Constant => mean,
@@ -110,11 +116,68 @@ impl Workload {
                 d.clamp(1.0, cap).round()
             })
             .collect();
-        Workload {
+        let mut w = Workload {
+            name: name.to_string(),
+            names: vec![None; durations.len()],
+            durations,
+            task_time: None,
+            walltimes: walltimes.to_vec(),
+        };
+        w.task_time = Some(w.mean());
+        w
+    }
+
+    /// Classes of tasks shuffled together: each `(name, share, mean)` is a constant duration
+    /// with a 10% spread (normal), its tasks named `name-<i>`.
+    pub fn mixed(
+        name: &str,
+        classes: &[(&str, f64, f64)],
+        n: usize,
+        walltimes: &[f64],
+        rng: &mut Rng,
+    ) -> Workload {
+        let total: f64 = classes.iter().map(|c| c.1).sum();
+        let (mut durations, mut names) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for i in 0..n {
+            let mut pick = rng.uniform() * total;
+            let class = classes
+                .iter()
+                .find(|c| {
+                    pick -= c.1;
+                    pick < 0.0
+                })
+                .unwrap_or(&classes[classes.len() - 1]);
+            durations.push(rng.normal(class.2, 0.1 * class.2).max(1.0).round());
+            names.push(Some(format!("{}-{i}", class.0)));
+        }
+        let mut w = Workload {
             name: name.to_string(),
             durations,
+            names,
+            task_time: None,
             walltimes: walltimes.to_vec(),
-        }
+        };
+        w.task_time = Some(w.mean());
+        w
+    }
+
+    /// The same workload as a user would run it without `task_time`.
+    pub fn without_task_time(mut self) -> Workload {
+        self.name = format!("{}, no task_time", self.name);
+        self.task_time = None;
+        self
+    }
+
+    /// The same workload with a `task_time` of `factor` times the true mean.
+    pub fn misleading(mut self, factor: f64) -> Workload {
+        self.name = format!("{}, task_time {factor}x the mean", self.name);
+        self.task_time = Some(self.mean() * factor);
+        self
+    }
+
+    pub fn at(mut self, walltimes: &[f64]) -> Workload {
+        self.walltimes = walltimes.to_vec();
+        self
     }
 
     /// The mean duration: what a user would configure as `task_time`.
@@ -130,25 +193,27 @@ impl Workload {
 const MIN: f64 = 60.0;
 const HOUR: f64 = 3600.0;
 
-/// The suite: the seed scenario, then five shapes of mean 30 min on 2 h, 4 h and 8 h.
+/// The suite: the seed scenario, five shapes of mean 30 min on 2 h, 4 h and 8 h with
+/// `task_time` = the mean; then what users get wrong: lognormal and bimodal without
+/// `task_time`, a mix of three classes without it, and lognormal with a `task_time` of half
+/// and of double the truth.
 pub fn suite(n: usize, seed: u64) -> Vec<Workload> {
     let mut rng = Rng::new(seed);
     let short = [2.0 * HOUR, 4.0 * HOUR, 8.0 * HOUR];
     let cap = 90.0 * MIN;
     let mean = 30.0 * MIN;
     let seed_walltimes = [5.0 * HOUR, 9.0 * HOUR, 13.0 * HOUR];
+    let lognormal = Shape::Lognormal { sigma: 0.5 };
+    let bimodal = Shape::Bimodal {
+        long_share: 0.25,
+        long: 6.0,
+    };
     let shapes = [
         ("constant", Shape::Constant),
         ("normal cv 10%", Shape::Normal { cv: 0.1 }),
         ("normal cv 30%", Shape::Normal { cv: 0.3 }),
-        ("lognormal sigma 0.5", Shape::Lognormal { sigma: 0.5 }),
-        (
-            "bimodal 13m/80m",
-            Shape::Bimodal {
-                long_share: 0.25,
-                long: 6.0,
-            },
-        ),
+        ("lognormal sigma 0.5", lognormal),
+        ("bimodal 13m/80m", bimodal),
     ];
     let mut out = vec![Workload::generate(
         "seed (4 h tasks)",
@@ -163,6 +228,33 @@ pub fn suite(n: usize, seed: u64) -> Vec<Workload> {
         out.push(Workload::generate(
             name, shape, mean, cap, n, &short, &mut rng,
         ));
+    }
+    for (name, shape) in [
+        ("lognormal sigma 0.5", lognormal),
+        ("bimodal 13m/80m", bimodal),
+    ] {
+        let w = Workload::generate(name, shape, mean, cap, n, &short, &mut rng);
+        out.push(w.without_task_time());
+    }
+    let classes = [
+        ("short", 0.6, 10.0 * MIN),
+        ("mid", 0.3, 40.0 * MIN),
+        ("long", 0.1, 80.0 * MIN),
+    ];
+    out.push(
+        Workload::mixed("mixed 10m/40m/80m", &classes, n, &short, &mut rng).without_task_time(),
+    );
+    for factor in [0.5, 2.0] {
+        let w = Workload::generate(
+            "lognormal sigma 0.5",
+            lognormal,
+            mean,
+            cap,
+            n,
+            &[],
+            &mut rng,
+        );
+        out.push(w.misleading(factor).at(&[4.0 * HOUR]));
     }
     out
 }

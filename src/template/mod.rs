@@ -105,6 +105,8 @@ pub struct ScriptContext {
     pub walltime: String,
     /// The walltime the batch system grants, in seconds.
     pub walltime_seconds: u64,
+    /// SLURM's `--time-min` in its format, when `time_min` is set.
+    pub time_min: Option<String>,
     pub array: Option<u32>,
     pub resource_spec: Option<String>,
     pub sge_parallel_environment: String,
@@ -163,6 +165,7 @@ pub fn context(config: &Config, job: &JobContext) -> anyhow::Result<ScriptContex
         lsf_units: config.lsf_units.clone(),
         walltime,
         walltime_seconds: granted.as_secs(),
+        time_min: config.time_min.map(crate::duration::format_slurm),
         array: job.array,
         resource_spec: config.resource_spec.clone(),
         sge_parallel_environment: config.sge_parallel_environment.clone(),

@@ -1,7 +1,9 @@
 //! A worker's deadline and batch system, from its environment: the batch job's start (written
 //! by the job script) plus the walltime, or earlier where the batch system says so (SLURM's end
 //! time from `squeue`, the local backend's `HPCLUSTER_JOB_DEADLINE`); the batch system given on
-//! the command line, else guessed from the variables each one sets.
+//! the command line, else guessed from the variables each one sets. A SLURM batch job submitted
+//! with `--time-min` may be started by backfill with a shorter limit than it asked: `squeue`'s
+//! end time is that granted limit, and [`granted`] tells the worker's log how much it got.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -30,14 +32,26 @@ pub fn backend_from_env(
     })
 }
 
-/// The earliest of the deadlines known: start + walltime, and what the batch system says.
-pub fn deadline(started: Duration, walltime: Duration, env: &HashMap<String, String>) -> Duration {
-    // The job script records when the batch job started, before its prologue ran.
-    let started = env
-        .get("HPCLUSTER_JOB_START")
+/// When the batch job started: what the job script recorded (before its prologue ran), or
+/// `started` (the worker's own start) if earlier or unrecorded.
+pub fn job_start(started: Duration, env: &HashMap<String, String>) -> Duration {
+    env.get("HPCLUSTER_JOB_START")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs)
-        .map_or(started, |s| s.min(started));
+        .map_or(started, |s| s.min(started))
+}
+
+/// The walltime the batch system granted, when its deadline comes more than a second before
+/// the job's start plus the walltime asked (SLURM's backfill under `--time-min`).
+pub fn granted(job_start: Duration, walltime: Duration, deadline: Duration) -> Option<Duration> {
+    let asked = job_start.saturating_add(walltime);
+    (deadline.saturating_add(Duration::from_secs(1)) < asked)
+        .then(|| deadline.saturating_sub(job_start))
+}
+
+/// The earliest of the deadlines known: start + walltime, and what the batch system says.
+pub fn deadline(started: Duration, walltime: Duration, env: &HashMap<String, String>) -> Duration {
+    let started = job_start(started, env);
     let mut d = started.saturating_add(walltime);
     if let Some(local) = env
         .get("HPCLUSTER_JOB_DEADLINE")
@@ -100,5 +114,19 @@ mod tests {
             deadline(s(100), s(50), &env(&[("HPCLUSTER_JOB_DEADLINE", "900")])),
             s(150)
         );
+    }
+
+    #[test]
+    fn a_shorter_limit_than_asked_is_reported_as_granted() {
+        let s = Duration::from_secs;
+        assert_eq!(granted(s(100), s(3600), s(400)), Some(s(300)));
+        assert_eq!(granted(s(100), s(3600), s(3700)), None);
+        assert_eq!(
+            granted(s(100), s(3600), Duration::from_secs_f64(3699.5)),
+            None
+        );
+        let e = env(&[("HPCLUSTER_JOB_START", "90")]);
+        assert_eq!(job_start(s(100), &e), s(90));
+        assert_eq!(job_start(s(80), &e), s(80));
     }
 }

@@ -1,6 +1,9 @@
-//! Starting a task in a worker slot: `/bin/sh -c` in a process group of its own, its output
-//! piped into `tasks/NNN/<id>.out|.err` (each file created at the first byte, so tasks that
-//! print nothing leave no files), its end sent back to the worker's loop.
+//! Starting a task in a worker slot: `/bin/sh -c` in a process group of its own, with
+//! `HPCLUSTER_TASK_ID`, `HPCLUSTER_SLOT` (and `HPCLUSTER_TASK_NAME`) in its environment, its
+//! output piped into `tasks/NNN/<id>.out|.err` (each file created at the first byte, so tasks
+//! that print nothing leave no files), its end sent back to the worker's loop. A task with a
+//! `timeout` that runs longer is stopped (SIGTERM to its process group, SIGKILL
+//! [`TIMEOUT_GRACE`] later) and reported [`RunEnd::TimedOut`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +13,7 @@ use anyhow::Context;
 use tokio::process::Command as TokioCommand;
 use tokio::sync::mpsc;
 
+use crate::process::{signal_group, SIGKILL, SIGTERM};
 use crate::protocol::{Request, RunEnd, StartFailure};
 use crate::task::TaskSpec;
 
@@ -25,8 +29,8 @@ pub type Ended = (u64, RunEnd, f64);
 
 /// What every task of a worker starts with.
 pub struct Launcher {
-    /// `<cluster dir>/tasks`.
-    pub tasks_root: PathBuf,
+    /// The cluster directory (task outputs go to its `tasks/`).
+    pub cluster_dir: PathBuf,
     /// The worker's scratch directory (`local_directory`), the tasks' `TMPDIR`.
     pub scratch: Option<PathBuf>,
     pub done: mpsc::UnboundedSender<Ended>,
@@ -54,7 +58,7 @@ impl Launcher {
             Err(e) => {
                 tracing::warn!("task {task} could not start: {e:#}");
                 // The reason goes where the user looks for a failed task's why: its stderr.
-                let (_, err) = task_output_paths(&self.tasks_root, task);
+                let (_, err) = crate::task::output_paths(&self.cluster_dir, task);
                 let why = format!("hpcluster: task {task} could not start: {e:#}\n");
                 if let Err(w) = create_output(&err, self.output_mode)
                     .and_then(|mut f| Ok(std::io::Write::write_all(&mut f, why.as_bytes())?))
@@ -74,7 +78,7 @@ impl Launcher {
     }
 
     fn spawn(&self, spec: &TaskSpec, task: u64, slot: u32) -> anyhow::Result<Running> {
-        let (out, err) = task_output_paths(&self.tasks_root, task);
+        let (out, err) = crate::task::output_paths(&self.cluster_dir, task);
         let mut cmd = TokioCommand::new("/bin/sh");
         cmd.arg("-c")
             .arg(&spec.cmd)
@@ -84,6 +88,9 @@ impl Launcher {
         cmd.process_group(0);
         cmd.env("HPCLUSTER_TASK_ID", task.to_string())
             .env("HPCLUSTER_SLOT", slot.to_string());
+        if let Some(name) = &spec.name {
+            cmd.env("HPCLUSTER_TASK_NAME", name);
+        }
         if let Some(dir) = &self.scratch {
             cmd.env("TMPDIR", dir).env("HPCLUSTER_LOCAL_DIR", dir);
         }
@@ -116,9 +123,26 @@ impl Launcher {
             .take()
             .map(|s| tokio::spawn(copy_to_file(s, err, self.output_mode)));
         let done = self.done.clone();
+        let timeout = spec
+            .timeout
+            .and_then(|t| Duration::try_from_secs_f64(t).ok());
         tokio::spawn(async move {
-            let end = match child.wait().await {
-                Ok(status) => {
+            let waited = match timeout {
+                None => child.wait().await.map(Some),
+                Some(limit) => match tokio::time::timeout(limit, child.wait()).await {
+                    Ok(status) => status.map(Some),
+                    Err(_) => {
+                        // Past its timeout: asked to stop, then killed with what it started.
+                        signal_group(pgid, SIGTERM);
+                        let _ = tokio::time::timeout(TIMEOUT_GRACE, child.wait()).await;
+                        signal_group(pgid, SIGKILL);
+                        let _ = child.wait().await;
+                        Ok(None)
+                    }
+                },
+            };
+            let end = match waited {
+                Ok(Some(status)) => {
                     use std::os::unix::process::ExitStatusExt;
                     match (status.code(), status.signal()) {
                         (Some(code), _) => RunEnd::Exited { code },
@@ -126,6 +150,7 @@ impl Launcher {
                         _ => RunEnd::Exited { code: -1 },
                     }
                 }
+                Ok(None) => RunEnd::TimedOut,
                 Err(_) => RunEnd::Exited { code: -1 },
             };
             // The output is complete when the task's end is reported, unless a background
@@ -142,6 +167,9 @@ impl Launcher {
         })
     }
 }
+
+/// How long a task past its timeout has to stop after SIGTERM before it is killed.
+pub const TIMEOUT_GRACE: Duration = Duration::from_secs(2);
 
 /// How long a finished task's output may still be copied before its end is reported.
 const OUTPUT_GRACE: Duration = Duration::from_secs(2);
@@ -233,15 +261,6 @@ fn create_output(path: &Path, mode: u32) -> anyhow::Result<std::fs::File> {
         other => other,
     };
     made.with_context(|| format!("failed to create `{}`", path.display()))
-}
-
-/// A task's stdout and stderr files: `<cluster dir>/tasks/<id / 1000>/<id>.out|.err`.
-fn task_output_paths(tasks_root: &Path, task: u64) -> (PathBuf, PathBuf) {
-    let dir = tasks_root.join(format!("{:03}", task / 1000));
-    (
-        dir.join(format!("{task}.out")),
-        dir.join(format!("{task}.err")),
-    )
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ mod launch;
 mod link;
 mod scratch;
 
-pub use deadline::{backend_from_env, deadline};
+pub use deadline::{backend_from_env, deadline, granted, job_start};
 
 use crate::process::{signal_group, SIGKILL, SIGTERM};
 use launch::{Launcher, Running};
@@ -72,6 +72,13 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
     let walltime = args.walltime;
     let env: HashMap<String, String> = crate::config::process_env()?.into_iter().collect();
     let deadline = deadline(started_at, walltime, &env);
+    if let Some(g) = granted(job_start(started_at, &env), walltime, deadline) {
+        tracing::info!(
+            "the batch system granted a walltime of {} ({} asked): tasks are admitted against it",
+            format_human(g),
+            format_human(walltime)
+        );
+    }
     let cluster_dir = args.cluster_dir.clone();
     let target = Target {
         server: args.server.clone(),
@@ -104,7 +111,7 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
     }
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<launch::Ended>();
     let launcher = Launcher {
-        tasks_root: cluster_dir.join("tasks"),
+        cluster_dir: cluster_dir.clone(),
         scratch: scratch.as_ref().map(|s| s.path().to_path_buf()),
         done: done_tx,
         output_mode: crate::atomic_file::file_mode_in(&cluster_dir),

@@ -18,9 +18,10 @@ const LAYERS: &[&[&str]] = &[
         "process",
         "log",
     ],
-    // Values and rules: the walltime budget, the task model, what may go into a script, the
-    // learner of task durations.
-    &["validate", "budget", "task", "estimate"],
+    // The learner of task durations (a task's history keeps what its kills showed with it).
+    &["estimate"],
+    // Values and rules: the walltime budget, the task model, what may go into a script.
+    &["validate", "budget", "task"],
     // The resolved configuration and the plan of its budget; the tasks-file reader.
     &["config", "plan", "tasks"],
     // Job scripts.
@@ -29,8 +30,8 @@ const LAYERS: &[&[&str]] = &[
     &["backend"],
     // What a cluster keeps on disk; the wire; the journal.
     &["cluster_dir", "protocol", "journal"],
-    // Authentication; the set of tracked batch jobs.
-    &["auth", "tracker"],
+    // Authentication; the set of tracked batch jobs; the ledger of their core-hours.
+    &["auth", "tracker", "accounting"],
     // The two processes: the server (`up`) and the worker (in a batch job).
     &["server", "worker"],
     // The simulator drives the server's core.

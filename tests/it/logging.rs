@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 const TASKS: &str = "sleep 0.5\nsleep 0.5\nsleep 0.7\n";
 
-/// `hpcluster ARGS up --walltime 5s --task-time 1s --tasks tasks.txt` in a fresh temp dir, with
+/// `hpcluster ARGS up --walltime 5s --task-time 1s --max-jobs 1 --tasks tasks.txt` (one batch
+/// job, so its submission is one known log line) in a fresh temp dir, with
 /// only `PATH`, `HOME` and `env` set; through `script` (stdout and stderr on a pty, captured
 /// together) when `pty`, else with both into pipes. Returns (stdout, stderr) as bytes;
 /// with a pty, everything is in the first.
@@ -24,6 +25,8 @@ fn up(args: &[&str], env: &[(&str, &str)], pty: bool) -> (Vec<u8>, Vec<u8>) {
         "5s",
         "--task-time",
         "1s",
+        "--max-jobs",
+        "1",
         "--tasks",
         "tasks.txt",
     ]);

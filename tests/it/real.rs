@@ -105,7 +105,8 @@ fn up(s: &Sched, t: &Test, prologue: &str) -> Invocation {
         .env("HPCLUSTER_JOB_SCRIPT_PROLOGUE", prologue)
 }
 
-/// A few batch jobs and an array go pending -> running -> done.
+/// A few batch jobs and an array go pending -> running -> done. A task time of 40 s in a
+/// 1-minute walltime gives each batch job one task, so none is cancelled as not needed.
 pub fn jobs_and_array(s: &Sched) {
     let t = s.test("life", "500ms");
     let tasks = t.write("tasks.txt", "sleep 6\nsleep 6\nsleep 6\n");
@@ -117,7 +118,7 @@ pub fn jobs_and_array(s: &Sched) {
             "--walltime",
             "1m",
             "--task-time",
-            "10s",
+            "40s",
             "--tasks",
             tasks.to_str().unwrap(),
         ])
@@ -214,7 +215,8 @@ pub fn walltime_kill(s: &Sched, within_secs: u64) {
 pub fn failing_prologue(s: &Sched, reason: &str) {
     let t = s.test("fail", "500ms");
     let marker = format!("MARKER-{}", t.name());
-    let tasks = t.write("tasks.txt", "true\ntrue\n");
+    // One task: one batch job at a time, so the run stops after exactly three.
+    let tasks = t.write("tasks.txt", "true\n");
     let out = up(s, &t, &format!("echo {marker} >&2; exit 3"))
         .args(&[
             "--walltime",

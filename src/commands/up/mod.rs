@@ -39,12 +39,16 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
     if let Some(note) = &config.walltime_note {
         tracing::info!("walltime {note}");
     }
-    let tasks = match &args.tasks {
-        Some(path) => Some(crate::tasks::read_tasks(path)?),
+    let tasks = match args.def.definition()? {
+        Some(def) => Some(crate::tasks::define(&def)?),
         None => None,
     };
-    if let (Some(path), Some(specs)) = (&args.tasks, &tasks) {
-        if let Some(why) = crate::commands::plan::never_fitting(&config, specs, path) {
+    if let Some(specs) = &tasks {
+        let origin = args.def.tasks.as_ref().map_or_else(
+            || "the command line".to_string(),
+            |p| format!("`{}`", p.display()),
+        );
+        if let Some(why) = crate::commands::plan::never_fitting(&config, specs, &origin) {
             tracing::warn!("{why}; `up` fails them at once and runs the others");
         }
     }
@@ -53,24 +57,40 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
         crate::commands::plan::of(&config)?;
     } else if tasks.is_some() {
         tracing::warn!(
-            "`task_time` is not set: the first tasks start without an estimate; \
-             give `--task-time` so no task is started that cannot finish"
+            "`task_time` is not set: the first tasks start without an estimate (the first \
+             to finish teaches it); give `--task-time` so no task is started that cannot finish"
         );
     }
     if args.dry_run {
         let n = args
             .jobs
             .unwrap_or_else(|| jobs_for(&config, tasks.as_ref().map_or(0, Vec::len)));
+        if let Some(tasks) = &tasks {
+            print!("{}", crate::tasks::preview(tasks, DRY_RUN_TASKS));
+        }
         return dry_run::run(&config, n);
     }
+    let dir = std::path::absolute(cluster_dir::path_for(&config))?;
     // One thread: the server's work per message is small, and cross-thread wake-ups would
     // cost more than they save (see docs/benchmarks.md).
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let summary = rt.block_on(serve(config, tasks, args.jobs))?;
-    Ok(report(&summary))
+    let summary = rt.block_on(serve(config.clone(), tasks, args.jobs, args.joblog.clone()))?;
+    let code = report(&summary);
+    // The ledger's two headline lines, from what jobs.json and the journal recorded.
+    match crate::commands::report::build(&config, &dir, crate::time::unix_now()) {
+        Ok(r) => crate::commands::report::headlines(&r)
+            .iter()
+            .for_each(|line| println!("{line}")),
+        Err(e) => tracing::warn!("no ledger of this run: {e:#}"),
+    }
+    super::up_summary::print_tasks_summary(&dir);
+    Ok(code)
 }
+
+/// Tasks `up --dry-run` shows as they will run.
+const DRY_RUN_TASKS: usize = 10;
 
 /// The command a backend submits with, checked before anything starts.
 fn submit_program(kind: crate::backend_kind::BackendKind) -> Option<&'static str> {
@@ -83,18 +103,25 @@ fn submit_program(kind: crate::backend_kind::BackendKind) -> Option<&'static str
     }
 }
 
-/// Batch jobs a dry run shows: what the tasks need, within `max_jobs`.
+/// Batch jobs a dry run shows: what the server's core would submit first for the tasks
+/// (the same rule as a real run: `scale`), within `max_jobs`; one without tasks.
 fn jobs_for(config: &Config, tasks: usize) -> u32 {
-    let per_job = crate::commands::plan::of(config)
-        .ok()
-        .map_or(config.slots.max(1), |p| p.tasks_per_job.max(1));
-    (tasks.div_ceil(per_job as usize) as u32).clamp(1, config.max_jobs.max(1))
+    let mut core = Core::new(CoreConfig {
+        budget: config.budget(),
+        retries: config.retries,
+        idle_timeout: IDLE_TIMEOUT,
+        heartbeat_timeout: HEARTBEAT_TIMEOUT,
+    });
+    core.on_tasks_added(vec![crate::task::TaskSpec::default(); tasks]);
+    core.jobs_wanted(0, 0, config.max_jobs, Duration::ZERO)
+        .clamp(1, config.max_jobs.max(1))
 }
 
 async fn serve(
     config: Config,
     tasks: Option<Vec<crate::task::TaskSpec>>,
     jobs: Option<u32>,
+    joblog: Option<std::path::PathBuf>,
 ) -> anyhow::Result<Summary> {
     if let Some(program) = submit_program(config.backend) {
         // Fail now, not after three submit attempts 30 s apart.
@@ -117,6 +144,8 @@ async fn serve(
     // second one exits at once.
     let shutdown = signals::listen(stop.clone(), dir_path.clone(), config.name.clone());
     let secret = Secret::load_or_create(&dir.file("secret"))?;
+    // What `report` accounts this run by (its walltime, cores, slots).
+    crate::accounting::record::RunRecord::of(&config).write(&dir_path)?;
     let (mut journal, replay) = Journal::open(&dir.file("journal.jsonl"))?;
     let tracker = Tracker::new(&config, backend, dir)?.stopped_by(stop.clone());
     if tracker.jobs().is_empty() && tracker.submissions().is_empty() {
@@ -137,7 +166,8 @@ async fn serve(
         retries: config.retries,
         idle_timeout: IDLE_TIMEOUT,
         heartbeat_timeout: HEARTBEAT_TIMEOUT,
-    });
+    })
+    .with_failure_rules(config.retries_on_failure, config.task_timeout);
     let exit_when_done = tasks.is_some();
     let (resumed, added) = server::seed_tasks(
         &mut core,
@@ -161,6 +191,8 @@ async fn serve(
     }
     if exit_when_done {
         core.close_input();
+    } else {
+        tracing::info!("{}", super::up_summary::how_to_submit(&config.name));
     }
     // A worker's connection is a file descriptor: don't let a low soft limit cap the cluster.
     if let Some((before, after)) = crate::process::raise_open_files_limit() {
@@ -190,6 +222,7 @@ async fn serve(
     let mut opts = options(&config, &dir_path, exit_when_done)?;
     opts.first_jobs = first_jobs(&config, jobs, reattached.len() as u32);
     opts.initial_jobs = reattached;
+    opts.joblog = joblog;
     let result = server::run(
         listener,
         secret,
@@ -274,6 +307,7 @@ fn options(
         exit_when_done,
         progress: true,
         initial_jobs: Vec::new(),
+        joblog: None,
     })
 }
 

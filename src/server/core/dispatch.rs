@@ -1,8 +1,11 @@
-//! Dispatch by pull: a free worker slot asks, and the core answers with the oldest pending task
-//! that the [`crate::budget::Budget`] admits on that worker (it can finish before the worker's
-//! deadline, within the user's cap), tells the slot to retire when pending tasks exist but none
-//! fits, or parks it while the queue is empty. Also: sending the next short task ahead to a busy
-//! slot ([`Core::prefetch`]) and waking parked slots ([`Core::on_wake`]).
+//! Dispatch by pull: a free worker slot asks, and the core answers with a pending task that the
+//! [`crate::budget::Budget`] admits on that worker (it can finish before the worker's deadline,
+//! within the user's cap; which one: [`super::select`]), tells the slot to retire when pending
+//! tasks exist but none fits, or parks it while the queue is empty. A slot with nothing to wait
+//! for leaves at once: in a run whose task list is closed, when nothing is pending and no
+//! running task could come back to it (none would fit its time left if its run were lost).
+//! Also: sending the next short task ahead to a busy slot ([`Core::prefetch`]) and waking
+//! parked slots ([`Core::on_wake`]).
 
 use std::time::Duration;
 
@@ -10,8 +13,9 @@ use super::{Core, WorkerId};
 use crate::budget::Admission;
 use crate::task::{TaskId, TaskSpec};
 
-/// How far into the queue of tasks with their own time a dispatch looks for one that fits.
-const TIMED_SCAN_LIMIT: usize = 4096;
+/// Why a slot retires with nothing pending in a closed run.
+const NOTHING_TO_WAIT_FOR: &str =
+    "nothing pending, and no running task could come back to this worker's time left";
 
 /// A slot whose task is expected to end within this long gets its next task sent ahead, so
 /// it starts without waiting for a round trip to the server (see [`Core::prefetch`]).
@@ -38,11 +42,11 @@ pub enum Dispatch {
 
 /// Where and when a task would start: a worker's deadline and the slot's count of tasks.
 #[derive(Debug, Clone, Copy)]
-struct Opening {
+pub(super) struct Opening {
     /// When the task would start (now, or the expected end of the slot's task).
-    at: Duration,
-    deadline: Duration,
-    started: u32,
+    pub at: Duration,
+    pub deadline: Duration,
+    pub started: u32,
 }
 
 impl Core {
@@ -67,6 +71,12 @@ impl Core {
                 self.retire_slot(id);
                 return Dispatch::Stop;
             }
+            if self.nothing_to_wait_for(opening, now) {
+                self.retire_slot(id);
+                return Dispatch::Retire {
+                    reason: NOTHING_TO_WAIT_FOR.into(),
+                };
+            }
             if let Some(w) = self.workers.get_mut(&id) {
                 w.parked.push((slot, now));
             }
@@ -89,18 +99,27 @@ impl Core {
     /// tasks the round trip is noise, and a task held for long could start sooner elsewhere);
     /// one task at most waits per slot. The task is admitted as if it started when the
     /// current one is expected to end, and the worker checks the deadline again before it
-    /// starts it. `None` when nothing is sent; a refusal here never retires the slot (its
-    /// next ask does that).
+    /// starts it. Only while as many tasks wait as the connected workers have slots: with
+    /// fewer, every other slot can take one as it frees, and a task held behind this busy
+    /// slot would only make the end of the run later. `None` when nothing is sent; a refusal
+    /// here never retires the slot (its next ask does that).
     pub fn prefetch(&mut self, id: WorkerId, slot: u32, now: Duration) -> Option<Dispatch> {
-        if !self.tasks.has_pending() {
+        let slots = self.workers.len() as u64 * u64::from(self.cfg.budget.slots.max(1));
+        if (self.tasks.counts().pending as u64) < slots {
             return None;
         }
         let worker = self.workers.get(&id)?;
         let slot_ix = worker.slot_index(slot);
         let mut on_slot = worker.running.iter().filter(|r| r.slot == slot_ix as u32);
         let current = *on_slot.next()?;
-        // A zero estimate means unknown (no `task_time`, nothing learned yet): not short.
+        // An estimate from nothing but the elapsed time of running tasks (no `task_time`,
+        // no own time, nothing finished yet) is unknown, not short, however small.
+        let known = self.estimates.known(
+            self.tasks.class(current.task),
+            self.tasks.time(current.task),
+        );
         if on_slot.next().is_some()
+            || !known
             || current.estimate.is_zero()
             || current.estimate > PREFETCH_BELOW
         {
@@ -116,41 +135,6 @@ impl Core {
         Some(self.start(id, slot_ix as u32, task, now, at))
     }
 
-    /// Takes the oldest pending task the budget admits at this opening out of its queue; or
-    /// why none is admitted.
-    fn select(&mut self, now: Duration, o: Opening) -> Result<TaskId, Option<Admission>> {
-        let budget = self.cfg.budget;
-        let mut refusal = None;
-        let mut default_pick = None;
-        if let Some(front) = self.tasks.first_default() {
-            match budget.admit(o.at, o.deadline, self.estimates.default_at(now), o.started) {
-                Admission::Start => default_pick = Some(front),
-                other => refusal = Some(other),
-            }
-        }
-        let mut timed_pick = None;
-        for (pos, t) in self.tasks.timed().take(TIMED_SCAN_LIMIT).enumerate() {
-            if default_pick.is_some_and(|d| d < t) {
-                break;
-            }
-            let est = self.estimates.for_task(self.tasks.time(t), now);
-            match budget.admit(o.at, o.deadline, est, o.started) {
-                Admission::Start => {
-                    timed_pick = Some(pos);
-                    break;
-                }
-                other => {
-                    refusal.get_or_insert(other);
-                }
-            }
-        }
-        match (timed_pick, default_pick) {
-            (Some(pos), _) => Ok(self.tasks.take_timed(pos).expect("position from the scan")),
-            (None, Some(_)) => Ok(self.tasks.take_default().expect("front from the check")),
-            (None, None) => Err(refusal),
-        }
-    }
-
     /// Hands a task to a slot; it starts at `since` (now, or when the slot's current task is
     /// expected to end for a task sent ahead), which is what the oldest-running bound of the
     /// estimate counts from.
@@ -162,7 +146,9 @@ impl Core {
         now: Duration,
         since: Duration,
     ) -> Dispatch {
-        let estimate = self.estimates.for_task(self.tasks.time(task), now);
+        let estimate = self
+            .estimates
+            .for_task(self.tasks.class(task), self.tasks.time(task), now);
         self.run_on(id, slot, task, since, estimate);
         if let Some(n) = self
             .workers
@@ -202,6 +188,15 @@ impl Core {
                     if d != Dispatch::Park {
                         out.push((id, slot, d));
                     }
+                } else if self.parked_has_nothing_to_wait_for(id, now) {
+                    self.retire_slot(id);
+                    out.push((
+                        id,
+                        slot,
+                        Dispatch::Retire {
+                            reason: NOTHING_TO_WAIT_FOR.into(),
+                        },
+                    ));
                 } else if now.saturating_sub(since) >= idle_timeout {
                     self.retire_slot(id);
                     out.push((
@@ -220,6 +215,39 @@ impl Core {
             }
         }
         out
+    }
+}
+
+impl Core {
+    /// In a run whose task list is closed, with nothing pending: no running task (nor one a
+    /// restarted server holds for a returning worker) would fit this opening if it came back.
+    fn nothing_to_wait_for(&self, o: Opening, now: Duration) -> bool {
+        if !self.input_closed || self.tasks.has_pending() {
+            return false;
+        }
+        let held: usize = self.workers.values().map(|w| w.running.len()).sum();
+        if self.tasks.counts().running > held {
+            return false; // orphans of a restarted server may come back
+        }
+        let budget = self.cfg.budget;
+        !self.workers.values().flat_map(|w| &w.running).any(|r| {
+            let est =
+                self.estimates
+                    .for_task(self.tasks.class(r.task), self.tasks.time(r.task), now);
+            self.admits(budget, o, est) == Admission::Start
+        })
+    }
+
+    fn parked_has_nothing_to_wait_for(&self, id: WorkerId, now: Duration) -> bool {
+        let Some(w) = self.workers.get(&id) else {
+            return false;
+        };
+        let o = Opening {
+            at: now,
+            deadline: w.hello.deadline,
+            started: 0,
+        };
+        self.nothing_to_wait_for(o, now)
     }
 }
 

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::{Core, WorkerId};
-use crate::task::{TaskEvent, TaskId, TaskSpec, TaskState};
+use crate::task::{TaskEvent, TaskHistory, TaskId, TaskSpec, TaskState};
 
 /// The worker of a task the journal left running on a batch job that may still be alive:
 /// nobody, until that job's worker reconnects and claims it.
@@ -21,6 +21,15 @@ const ORPHAN: WorkerId = WorkerId::MAX;
 /// Orphans by batch job: until when they wait, and which tasks.
 #[derive(Debug, Default)]
 pub(super) struct Orphans(HashMap<String, (Duration, Vec<TaskId>)>);
+
+impl Orphans {
+    /// A task is no orphan anymore (`hpcluster cancel` ended it): no worker can claim it.
+    pub fn forget(&mut self, task: TaskId) {
+        for (_, tasks) in self.0.values_mut() {
+            tasks.retain(|t| *t != task);
+        }
+    }
+}
 
 /// What the core makes of a worker's claims.
 #[derive(Debug, Default, PartialEq)]
@@ -35,12 +44,18 @@ impl Core {
     /// Restores a task the journal left running on batch job `job`, which may still be alive:
     /// it stays running (nobody's) until the job's worker claims it, the job ends
     /// ([`Core::on_job_ended`]) or `until` passes ([`Core::expire_orphans`]).
-    pub fn restore_orphan(&mut self, spec: TaskSpec, job: String, lost_runs: u32, until: Duration) {
+    pub fn restore_orphan(
+        &mut self,
+        spec: TaskSpec,
+        job: String,
+        history: TaskHistory,
+        until: Duration,
+    ) {
         let running = TaskState::Running {
             worker: ORPHAN,
             slot: 0,
         };
-        let id = self.tasks.add(spec, running, lost_runs);
+        let id = self.tasks.add(spec, running, history);
         self.orphans
             .0
             .entry(job)
@@ -77,7 +92,9 @@ impl Core {
                     continue;
                 }
             }
-            let estimate = self.estimates.for_task(self.tasks.time(c.task), now);
+            let estimate =
+                self.estimates
+                    .for_task(self.tasks.class(c.task), self.tasks.time(c.task), now);
             self.run_on(id, c.slot, c.task, now, estimate);
         }
         for task in held {
@@ -112,7 +129,8 @@ impl Core {
             return false;
         };
         let moved = old.running.remove(pos);
-        self.estimates.stopped(task, moved.since);
+        self.estimates
+            .stopped(self.tasks.class(task), task, moved.since);
         true
     }
 

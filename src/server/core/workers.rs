@@ -1,13 +1,19 @@
 //! Connected workers: what each said of itself, what its slots run, and what happens to those
-//! tasks when a run ends ([`Core::on_task_ended`]), when the worker leaves or is lost, or when
-//! it falls silent.
+//! tasks when a run ends ([`Core::on_task_ended`]: done; failed, killed or timed out, and run
+//! again while `retries_on_failure` last; lost to the walltime), when the worker leaves or is
+//! lost, or when it falls silent. A run lost to the walltime teaches the task what it needs at
+//! least; a task that needs more than a fresh batch job offers fails at once, with the
+//! walltime that would fit it.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Core, WorkerId};
+use super::tasks::FailedRun;
+use super::{secs_to_duration, tenths, Core, WorkerId};
 use crate::backend::JobId;
 use crate::budget::killed_by_walltime;
+use crate::duration::format_human;
 use crate::protocol::{Claim, RunEnd};
 use crate::task::{Outcome, TaskEvent, TaskId, TaskState};
 
@@ -25,6 +31,9 @@ pub struct WorkerHello {
 #[derive(Debug, Clone)]
 pub(super) struct Worker {
     pub hello: WorkerHello,
+    /// Its batch job and host as every task it runs records them (one copy, shared).
+    pub job: Option<Arc<str>>,
+    pub host: Arc<str>,
     pub started_per_slot: Vec<u32>,
     pub running: Vec<RunningTask>,
     pub parked: Vec<(u32, Duration)>,
@@ -66,6 +75,8 @@ impl Core {
         self.workers.insert(
             id,
             Worker {
+                job: hello.job.as_ref().map(|j| Arc::from(j.to_string())),
+                host: Arc::from(hello.host.as_str()),
                 hello,
                 started_per_slot: vec![0; slots],
                 running: Vec::new(),
@@ -102,25 +113,41 @@ impl Core {
         if end == (RunEnd::Exited { code: 0 }) {
             w.tasks_done += 1;
         }
-        self.estimates.stopped(task, since);
-        let outcome = match end {
+        self.estimates.stopped(self.tasks.class(task), task, since);
+        let failed = |reason: String, exit_code, signal, killed| FailedRun {
+            reason,
+            exit_code,
+            signal,
+            killed,
+        };
+        let end = match end {
             RunEnd::NotStarted => return Some(self.tasks.give_back(task)),
             RunEnd::Exited { code: 0 } => {
-                self.estimates.observe(secs);
-                Outcome::Done
+                self.estimates.observe(self.tasks.class(task), secs);
+                return Some(self.tasks.finish(task, Outcome::Done, secs));
             }
-            RunEnd::Exited { code } => Outcome::Failed {
-                reason: format!("exit status {code}"),
-            },
-            RunEnd::CouldNotStart { why } => Outcome::Failed {
-                reason: why.reason().to_string(),
-            },
+            RunEnd::Exited { code } => {
+                failed(format!("exit status {code}"), Some(code), None, false)
+            }
+            RunEnd::CouldNotStart { why } => failed(why.reason().to_string(), None, None, false),
             RunEnd::Signaled { .. } if killed_by_walltime(now, deadline) => {
                 return Some(self.lost_run(task, secs, "killed by the walltime".into(), true));
             }
-            RunEnd::Signaled { signal } => Outcome::Failed {
-                reason: format!("killed by signal {signal}"),
-            },
+            RunEnd::Signaled { signal } => failed(
+                format!("killed by signal {signal}"),
+                None,
+                Some(signal),
+                true,
+            ),
+            RunEnd::TimedOut => {
+                let limit = self.tasks.spec(task).timeout.unwrap_or(secs);
+                let reason = format!(
+                    "timed out after {} (task_timeout {})",
+                    format_human(tenths(secs)),
+                    format_human(secs_to_duration(limit))
+                );
+                failed(reason, None, None, false)
+            }
             RunEnd::Interrupted { walltime } => {
                 let reason = if walltime {
                     "killed by the walltime"
@@ -130,16 +157,12 @@ impl Core {
                 return Some(self.lost_run(task, secs, reason.into(), walltime));
             }
         };
-        self.tasks.finish(task, &outcome);
-        self.tasks.counts_mut().on_run_ended(secs);
-        Some(TaskEvent {
-            task,
-            outcome,
-            secs,
-        })
+        Some(self.tasks.failed_run(task, secs, end))
     }
 
-    /// A run of `task` was lost: requeued, or failed once its retries are used up.
+    /// A run of `task` was lost after `secs`: requeued, or failed once its retries are used
+    /// up. A walltime kill shows the task needs more than `secs`: if that is more than a fresh
+    /// batch job offers, it fails at once instead of being killed again.
     pub(super) fn lost_run(
         &mut self,
         task: TaskId,
@@ -147,8 +170,20 @@ impl Core {
         reason: String,
         walltime: bool,
     ) -> TaskEvent {
-        self.tasks
-            .requeue(task, secs, reason, walltime, self.cfg.retries)
+        if walltime {
+            let mut h = self.tasks.history(task).clone();
+            h.learn_needs(secs);
+            if let Some(reason) = self.never_fits(&self.tasks.spec(task), &h) {
+                self.tasks.counts_mut().on_lost_run(true, false);
+                let outcome = Outcome::Failed {
+                    reason,
+                    exit_code: None,
+                    walltime: true,
+                };
+                return self.tasks.finish(task, outcome, secs);
+            }
+        }
+        self.tasks.requeue(task, secs, reason, walltime)
     }
 
     /// The worker left cleanly; anything it still held is requeued.
@@ -170,7 +205,7 @@ impl Core {
             task, since, slot, ..
         } in w.running
         {
-            self.estimates.stopped(task, since);
+            self.estimates.stopped(self.tasks.class(task), task, since);
             if !slots_seen.insert(slot) {
                 events.push(self.tasks.give_back(task));
                 continue;
@@ -180,7 +215,15 @@ impl Core {
             } else {
                 why.to_string()
             };
-            events.push(self.lost_run(task, 0.0, reason, walltime));
+            // How long it ran: to now, or to the deadline when the walltime ended it (the
+            // loss may be noticed a little later).
+            let end = if walltime {
+                now.min(w.hello.deadline)
+            } else {
+                now
+            };
+            let ran = end.saturating_sub(since).as_secs_f64();
+            events.push(self.lost_run(task, ran, reason, walltime));
         }
         events
     }
@@ -220,9 +263,16 @@ impl Core {
         since: Duration,
         estimate: Duration,
     ) {
+        // A claimed orphan goes on with the run the journal recorded; anything else starts one.
+        let claimed = matches!(self.tasks.state(task), Some(TaskState::Running { .. }));
+        if let (false, Some(w)) = (claimed, self.workers.get(&id)) {
+            let (job, host) = (w.job.clone(), w.host.clone());
+            self.tasks.started(task, job, host, since.as_secs_f64());
+        }
         self.tasks
             .set_state(task, TaskState::Running { worker: id, slot });
-        self.estimates.started(task, self.tasks.time(task), since);
+        self.estimates
+            .started(self.tasks.class(task), task, self.tasks.time(task), since);
         if let Some(w) = self.workers.get_mut(&id) {
             w.running.push(RunningTask {
                 task,

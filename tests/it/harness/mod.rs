@@ -215,6 +215,11 @@ impl Invocation {
         self
     }
 
+    /// The command itself, for a test that wires its streams by hand.
+    pub fn command(self) -> std::process::Command {
+        self.cmd
+    }
+
     /// Starts it in the background (see [`Background`]).
     pub fn spawn(self) -> Background {
         process::spawn(self.cmd)

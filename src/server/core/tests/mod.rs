@@ -1,14 +1,18 @@
 //! Unit tests of the scheduling core, time passed in: dispatch, admission, losses and retries
 //! here; sending ahead in [`prefetch`]; a restarted server's orphans and claims in [`restart`].
 
+mod failures;
+mod learning;
 mod prefetch;
+mod requests;
 mod restart;
+mod supply;
 
 use super::*;
 use crate::backend::JobId;
 use crate::budget::Buffer;
 use crate::protocol::{Claim, RunEnd};
-use crate::task::Outcome;
+use crate::task::{Outcome, TaskHistory};
 
 const H: u64 = 3600;
 
@@ -130,7 +134,7 @@ fn a_lost_worker_requeues_its_task_until_retries_run_out() {
             ));
         } else {
             match &ev[0].outcome {
-                Outcome::Failed { reason } => {
+                Outcome::Failed { reason, .. } => {
                     assert!(reason.contains("3 times (retries = 2)"), "{reason}")
                 }
                 other => panic!("{other:?}"),
@@ -211,7 +215,9 @@ fn failed_exit_is_final_and_not_retried() {
     assert_eq!(
         ev.outcome,
         Outcome::Failed {
-            reason: "exit status 3".into()
+            reason: "exit status 3".into(),
+            exit_code: Some(3),
+            walltime: false,
         }
     );
     assert!(c.is_finished());
@@ -275,7 +281,7 @@ fn a_task_whose_own_time_exceeds_any_batch_job_fails_at_once() {
         TaskState::Failed { reason } => {
             assert!(reason.contains("raise `walltime`"), "{reason}");
             // The walltime that would fit it is named (issue 13).
-            assert!(reason.ends_with(" or more"), "{reason}");
+            assert!(reason.contains("raise `walltime` to "), "{reason}");
         }
         other => panic!("{other:?}"),
     }

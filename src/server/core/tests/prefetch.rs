@@ -120,3 +120,42 @@ fn tasks_of_unknown_duration_are_never_sent_ahead() {
     assert_eq!(run_id(&c.on_ask(1, 0, s(0))), 0);
     assert_eq!(c.prefetch(1, 0, s(0)), None);
 }
+
+/// The elapsed time of a task running for a few milliseconds is not a known short estimate:
+/// nothing is sent ahead before a task has finished (the issue 12 run lost a task this way:
+/// sent ahead at the start with a 3 ms estimate, started with 2 s left, killed).
+#[test]
+fn a_running_bound_alone_never_sends_a_task_ahead() {
+    let cfg = core(1, H).cfg;
+    let mut c = Core::new(CoreConfig {
+        budget: cfg.budget.with_task_time(None),
+        ..cfg
+    });
+    c.on_tasks_added((0..6).map(|i| task(&i.to_string())).collect());
+    c.on_worker_hello(1, hello(H), s(0));
+    c.on_worker_hello(2, hello(H), s(0));
+    run_id(&c.on_ask(1, 0, s(0)));
+    let b = run_id(&c.on_ask(2, 0, ms(3)));
+    assert_eq!(c.prefetch(2, 0, ms(3)), None);
+    c.on_task_ended(2, b, RunEnd::Exited { code: 0 }, 0.5, ms(503));
+    // Learned: 0.5 s, twice that is 1 s: short and known.
+    run_id(&c.on_ask(2, 0, ms(503)));
+    assert!(c.prefetch(2, 0, ms(503)).is_some());
+}
+
+/// Near the end of a run, with fewer tasks waiting than slots, nothing is sent ahead: every
+/// other slot takes one as it frees (the issue 12 run of 20 one-second tasks on 10 workers
+/// had 4 workers run 3 tasks while 4 ran one and waited).
+#[test]
+fn with_fewer_tasks_waiting_than_slots_nothing_is_sent_ahead() {
+    let mut c = short_core();
+    c.on_tasks_added((0..4).map(|i| task(&i.to_string())).collect());
+    c.on_worker_hello(1, hello(H), s(0));
+    c.on_worker_hello(2, hello(H), s(0));
+    run_id(&c.on_ask(1, 0, s(0)));
+    // Three wait, two slots: one is sent ahead.
+    assert!(c.prefetch(1, 0, s(0)).is_some());
+    run_id(&c.on_ask(2, 0, s(0)));
+    // One waits, two slots: it goes to whichever slot frees first.
+    assert_eq!(c.prefetch(2, 0, s(0)), None);
+}

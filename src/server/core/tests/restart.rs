@@ -5,9 +5,9 @@ use super::*;
 /// A core restarted with tasks 0 and 1 left running on batch job "7" and task 2 pending.
 fn restarted_core() -> Core {
     let mut c = core(60, H);
-    c.restore_orphan(task("a"), "7".into(), 0, s(60));
-    c.restore_orphan(task("b"), "7".into(), 0, s(60));
-    c.restore_task(task("c"), TaskState::Pending, 0);
+    c.restore_orphan(task("a"), "7".into(), TaskHistory::default(), s(60));
+    c.restore_orphan(task("b"), "7".into(), TaskHistory::default(), s(60));
+    c.restore_task(task("c"), TaskState::Pending, TaskHistory::default());
     c.close_input();
     c
 }

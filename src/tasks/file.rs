@@ -3,8 +3,8 @@
 //! Three forms, chosen by the file name: plain text (one shell command per line, `#` comments
 //! and blank lines skipped), `.jsonl` (one JSON object per line) and `.toml` (`[[task]]`
 //! tables). Structured tasks have `cmd` and optionally `name`, `time` (a duration such as
-//! `"2h"`, or seconds), `cwd`, `env` and `retries`. Parsing is pure; errors name the file,
-//! the line and what was expected.
+//! `"2h"`, or seconds), `cwd`, `env`, `retries`, `retries_on_failure` and `timeout` (a
+//! duration). Parsing is pure; errors name the file, the line and what was expected.
 
 use std::collections::BTreeMap;
 
@@ -46,6 +46,10 @@ struct RawTask {
     env: BTreeMap<String, String>,
     #[serde(default)]
     retries: Option<u32>,
+    #[serde(default)]
+    retries_on_failure: Option<u32>,
+    #[serde(default)]
+    timeout: Option<RawTime>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,7 +73,7 @@ pub fn parse_tasks(text: &str, format: TasksFormat, origin: &str) -> anyhow::Res
         TasksFormat::Toml => {
             let raw: TomlTasks = toml::from_str(text).map_err(|e| {
                 anyhow!(
-                    "invalid tasks file `{origin}`: {}expected `[[task]]` tables with `cmd = \"...\"` and optional name, time, cwd, env, retries",
+                    "invalid tasks file `{origin}`: {}expected `[[task]]` tables with `cmd = \"...\"` and optional name, time, cwd, env, retries, retries_on_failure, timeout",
                     e
                 )
             })?;
@@ -132,29 +136,41 @@ fn convert(raw: RawTask, at: &str) -> anyhow::Result<TaskSpec> {
     if raw.cmd.trim().is_empty() {
         bail!("invalid task at {at}: `cmd` is empty; give the shell command to run");
     }
-    let time = match raw.time {
+    let spec = TaskSpec {
+        cmd: raw.cmd,
+        name: raw.name,
+        time: seconds(raw.time, "time", at)?,
+        cwd: raw.cwd,
+        env: raw.env,
+        retries: raw.retries,
+        retries_on_failure: raw.retries_on_failure,
+        timeout: seconds(raw.timeout, "timeout", at)?,
+    };
+    check_task(&spec, at)?;
+    Ok(spec)
+}
+
+/// A time given as seconds or as a duration (`"2h"`), in seconds; `key` names it in errors.
+fn seconds(raw: Option<RawTime>, key: &str, at: &str) -> anyhow::Result<Option<f64>> {
+    Ok(match raw {
         None => None,
         Some(RawTime::Seconds(s)) if s > 0.0 && s <= MAX_TASK_SECS => Some(s),
         Some(RawTime::Seconds(s)) => bail!(
-            "invalid task at {at}: `time` {s} must be a positive number of seconds up to \
+            "invalid task at {at}: `{key}` {s} must be a positive number of seconds up to \
              {MAX_TASK_SECS} (ten years), or a duration like \"2h\""
         ),
         Some(RawTime::Text(t)) => {
             let d = crate::duration::parse_duration(&t)
-                .with_context(|| format!("invalid task at {at}: `time`"))?;
+                .with_context(|| format!("invalid task at {at}: `{key}`"))?;
+            if d.is_zero() {
+                bail!("invalid task at {at}: `{key}` must be longer than zero");
+            }
+            if d.as_secs_f64() > MAX_TASK_SECS {
+                bail!("invalid task at {at}: `{key}` {t} is longer than ten years");
+            }
             Some(d.as_secs_f64())
         }
-    };
-    let spec = TaskSpec {
-        cmd: raw.cmd,
-        name: raw.name,
-        time,
-        cwd: raw.cwd,
-        env: raw.env,
-        retries: raw.retries,
-    };
-    check_task(&spec, at)?;
-    Ok(spec)
+    })
 }
 
 /// The longest single argument Linux passes to a program (`MAX_ARG_STRLEN`, 32 pages, with
@@ -246,7 +262,7 @@ mod tests {
     #[test]
     fn toml_tasks() {
         let t = parse_tasks(
-            "[[task]]\ncmd = \"a\"\ntime = \"90m\"\nretries = 1\n[[task]]\ncmd = \"b\"\ncwd = \"/tmp\"\n",
+            "[[task]]\ncmd = \"a\"\ntime = \"90m\"\nretries = 1\nretries_on_failure = 2\ntimeout = \"2h\"\n[[task]]\ncmd = \"b\"\ncwd = \"/tmp\"\n",
             TasksFormat::Toml,
             "t.toml",
         )
@@ -254,6 +270,8 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert_eq!(t[0].time, Some(5400.0));
         assert_eq!(t[0].retries, Some(1));
+        assert_eq!(t[0].retries_on_failure, Some(2));
+        assert_eq!(t[0].timeout, Some(7200.0));
         assert_eq!(t[1].cwd.as_deref(), Some("/tmp"));
     }
 

@@ -17,6 +17,54 @@ pub const SHARED: u32 = 0o666;
 /// Mode of a file only its owner may read or write (the cluster's secret).
 pub const PRIVATE: u32 = 0o600;
 
+/// Who may read a cluster directory (the `cluster_access` key): the directory gets
+/// [`Access::dir_mode`], and every file hpcluster or a worker creates in it (the journal, task
+/// outputs) takes its read and write bits from the directory's mode ([`file_mode_in`]), so a
+/// worker in a batch job follows the choice without being told.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Only the owner: directory 0700, files 0600.
+    #[default]
+    Private,
+    /// The owner's group may read: directory 0750, files 0640.
+    Group,
+}
+
+impl Access {
+    /// `private` or `group`; the error says which are accepted.
+    pub fn parse(text: &str) -> Result<Access, String> {
+        match text {
+            "private" => Ok(Access::Private),
+            "group" => Ok(Access::Group),
+            other => Err(format!(
+                "unknown access `{other}`: expected `private` (only you: directory 0700, files \
+                 0600) or `group` (your group may read: 0750, 0640)"
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Private => "private",
+            Access::Group => "group",
+        }
+    }
+
+    pub fn dir_mode(self) -> u32 {
+        match self {
+            Access::Private => 0o700,
+            Access::Group => 0o750,
+        }
+    }
+}
+
+/// The mode of a new file in `dir`: the directory's read and write bits (0700 -> 0600, 0750 ->
+/// 0640); [`PRIVATE`] when the directory cannot be read.
+pub fn file_mode_in(dir: &Path) -> u32 {
+    std::fs::metadata(dir).map_or(PRIVATE, |m| m.permissions().mode() & 0o666)
+}
+
 /// Writes `data` to `path` atomically and durably, with mode [`SHARED`] (less the umask).
 pub fn write(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     write_with_mode(path, data, SHARED)

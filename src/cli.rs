@@ -213,6 +213,9 @@ pub struct PlanArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// A tasks file to check: a task whose own `time` can never fit the walltime is an error.
+    #[arg(long, value_name = "FILE")]
+    pub tasks: Option<PathBuf>,
     /// Ask SLURM (`sbatch --test-only`) when a batch job would start, for a few walltimes.
     #[arg(long)]
     pub probe: bool,

@@ -8,6 +8,7 @@ mod check;
 mod file;
 pub mod interface;
 pub mod keys;
+pub mod script_values;
 pub mod walltime;
 
 use std::collections::BTreeMap;
@@ -115,6 +116,9 @@ pub struct Config {
     pub lsf_units: String,
     /// The hpcluster program the batch job runs (default: this executable).
     pub worker_program: Option<PathBuf>,
+    /// Who may read the cluster directory, its journal and task outputs (`private`: the owner
+    /// only; `group`: the owner's group too).
+    pub cluster_access: crate::atomic_file::Access,
     /// Walltime-aware admission (on; only `up --no-admission` turns it off, for comparison).
     #[serde(skip)]
     pub admission: bool,
@@ -169,6 +173,7 @@ impl Default for Config {
             sge_memory_resource: "h_vmem".to_string(),
             lsf_units: "mb".to_string(),
             worker_program: None,
+            cluster_access: crate::atomic_file::Access::Private,
             admission: true,
         }
     }

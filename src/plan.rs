@@ -147,19 +147,46 @@ pub fn walltime_for(n: u32, budget: &Budget, task_time: Duration) -> Duration {
     } else {
         1
     };
-    let mut secs = raw.as_secs().div_ceil(step) * step;
+    let mut secs = raw.as_secs().div_ceil(step).saturating_mul(step);
     if Duration::from_secs(secs) < raw {
-        secs += step;
+        secs = secs.saturating_add(step);
     }
     // A percent buffer grows with the walltime: step until the plan really fits n tasks.
     loop {
         let w = Duration::from_secs(secs);
         let usable = Budget::new(w, budget.buffer_rule, budget.startup, budget.slots).usable;
-        if usable >= task_time.saturating_mul(n) {
+        // A time beyond any clock (a task's `time` of 1e20 s) gets the largest walltime.
+        if usable >= task_time.saturating_mul(n) || secs >= u64::MAX / 2 {
             return w;
         }
-        secs += step;
+        secs = secs.saturating_add(step);
     }
+}
+
+/// A task whose own `time` exceeds what any batch job of the budget offers: it can never start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NeverFits {
+    /// Its position in the tasks given, from 0.
+    pub index: usize,
+    pub time: Duration,
+    /// The smallest walltime that would fit it.
+    pub walltime: Duration,
+}
+
+/// The tasks whose own `time` the budget can never fit, in order.
+pub fn never_fitting(budget: &Budget, tasks: &[crate::task::TaskSpec]) -> Vec<NeverFits> {
+    tasks
+        .iter()
+        .enumerate()
+        .filter_map(|(index, t)| {
+            let time = crate::duration::from_secs_saturating(t.time?);
+            budget.never_fits(time).then(|| NeverFits {
+                index,
+                time,
+                walltime: walltime_for(1, budget, time),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -179,6 +206,34 @@ mod tests {
 
     fn hours(h: u64) -> Duration {
         Duration::from_secs(h * H)
+    }
+
+    #[test]
+    fn tasks_whose_own_time_never_fits_are_named_with_the_walltime_that_would() {
+        let b = budget(5, Buffer::default());
+        let task = |time: f64| crate::task::TaskSpec {
+            cmd: "x".into(),
+            time: Some(time),
+            ..Default::default()
+        };
+        let tasks = [task(3600.0), task(6.0 * 3600.0), task(1e9)];
+        let got = never_fitting(&b, &tasks);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].index, 1);
+        assert_eq!(got[0].walltime, walltime_for(1, &b, hours(6)));
+        let at = |w: Duration| Budget::new(w, b.buffer_rule, b.startup, b.slots);
+        assert!(!at(got[0].walltime).never_fits(hours(6)));
+        assert!(at(got[0].walltime - Duration::from_secs(60)).never_fits(hours(6)));
+        assert_eq!(got[1].index, 2);
+    }
+
+    #[test]
+    fn a_task_time_beyond_any_clock_gets_the_largest_walltime_without_a_panic() {
+        let huge = crate::duration::from_secs_saturating(1e20);
+        for buffer in [Buffer::default(), Buffer::Fixed(hours(1))] {
+            let w = walltime_for(1, &budget(5, buffer), huge);
+            assert!(w >= Duration::from_secs(u64::MAX / 2), "{w:?}");
+        }
     }
 
     #[test]

@@ -43,6 +43,37 @@ pub enum RunEnd {
     NotStarted,
     /// The worker killed it: it ran past its `timeout` (`task_timeout`).
     TimedOut,
+    /// `/bin/sh -c` could not be started for it (the worker wrote the details, with paths and
+    /// sizes, into the task's stderr file).
+    CouldNotStart { why: StartFailure },
+}
+
+/// Why a task's command could not be started on its worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartFailure {
+    /// Its `cwd` is not a directory on the compute node.
+    MissingCwd,
+    /// Its command and `env` are more than the system passes to a program (E2BIG).
+    TooLarge,
+    Other,
+}
+
+impl StartFailure {
+    /// The reason a failed task is recorded with.
+    pub fn reason(self) -> &'static str {
+        match self {
+            StartFailure::MissingCwd => {
+                "could not start: its `cwd` is not a directory on the compute node (its .err \
+                 file names it and the host)"
+            }
+            StartFailure::TooLarge => {
+                "could not start: its command and `env` are more than the system passes to a \
+                 program (E2BIG; its .err file gives the sizes): put the command in a script file"
+            }
+            StartFailure::Other => "could not start (its .err file says why)",
+        }
+    }
 }
 
 /// A task a reconnecting worker still runs (or has finished without its report reaching the

@@ -197,6 +197,49 @@ pub fn shell_of_shebang(shebang: &str) -> Option<String> {
     Some(program.to_string())
 }
 
+/// What a value becomes in a job script (or on a batch command's line), which decides the rule
+/// it is checked by. Every configuration key that reaches a script is listed with one of these
+/// in `config::script_values`, and every template value in `docs/templates.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Becomes {
+    /// A batch job name, or the cluster name it starts with ([`check_job_name`]).
+    JobName,
+    /// One unquoted word of a directive: a queue, account, path ([`check_word`]).
+    DirectiveWord,
+    /// A whole directive line of the user's, without its prefix ([`check_directive`]).
+    Directive,
+    /// A line of the user's shell code ([`check_shell_line`]).
+    ShellLine,
+    /// A word hpcluster shell-quotes, like the worker program or the cluster directory: one
+    /// line, since a quoted line break still starts a line a batch system reads for directives.
+    QuotedWord,
+    /// A path inside double quotes where `$VAR` expands ([`check_double_quoted`]).
+    DoubleQuoted,
+    /// The first line ([`check_shebang`]).
+    Shebang,
+    /// An argument of a batch command or a file hpcluster reads, never a line of the script:
+    /// no NUL.
+    Argument,
+}
+
+impl Becomes {
+    /// Checks `value` of `key` by what it becomes.
+    pub fn check(self, key: &str, value: &str, backend: BackendKind) -> Result<(), UnsafeValue> {
+        match self {
+            Becomes::JobName => check_job_name(key, value, backend),
+            Becomes::DirectiveWord => check_word(key, value),
+            Becomes::Directive => check_directive(key, value),
+            Becomes::ShellLine | Becomes::Argument => check_shell_line(key, value),
+            Becomes::QuotedWord => check_line(key, value),
+            Becomes::DoubleQuoted => check_double_quoted(key, value),
+            Becomes::Shebang => check_shebang(value).map_err(|e| UnsafeValue {
+                key: key.to_string(),
+                ..e
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,5 +292,31 @@ mod tests {
         assert!(check_directive("job_extra_directives", "#SBATCH --qos=high").is_err());
         assert!(check_directive("job_extra_directives", "--qos=high\nrm -rf ~").is_err());
         assert!(check_directive("job_directives_skip", " ").is_err());
+    }
+
+    /// Issue 13: `worker_program` took a newline, and on SGE the next line became a directive.
+    #[test]
+    fn a_quoted_word_is_one_line() {
+        let program = "/opt/h\n#$ -l h_rt=999:00:00";
+        let e = Becomes::QuotedWord
+            .check("worker_program", program, BackendKind::Sge)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "invalid `worker_program` \"/opt/h\\n#$ -l h_rt=999:00:00\": it contains a line \
+             break, which would end the directive and start a new line of the script"
+        );
+        assert!(Becomes::QuotedWord
+            .check(
+                "worker_program",
+                "/opt/my tools/hpcluster",
+                BackendKind::Sge
+            )
+            .is_ok());
+        let e = Becomes::Shebang
+            .check("shebang", "bash", BackendKind::Slurm)
+            .unwrap_err();
+        assert_eq!(e.key, "shebang");
     }
 }

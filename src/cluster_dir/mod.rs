@@ -11,11 +11,13 @@ pub mod jobs_file;
 pub mod server_file;
 
 use std::fs::File;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use nix::fcntl::{Flock, FlockArg};
 
+use crate::atomic_file::Access;
 use crate::backend_kind::BackendKind;
 use crate::config::Config;
 use jobs_file::JobsFile;
@@ -34,13 +36,28 @@ pub fn path_for(config: &Config) -> PathBuf {
 }
 
 impl ClusterDir {
-    /// Creates (or reuses) the directory and takes its lock: fails if another `up` holds it.
+    /// Creates (or reuses) a private directory and takes its lock: fails if another `up`
+    /// holds it.
     pub fn create(path: &Path) -> anyhow::Result<ClusterDir> {
+        ClusterDir::create_with(path, Access::Private)
+    }
+
+    /// Creates (or reuses) the directory with the mode `access` gives it (set again on reuse,
+    /// so a changed `cluster_access` applies), and takes its lock.
+    pub fn create_with(path: &Path, access: Access) -> anyhow::Result<ClusterDir> {
         for sub in ["scripts", "logs"] {
             let d = path.join(sub);
             std::fs::create_dir_all(&d)
                 .with_context(|| format!("failed to create cluster directory `{}`", d.display()))?;
         }
+        let mode = std::fs::Permissions::from_mode(access.dir_mode());
+        std::fs::set_permissions(path, mode).with_context(|| {
+            format!(
+                "failed to set the mode of cluster directory `{}` to {:o}",
+                path.display(),
+                access.dir_mode()
+            )
+        })?;
         let path = std::path::absolute(path)?;
         let lock_path = path.join("lock");
         let lock = File::options()

@@ -19,6 +19,44 @@ pub fn of(config: &Config) -> anyhow::Result<Plan> {
     Ok(plan(&budget, task_time)?)
 }
 
+/// Why some of `tasks` (from `origin`, like "`t.jsonl`") can never start with this
+/// configuration: each named with its own `time` and the walltime that would fit it. `None`
+/// when all can.
+pub fn never_fitting(
+    config: &Config,
+    tasks: &[crate::task::TaskSpec],
+    origin: &str,
+) -> Option<String> {
+    const SHOWN: usize = 10;
+    let budget = config.budget();
+    let never = crate::plan::never_fitting(&budget, tasks);
+    let most = never.iter().map(|n| n.walltime).max()?;
+    let mut text = format!(
+        "{} task(s) of {origin} can never start: their own `time` exceeds the {} a batch job of \
+         walltime {} offers (walltime - startup - buffer)",
+        never.len(),
+        h(budget.usable),
+        h(budget.walltime)
+    );
+    for n in never.iter().take(SHOWN) {
+        let cmd: String = tasks[n.index].cmd.chars().take(40).collect();
+        text += &format!(
+            "\n  task {} `{cmd}`: time {}, fits a walltime of {}",
+            n.index + 1,
+            h(n.time),
+            h(n.walltime)
+        );
+    }
+    if never.len() > SHOWN {
+        text += &format!("\n  ... and {} more", never.len() - SHOWN);
+    }
+    text += &format!(
+        "\nraise `walltime` to {} or more, or lower those tasks' `time`",
+        h(most)
+    );
+    Some(text)
+}
+
 pub fn run(config: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
     if let Some(cluster) = &args.history {
         return super::plan_history::run(config, cluster, args.json);
@@ -26,11 +64,17 @@ pub fn run(config: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
     if args.probe {
         return super::plan_probe::run(config, args.json);
     }
-    print_plan(config, args.json)
+    print_plan(config, args.json, args.tasks.as_deref())
 }
 
-fn print_plan(config: &Config, json: bool) -> anyhow::Result<i32> {
+fn print_plan(config: &Config, json: bool, tasks: Option<&std::path::Path>) -> anyhow::Result<i32> {
     let p = of(config)?;
+    if let Some(path) = tasks {
+        let specs = crate::tasks::read_tasks(path)?;
+        if let Some(why) = never_fitting(config, &specs, &format!("`{}`", path.display())) {
+            anyhow::bail!("{why}");
+        }
+    }
     if let Some(note) = &config.walltime_note {
         tracing::info!("walltime {note}");
     }

@@ -3,7 +3,6 @@
 
 use super::Config;
 use crate::backend_kind::BackendKind;
-use crate::validate;
 
 /// A check that failed, with the key it is about (so the caller can say where it was set).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,55 +98,9 @@ fn check_time_min(c: &Config) -> Result<(), CheckError> {
     Ok(())
 }
 
-/// Every value that lands in a job script.
+/// Every value that lands in a job script, by the one table of [`super::script_values`].
 fn check_script_values(c: &Config) -> Result<(), CheckError> {
-    let e = |v: validate::UnsafeValue| fail(&v.key.clone(), v);
-    validate::check_job_name("name", &c.name, c.backend).map_err(e)?;
-    let words = [
-        ("queue", c.queue.as_deref()),
-        ("account", c.account.as_deref()),
-        ("project", c.project.as_deref()),
-        ("resource_spec", c.resource_spec.as_deref()),
-        (
-            "sge_parallel_environment",
-            Some(&c.sge_parallel_environment),
-        ),
-        ("sge_memory_resource", Some(&c.sge_memory_resource)),
-    ];
-    for (key, value) in words {
-        if let Some(v) = value {
-            validate::check_word(key, v).map_err(e)?;
-        }
-    }
-    let paths = [
-        ("log_directory", c.log_directory.as_deref()),
-        ("cluster_root", Some(c.cluster_root.as_path())),
-    ];
-    for (key, value) in paths {
-        if let Some(p) = value {
-            validate::check_word(key, &p.display().to_string()).map_err(e)?;
-        }
-    }
-    for d in &c.job_extra_directives {
-        validate::check_directive("job_extra_directives", d).map_err(e)?;
-    }
-    for d in &c.job_directives_skip {
-        validate::check_directive("job_directives_skip", d).map_err(e)?;
-    }
-    for line in &c.job_script_prologue {
-        validate::check_shell_line("job_script_prologue", line).map_err(e)?;
-    }
-    for line in &c.job_script_epilogue {
-        validate::check_shell_line("job_script_epilogue", line).map_err(e)?;
-    }
-    if let Some(dir) = &c.local_directory {
-        validate::check_double_quoted("local_directory", dir).map_err(e)?;
-    }
-    if let Some(name) = &c.interface {
-        validate::check_word("interface", name).map_err(e)?;
-    }
-    validate::check_word("host", &c.host).map_err(e)?;
-    validate::check_shebang(&c.shebang).map_err(e)
+    super::script_values::check(c).map_err(|v| fail(&v.key.clone(), v))
 }
 
 /// SLURM and PBS charge an `account`; SGE and LSF a `project` (as in dask-jobqueue). The wrong

@@ -56,6 +56,7 @@ pub const KEYS: &[&str] = &[
     "sge_memory_resource",
     "lsf_units",
     "worker_program",
+    "cluster_access",
 ];
 
 /// dask-jobqueue names (current and legacy) for hpcluster keys.
@@ -309,6 +310,9 @@ pub fn set(c: &mut Config, key: &str, raw: Raw<'_>) -> Result<(), String> {
         "sge_memory_resource" => c.sge_memory_resource = text("a resource name like \"h_vmem\"")?,
         "lsf_units" => c.lsf_units = text("an LSF unit like \"mb\"")?,
         "worker_program" => c.worker_program = Some(PathBuf::from(text("a program path")?)),
+        "cluster_access" => {
+            c.cluster_access = crate::atomic_file::Access::parse(&text("`private` or `group`")?)?
+        }
         other => return Err(format!("`{other}` is not a configuration key")),
     }
     Ok(())
@@ -369,6 +373,7 @@ pub fn value(c: &Config, key: &str) -> Json {
         "sge_memory_resource" => json!(c.sge_memory_resource),
         "lsf_units" => json!(c.lsf_units),
         "worker_program" => path(&c.worker_program),
+        "cluster_access" => json!(c.cluster_access.name()),
         _ => Json::Null,
     }
 }

@@ -23,6 +23,7 @@ pub use writer::{JournalWriter, GROUP_COMMIT_WINDOW};
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -120,10 +121,20 @@ impl Journal {
             }
         };
         let replay = parse_journal(&text, &path.display().to_string())?;
+        // The journal holds every task's command and `env`: its mode follows the cluster
+        // directory's (0600 unless shared with the group), set whatever the umask, also on a
+        // journal an older version left readable by all.
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mode = crate::atomic_file::file_mode_in(dir);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(mode)
             .open(path)
+            .and_then(|f| {
+                f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+                Ok(f)
+            })
             .with_context(|| format!("failed to open journal `{}`", path.display()))?;
         if replay.torn_tail {
             // Cut a torn last line; complete a last line that lacks only its newline.

@@ -100,10 +100,12 @@ fn parse_lines(text: &str, origin: &str) -> anyhow::Result<Vec<TaskSpec>> {
                 n + 1
             );
         }
-        out.push(TaskSpec {
+        let spec = TaskSpec {
             cmd: cmd.to_string(),
             ..TaskSpec::default()
-        });
+        };
+        check_task(&spec, &format!("`{origin}` line {}", n + 1))?;
+        out.push(spec);
     }
     Ok(out)
 }
@@ -134,7 +136,7 @@ fn convert(raw: RawTask, at: &str) -> anyhow::Result<TaskSpec> {
     if raw.cmd.trim().is_empty() {
         bail!("invalid task at {at}: `cmd` is empty; give the shell command to run");
     }
-    Ok(TaskSpec {
+    let spec = TaskSpec {
         cmd: raw.cmd,
         name: raw.name,
         time: seconds(raw.time, "time", at)?,
@@ -143,7 +145,9 @@ fn convert(raw: RawTask, at: &str) -> anyhow::Result<TaskSpec> {
         retries: raw.retries,
         retries_on_failure: raw.retries_on_failure,
         timeout: seconds(raw.timeout, "timeout", at)?,
-    })
+    };
+    check_task(&spec, at)?;
+    Ok(spec)
 }
 
 /// A time given as seconds or as a duration (`"2h"`), in seconds; `key` names it in errors.
@@ -167,6 +171,46 @@ fn seconds(raw: Option<RawTime>, key: &str, at: &str) -> anyhow::Result<Option<f
             Some(d.as_secs_f64())
         }
     })
+}
+
+/// The longest single argument Linux passes to a program (`MAX_ARG_STRLEN`, 32 pages, with
+/// its NUL): a longer `cmd` makes `/bin/sh -c` fail with E2BIG on every node.
+pub const MAX_COMMAND_BYTES: usize = 128 * 1024 - 1;
+
+/// Refuses, when the tasks are read, what could never start: a `cmd` over
+/// [`MAX_COMMAND_BYTES`] or holding a NUL, an `env` name that is empty or holds `=` or a NUL
+/// (or a value with a NUL), a `cwd` that is empty or holds a NUL. `at` names the task.
+pub fn check_task(spec: &TaskSpec, at: &str) -> anyhow::Result<()> {
+    let cmd = &spec.cmd;
+    if cmd.contains('\0') {
+        bail!("invalid task at {at}: `cmd` contains a NUL byte, which no command can hold");
+    }
+    if cmd.len() > MAX_COMMAND_BYTES {
+        bail!(
+            "invalid task at {at}: `cmd` is {} bytes, more than the {MAX_COMMAND_BYTES} the \
+             system passes as one argument (`/bin/sh -c` would fail with E2BIG): put the \
+             command in a script file and give `sh that-script.sh` as the command",
+            cmd.len()
+        );
+    }
+    for (name, value) in &spec.env {
+        if name.is_empty() || name.contains(['=', '\0']) {
+            bail!(
+                "invalid task at {at}: `env` name {name:?} is not a variable name: it must be \
+                 non-empty and hold no `=` and no NUL byte"
+            );
+        }
+        if value.contains('\0') {
+            bail!("invalid task at {at}: `env` value of `{name}` contains a NUL byte");
+        }
+    }
+    match spec.cwd.as_deref() {
+        Some("") => bail!("invalid task at {at}: `cwd` is empty; give a directory or remove it"),
+        Some(cwd) if cwd.contains('\0') => {
+            bail!("invalid task at {at}: `cwd` {cwd:?} contains a NUL byte")
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Reads a tasks file (`-` is stdin).

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 pub use array::{parse_array, ArrayRange};
-pub use file::{parse_tasks, read_tasks, TasksFormat};
+pub use file::{check_task, parse_tasks, read_tasks, TasksFormat};
 
 use crate::task::TaskSpec;
 use placeholders::{parse_template, Values};
@@ -48,6 +48,18 @@ pub enum Definition {
 
 /// The tasks a definition makes, in order (their IDs follow that order).
 pub fn define(def: &Definition) -> anyhow::Result<Vec<TaskSpec>> {
+    let tasks = defined(def)?;
+    // A tasks file checks each task as it reads it; a command line, `--array` or `--args`
+    // makes tasks that could hold the same faults (a command over 128 KiB, a NUL).
+    if !matches!(def, Definition::File(_)) {
+        for (i, t) in tasks.iter().enumerate() {
+            check_task(t, &format!("task {} of the command line", i + 1))?;
+        }
+    }
+    Ok(tasks)
+}
+
+fn defined(def: &Definition) -> anyhow::Result<Vec<TaskSpec>> {
     match def {
         Definition::File(path) => read_tasks(path),
         Definition::Command { command, name } => Ok(vec![TaskSpec {

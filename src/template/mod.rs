@@ -124,12 +124,14 @@ pub struct ScriptContext {
 /// Builds the template context; fails on a value that would break the script.
 pub fn context(config: &Config, job: &JobContext) -> anyhow::Result<ScriptContext> {
     let kind = config.backend;
+    crate::config::script_values::check(config)?;
     validate::check_job_name("job name", &job.job_name, kind)?;
     skip::check_extras(config)?;
     let log_directory = job.log_directory.display().to_string();
     validate::check_word("log_directory", &log_directory)?;
     let shell = validate::shell_of_shebang(&config.shebang)
         .with_context(|| format!("invalid `shebang` {:?}", config.shebang))?;
+    check_worker_command(&job.worker_command)?;
     let words: Vec<String> = job
         .worker_command
         .iter()
@@ -177,6 +179,21 @@ pub fn context(config: &Config, job: &JobContext) -> anyhow::Result<ScriptContex
     })
 }
 
+/// The worker command line as it is before quoting: its program (`worker_program`, else this
+/// executable) and the absolute cluster directory (`cluster_root`, from the working directory
+/// when relative) come from outside the configuration's own checks, and each must be one line.
+fn check_worker_command(words: &[String]) -> Result<(), validate::UnsafeValue> {
+    for (i, word) in words.iter().enumerate() {
+        let key = match i {
+            0 => "worker_program",
+            _ if words[i - 1] == "--cluster-dir" => "cluster_root",
+            _ => "worker command",
+        };
+        validate::Becomes::QuotedWord.check(key, word, crate::backend_kind::BackendKind::Local)?;
+    }
+    Ok(())
+}
+
 /// The plan in one comment line, when `task_time` is set.
 fn plan_comment(config: &Config) -> Option<String> {
     let budget = config.budget();
@@ -221,4 +238,33 @@ pub fn render_script(config: &Config, job: &JobContext) -> anyhow::Result<String
         .render(&name, &tera_ctx)
         .with_context(|| format!("failed to render template `{name}`"))?;
     Ok(skip::apply(config, &script))
+}
+
+#[cfg(test)]
+mod tests {
+    /// A template value without a row (and a rule) in `docs/templates.md` fails here.
+    #[test]
+    fn every_template_value_has_its_rule_documented() {
+        let config = crate::config::Config::default();
+        let job = super::JobContext {
+            job_name: "hpcluster-1".into(),
+            log_directory: "/l".into(),
+            worker_command: vec!["/opt/hpcluster".into(), "worker".into()],
+            array: None,
+        };
+        let ctx = serde_json::to_value(super::context(&config, &job).unwrap()).unwrap();
+        let docs = include_str!("../../docs/templates.md");
+        let rows: Vec<&str> = docs
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| l.split(" | ").next().unwrap_or(""))
+            .collect();
+        for field in ctx.as_object().unwrap().keys() {
+            let cell = format!("`{field}`");
+            assert!(
+                rows.iter().any(|r| r.contains(&cell)),
+                "template value `{field}` has no row in docs/templates.md"
+            );
+        }
+    }
 }

@@ -14,7 +14,7 @@ use tokio::process::Command as TokioCommand;
 use tokio::sync::mpsc;
 
 use crate::process::{signal_group, SIGKILL, SIGTERM};
-use crate::protocol::{Request, RunEnd, RunId};
+use crate::protocol::{Request, RunEnd, RunId, StartFailure};
 use crate::task::TaskSpec;
 
 /// A task running in a slot.
@@ -36,11 +36,15 @@ pub struct Launcher {
     /// The worker's scratch directory (`local_directory`), the tasks' `TMPDIR`.
     pub scratch: Option<PathBuf>,
     pub done: mpsc::UnboundedSender<Ended>,
+    /// The mode of output files, the cluster directory's ([`crate::atomic_file::file_mode_in`]):
+    /// 0600 unless the cluster is shared with the group.
+    pub output_mode: u32,
 }
 
 impl Launcher {
-    /// Starts a task in a slot; a task that cannot start comes back as its report (exit
-    /// 127) for the caller to send: the slot is free again.
+    /// Starts a task in a slot; a task that cannot start comes back as its report
+    /// ([`RunEnd::CouldNotStart`], the details in its stderr file) for the caller to send: the
+    /// slot is free again.
     pub fn start(
         &self,
         spec: &TaskSpec,
@@ -56,9 +60,20 @@ impl Launcher {
             }
             Err(e) => {
                 tracing::warn!("task {task} could not start: {e:#}");
+                // The reason goes where the user looks for a failed task's why: its stderr.
+                let (_, err) = crate::task::output_paths(&self.cluster_dir, task);
+                let why = format!("hpcluster: task {task} could not start: {e:#}\n");
+                if let Err(w) = create_output(&err, self.output_mode)
+                    .and_then(|mut f| Ok(std::io::Write::write_all(&mut f, why.as_bytes())?))
+                {
+                    tracing::warn!("failed to write why task {task} could not start: {w:#}");
+                }
+                let why = e
+                    .downcast_ref::<CouldNotStart>()
+                    .map_or(StartFailure::Other, |c| c.why);
                 Some(Request::TaskEnded {
                     task,
-                    end: RunEnd::Exited { code: 127 },
+                    end: RunEnd::CouldNotStart { why },
                     secs: 0.0,
                     run,
                 })
@@ -87,21 +102,30 @@ impl Launcher {
             cmd.env(k, v);
         }
         if let Some(cwd) = &spec.cwd {
+            if !Path::new(cwd).is_dir() {
+                return Err(CouldNotStart {
+                    why: StartFailure::MissingCwd,
+                    message: format!(
+                        "its `cwd` `{cwd}` is not a directory on host `{}`: create it on a \
+                         filesystem the compute nodes see, or fix the task's `cwd`",
+                        crate::process::hostname()
+                    ),
+                }
+                .into());
+            }
             cmd.current_dir(cwd);
         }
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("failed to start `/bin/sh -c {}`", spec.cmd))?;
+        let mut child = cmd.spawn().map_err(|e| spawn_error(e, spec))?;
         let pgid = child.id().map(|p| p as i32).unwrap_or(0);
         let started = Instant::now();
         let copy_out = child
             .stdout
             .take()
-            .map(|s| tokio::spawn(copy_to_file(s, out)));
+            .map(|s| tokio::spawn(copy_to_file(s, out, self.output_mode)));
         let copy_err = child
             .stderr
             .take()
-            .map(|s| tokio::spawn(copy_to_file(s, err)));
+            .map(|s| tokio::spawn(copy_to_file(s, err, self.output_mode)));
         let done = self.done.clone();
         let timeout = spec
             .timeout
@@ -160,6 +184,7 @@ const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 async fn copy_to_file<R: tokio::io::AsyncRead + Unpin>(
     mut from: R,
     path: PathBuf,
+    mode: u32,
 ) -> anyhow::Result<()> {
     use tokio::io::AsyncReadExt;
     // Most tasks write nothing to one of their streams: no zeroed buffer until bytes come.
@@ -176,20 +201,65 @@ async fn copy_to_file<R: tokio::io::AsyncRead + Unpin>(
         }
         let f = match &mut file {
             Some(f) => f,
-            None => file.insert(create_output(&path)?),
+            None => file.insert(create_output(&path, mode)?),
         };
         std::io::Write::write_all(f, &buf[..n])
             .with_context(|| format!("failed to write `{}`", path.display()))?;
     }
 }
 
-/// Creates an output file, and its directory the first time.
-fn create_output(path: &Path) -> anyhow::Result<std::fs::File> {
-    let create = || std::fs::File::create(path);
+/// A task that could not start, and why, in words for its stderr file.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct CouldNotStart {
+    why: StartFailure,
+    message: String,
+}
+
+/// Why a task's `/bin/sh -c` did not start, in words: E2BIG with the sizes and what to do;
+/// anything else with the command.
+fn spawn_error(e: std::io::Error, spec: &TaskSpec) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::ArgumentListTooLong {
+        let env: usize = spec.env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        return CouldNotStart {
+            why: StartFailure::TooLarge,
+            message: format!(
+                "its command ({} bytes) and `env` ({env} bytes) are more than the system passes \
+                 to a program (E2BIG; see `getconf ARG_MAX`, and one argument or variable may \
+                 hold 128 KiB at most): put the command in a script file, and large values in \
+                 files",
+                spec.cmd.len()
+            ),
+        }
+        .into();
+    }
+    let shown: String = spec.cmd.chars().take(200).collect();
+    anyhow::Error::new(e).context(format!("failed to start `/bin/sh -c {shown}`"))
+}
+
+/// Creates an output file with `mode`, and its directory the first time (with the same read
+/// and write bits, and search where it may be read: 0600 -> 0700, 0640 -> 0750).
+fn create_output(path: &Path, mode: u32) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    // The mode is set again once the file exists: the umask must not widen or narrow it.
+    let create = || {
+        let f = std::fs::File::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(path)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        Ok::<_, std::io::Error>(f)
+    };
     let made = match create() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(mode | ((mode & 0o444) >> 2))
+                    .create(dir)?;
             }
             create()
         }
@@ -206,12 +276,14 @@ mod tests {
     async fn output_files_are_created_at_the_first_byte_only() {
         let dir = tempfile::tempdir().unwrap();
         let silent = dir.path().join("000/1.err");
-        copy_to_file(tokio::io::empty(), silent.clone())
+        copy_to_file(tokio::io::empty(), silent.clone(), 0o600)
             .await
             .unwrap();
         assert!(!silent.exists());
         let loud = dir.path().join("000/1.out");
-        copy_to_file(&b"hello\n"[..], loud.clone()).await.unwrap();
+        copy_to_file(&b"hello\n"[..], loud.clone(), 0o640)
+            .await
+            .unwrap();
         assert_eq!(std::fs::read_to_string(&loud).unwrap(), "hello\n");
     }
 }

@@ -115,6 +115,7 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
         cluster_dir: cluster_dir.clone(),
         scratch: scratch.as_ref().map(|s| s.path().to_path_buf()),
         done: done_tx,
+        output_mode: crate::atomic_file::file_mode_in(&cluster_dir),
     };
     let mut running: HashMap<u64, Running> = HashMap::new();
     let mut queued: HashMap<u32, Queued> = HashMap::new();

@@ -8,7 +8,8 @@
 //! - `every_backend`: one scenario (up, status, down or SIGTERM, cancel) on all five backends.
 //! - `backend_fake`: PBS, LSF and SLURM through the fake commands of `tests/fake-bin`.
 //! - `backend_local`: the local backend's batch jobs.
-//! - `tasks_local`, `tasks_faults`: tasks end to end on the local backend, and its faults.
+//! - `tasks_local`, `tasks_faults`: tasks end to end on the local backend, and its faults;
+//!   `privacy`: the modes of the files a run leaves; `task_reasons`: why a task could not run.
 //! - `walltime_local`: learning without `task_time`, and short tasks run side by side.
 //! - `report`: the ledger of core-hours against what the batch system and the tasks recorded.
 //! - `backend_slurm`, `backend_sge`, `tasks_real`: the real SLURM and SGE that
@@ -45,11 +46,13 @@ mod json_schema;
 mod logging;
 mod manpage;
 mod plan_results;
+mod privacy;
 mod render;
 mod report;
 mod scheduler_faults;
 mod scheduler_soak;
 mod server_load;
+mod task_reasons;
 mod tasks_control;
 mod tasks_define;
 mod tasks_faults;

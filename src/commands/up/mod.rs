@@ -43,6 +43,15 @@ pub fn run(resolved: Resolved, args: &UpArgs) -> anyhow::Result<i32> {
         Some(def) => Some(crate::tasks::define(&def)?),
         None => None,
     };
+    if let Some(specs) = &tasks {
+        let origin = args.def.tasks.as_ref().map_or_else(
+            || "the command line".to_string(),
+            |p| format!("`{}`", p.display()),
+        );
+        if let Some(why) = crate::commands::plan::never_fitting(&config, specs, &origin) {
+            tracing::warn!("{why}; `up` fails them at once and runs the others");
+        }
+    }
     if config.task_time.is_some() {
         // A task that cannot fit the walltime is an error before anything is submitted.
         crate::commands::plan::of(&config)?;
@@ -129,7 +138,7 @@ async fn serve(
     let stop = Stop::new();
     let runner = Runner::for_config(&config).with_stop(stop.clone());
     let backend = backend::for_config(&config, runner);
-    let dir = ClusterDir::create(&cluster_dir::path_for(&config))?;
+    let dir = ClusterDir::create_with(&cluster_dir::path_for(&config), config.cluster_access)?;
     let dir_path = std::path::absolute(dir.path())?;
     // From here on Ctrl-C stops the server (once it runs, or as soon as it starts), and a
     // second one exits at once.

@@ -170,6 +170,7 @@ impl Core {
             RunEnd::Exited { code } => {
                 failed(format!("exit status {code}"), Some(code), None, false)
             }
+            RunEnd::CouldNotStart { why } => failed(why.reason().to_string(), None, None, false),
             RunEnd::Signaled { .. } if killed_by_walltime(now, deadline) => {
                 return Some(self.lost_run(task, secs, "killed by the walltime".into(), true));
             }

@@ -279,7 +279,11 @@ fn a_task_whose_own_time_exceeds_any_batch_job_fails_at_once() {
     t.time = Some(99.0);
     c.on_tasks_added(vec![t]);
     match c.task_state(0).unwrap() {
-        TaskState::Failed { reason } => assert!(reason.contains("raise `walltime`"), "{reason}"),
+        TaskState::Failed { reason } => {
+            assert!(reason.contains("raise `walltime`"), "{reason}");
+            // The walltime that would fit it is named (issue 13).
+            assert!(reason.contains("raise `walltime` to "), "{reason}");
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(c.counts().pending, 0);

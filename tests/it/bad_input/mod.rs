@@ -289,3 +289,22 @@ bad_input! {
         "", &[], &["plan", "--walltime", "5h", "--task-time", "1h", "--buffer", "-5m"]
         => "invalid `--buffer`", "a duration cannot be negative";
 }
+
+mod injection;
+mod table;
+
+/// Issue 13 acceptance: every row of the table (config keys, flags, tasks files) through the
+/// binary; at least 100 of them.
+#[test]
+fn every_bad_input_of_the_table_is_refused_naming_it() {
+    let tables = [
+        table::NEWLINE_IN_ENV,
+        table::NUL_IN_FILE,
+        table::VALUES,
+        table::FLAGS,
+        table::TASKS,
+    ];
+    let cases: Vec<table::Case> = tables.iter().flat_map(|t| t.iter().copied()).collect();
+    assert!(cases.len() >= 100, "{} cases", cases.len());
+    table::check_all(&cases);
+}

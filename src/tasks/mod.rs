@@ -51,10 +51,14 @@ pub fn define(def: &Definition) -> anyhow::Result<Vec<TaskSpec>> {
     let tasks = defined(def)?;
     // A tasks file checks each task as it reads it; a command line, `--array` or `--args`
     // makes tasks that could hold the same faults (a command over 128 KiB, a NUL).
-    if !matches!(def, Definition::File(_)) {
-        for (i, t) in tasks.iter().enumerate() {
-            check_task(t, &format!("task {} of the command line", i + 1))?;
-        }
+    let origin = match def {
+        Definition::File(_) => return Ok(tasks),
+        Definition::Command { .. } => "the command line".to_string(),
+        Definition::Array { .. } => "`--array`".to_string(),
+        Definition::Args { path, .. } => format!("`--args {}`", path.display()),
+    };
+    for (i, t) in tasks.iter().enumerate() {
+        check_task(t, &format!("task {} of {origin}", i + 1))?;
     }
     Ok(tasks)
 }

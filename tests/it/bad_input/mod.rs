@@ -308,3 +308,26 @@ fn every_bad_input_of_the_table_is_refused_naming_it() {
     assert!(cases.len() >= 100, "{} cases", cases.len());
     table::check_all(&cases);
 }
+
+/// Issue 13: a command too long for `/bin/sh -c` (E2BIG on every node) made by `--args` from a
+/// row of 140,000 bytes is refused when the tasks are made, naming the row's task, as a tasks
+/// file's is (before: it failed on the compute node with "exit status 127").
+#[test]
+fn a_command_too_long_for_the_system_made_by_args_is_refused_naming_it() {
+    let t = Test::new();
+    t.write("rows.txt", &format!("{}\n", "x".repeat(140_000)));
+    for args in [
+        &["submit", "--args", "rows.txt", "--", "echo", "{}"][..],
+        &["up", "--dry-run", "--args", "rows.txt", "--", "echo", "{}"][..],
+    ] {
+        let out = t.run(args);
+        assert_eq!(out.code, Some(1), "{args:?}: {}", out.all());
+        assert_eq!(
+            out.stderr,
+            "error: invalid task at task 1 of `--args rows.txt`: `cmd` is 140005 bytes, more \
+             than the 131071 the system passes as one argument (`/bin/sh -c` would fail with \
+             E2BIG): put the command in a script file and give `sh that-script.sh` as the \
+             command\n"
+        );
+    }
+}

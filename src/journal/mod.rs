@@ -154,6 +154,11 @@ impl Journal {
     }
 
     /// Appends an entry (buffered; see [`Journal::sync`]).
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
         let io = |source| JournalError::Write {
             path: self.path.clone(),

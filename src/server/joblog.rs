@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -28,20 +29,30 @@ pub struct Joblog {
 }
 
 impl Joblog {
-    /// Opens `spec` (`+PATH`: append to PATH, writing the header only if it is new).
-    pub fn open(spec: &Path) -> anyhow::Result<Joblog> {
+    /// Opens `spec` (`+PATH`: append to PATH, writing the header only if it is new). A file it
+    /// creates gets `mode` (the journal's: it holds every command too), whatever the umask; a
+    /// file that exists keeps its own.
+    pub fn open(spec: &Path, mode: u32) -> anyhow::Result<Joblog> {
         let text = spec.to_string_lossy();
         let (path, append) = match text.strip_prefix('+') {
             Some(p) => (PathBuf::from(p), true),
             None => (spec.to_path_buf(), false),
         };
         let fresh = !append || std::fs::metadata(&path).map_or(true, |m| m.len() == 0);
+        let new = !path.exists();
         let file = File::options()
             .create(true)
             .append(append)
             .write(true)
             .truncate(!append)
+            .mode(mode)
             .open(&path)
+            .and_then(|f| {
+                if new {
+                    f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+                }
+                Ok(f)
+            })
             .with_context(|| format!("failed to open joblog `{}`", path.display()))?;
         let mut log = Joblog {
             path,
@@ -141,7 +152,7 @@ mod tests {
     fn every_finished_run_gets_a_line_and_given_back_tasks_none() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("jl");
-        let mut j = Joblog::open(&p).unwrap();
+        let mut j = Joblog::open(&p, 0o600).unwrap();
         j.started(0, "n1", "true");
         let ev = |task, outcome| TaskEvent {
             task,
@@ -170,7 +181,7 @@ mod tests {
         // `+` appends without a second header.
         drop(j);
         let plus = PathBuf::from(format!("+{}", p.display()));
-        Joblog::open(&plus).unwrap();
+        Joblog::open(&plus, 0o600).unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
     }
 }

@@ -162,7 +162,14 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<Summary> {
-    let joblog = opts.joblog.as_deref().map(Joblog::open).transpose()?;
+    let mode = crate::atomic_file::file_mode_in(
+        journal.path().parent().unwrap_or(std::path::Path::new(".")),
+    );
+    let joblog = opts
+        .joblog
+        .as_deref()
+        .map(|p| Joblog::open(p, mode))
+        .transpose()?;
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     let (job_tx, mut job_rx) = mpsc::unbounded_channel::<JobEvent>();
     let stop = control.stopper();

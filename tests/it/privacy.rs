@@ -1,7 +1,7 @@
 //! Issue 13 item 7: a cluster is private by default. After a real run on the local backend the
 //! cluster directory is 0700 and the journal (every task's command and `env`), the secret and
 //! the task outputs the worker wrote are 0600; `cluster_access = "group"` makes them 0750 and
-//! 0640. Modes are read from the files the run left.
+//! 0640; a joblog `up` creates follows the journal. Modes are read from the files the run left.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -16,13 +16,21 @@ fn mode(path: &Path) -> u32 {
         & 0o777
 }
 
-/// Runs two tasks that write to stdout and stderr; returns the modes of (cluster directory,
-/// journal, secret, a task's directory of outputs, its stdout, its stderr).
-fn modes_after_a_run(c: &Test) -> [u32; 6] {
+/// Runs two tasks that write to stdout and stderr, with a joblog; returns the modes of
+/// (cluster directory, journal, secret, a task's directory of outputs, its stdout, its stderr,
+/// the joblog).
+fn modes_after_a_run(c: &Test) -> [u32; 7] {
     let tasks = c.write("tasks.txt", &lines(&["echo out; echo err >&2"; 2]));
     let out = c
         .up_tasks("local", &tasks)
-        .args(&["--walltime", "1h", "--task-time", "1s"])
+        .args(&[
+            "--walltime",
+            "1h",
+            "--task-time",
+            "1s",
+            "--joblog",
+            "runs.log",
+        ])
         .spawn()
         .wait(60);
     assert_eq!(out.code, Some(0), "{}", out.all());
@@ -35,6 +43,7 @@ fn modes_after_a_run(c: &Test) -> [u32; 6] {
         mode(&dir.join("tasks/000")),
         mode(&dir.join("tasks/000/0.out")),
         mode(&dir.join("tasks/000/1.err")),
+        mode(&c.path().join("runs.log")),
     ]
 }
 
@@ -44,7 +53,7 @@ fn a_cluster_is_private_by_default() {
     let got = modes_after_a_run(&c);
     assert_eq!(
         got,
-        [0o700, 0o600, 0o600, 0o700, 0o600, 0o600],
+        [0o700, 0o600, 0o600, 0o700, 0o600, 0o600, 0o600],
         "{:?}",
         got.map(|m| format!("{m:o}"))
     );
@@ -60,7 +69,7 @@ fn a_cluster_shared_with_the_group_is_readable_by_it() {
     // The secret stays the owner's: a reader of the group must not be able to act as a worker.
     assert_eq!(
         got,
-        [0o750, 0o640, 0o600, 0o750, 0o640, 0o640],
+        [0o750, 0o640, 0o600, 0o750, 0o640, 0o640, 0o640],
         "{:?}",
         got.map(|m| format!("{m:o}"))
     );

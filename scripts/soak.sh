@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet
+bin="${CARGO_TARGET_DIR:-target}/debug/hpcluster"
 if [ "${1:-}" = "--quick" ]; then
     shift
-    exec python3 scripts/soak.py --runs 24 --seed 7 "$@"
+    exec python3 scripts/soak.py --bin "$bin" --runs 24 --seed 7 "$@"
 fi
-exec python3 scripts/soak.py --runs 400 --max-faults 5 "$@"
+exec python3 scripts/soak.py --bin "$bin" --runs 400 --max-faults 5 "$@"

@@ -11,8 +11,22 @@ use std::process::Command;
 
 use crate::harness::{wait_for, Invocation, Test};
 
+/// The SLURM node, shared by the tests that submit to it and held alone by a test that needs
+/// every CPU of it in a known state (backfill): another test's batch job on a CPU would keep
+/// the backfilled job from starting at all.
+static SLURM_NODE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// A test's hold on the node: shared, or the whole node.
+pub enum NodeHold {
+    None,
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
+    Whole(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
+}
+
 /// What differs between the schedulers.
 pub struct Sched {
+    /// Held for as long as the test runs.
+    pub hold: NodeHold,
     pub backend: &'static str,
     /// Cancels one batch job behind hpcluster's back.
     pub cancel: &'static str,
@@ -27,7 +41,19 @@ pub struct Sched {
 impl Sched {
     /// The real SLURM, if `sinfo` answers.
     pub fn slurm() -> Option<Sched> {
+        let hold = NodeHold::Shared(SLURM_NODE.read().unwrap_or_else(|e| e.into_inner()));
+        Self::slurm_holding(hold)
+    }
+
+    /// The real SLURM, with the whole node to this test (no other test's batch job on it).
+    pub fn slurm_alone() -> Option<Sched> {
+        let hold = NodeHold::Whole(SLURM_NODE.write().unwrap_or_else(|e| e.into_inner()));
+        Self::slurm_holding(hold)
+    }
+
+    fn slurm_holding(hold: NodeHold) -> Option<Sched> {
         scheduler_available(&["sinfo", "-h"]).then_some(Sched {
+            hold,
             backend: "slurm",
             cancel: "scancel",
             live_by_name: |name| {
@@ -43,6 +69,7 @@ impl Sched {
     /// The real SGE, if `qstat` answers.
     pub fn sge() -> Option<Sched> {
         scheduler_available(&["qstat", "-u", "*"]).then_some(Sched {
+            hold: NodeHold::None,
             backend: "sge",
             cancel: "qdel",
             // Jobs still known to qstat under that name, as `job_number:` lines.

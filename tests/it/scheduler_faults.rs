@@ -75,6 +75,8 @@ fn a_batch_of_submissions_that_fails_part_way_leaves_no_job_behind() {
     wait_for(30, "the first job recorded", || {
         (t.recorded_ids().len() == 1).then_some(())
     });
+    // The loop has taken the failed submission in (not only the batch-system thread).
+    up.wait_for_stderr(30, "will retry in 30s");
     let out = up.terminate();
     assert!(
         out.stderr.contains("submitted 1 batch job: 4101\n"),

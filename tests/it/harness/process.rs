@@ -26,14 +26,25 @@ pub struct Background {
     exited: Option<std::sync::mpsc::Receiver<std::process::ExitStatus>>,
     out: Option<std::thread::JoinHandle<String>>,
     err: Option<std::thread::JoinHandle<String>>,
+    /// What the process has written to stderr so far.
+    err_so_far: Shared,
 }
 
-fn drain(r: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+type Shared = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+
+/// Reads `r` to its end on a thread, keeping what has come so far in `seen`.
+fn drain(r: impl std::io::Read + Send + 'static, seen: Shared) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
         let mut r = r;
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
+        let mut chunk = [0u8; 4096];
+        loop {
+            match r.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.lock().unwrap().extend_from_slice(&chunk[..n]),
+            }
+        }
+        let all = seen.lock().unwrap();
+        String::from_utf8_lossy(&all).into_owned()
     })
 }
 
@@ -43,6 +54,23 @@ impl Background {
     pub fn signal(&self, sig: i32) {
         if self.exited.is_some() {
             signal_pid(self.pid, sig);
+        }
+    }
+
+    /// Waits until the process has written `needle` to stderr (at most `secs`, else panics
+    /// showing what it wrote): an event the test must not stop the process before.
+    pub fn wait_for_stderr(&self, secs: u64, needle: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let so_far = String::from_utf8_lossy(&self.err_so_far.lock().unwrap()).into_owned();
+            if so_far.contains(needle) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no `{needle}` on stderr after {secs} s:\n{so_far}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
 
@@ -110,8 +138,9 @@ pub(super) fn spawn(mut c: Command) -> Background {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let out = child.stdout.take().map(drain);
-    let err = child.stderr.take().map(drain);
+    let out = child.stdout.take().map(|r| drain(r, Shared::default()));
+    let err_so_far = Shared::default();
+    let err = child.stderr.take().map(|r| drain(r, err_so_far.clone()));
     let pid = child.id() as i32;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -124,5 +153,6 @@ pub(super) fn spawn(mut c: Command) -> Background {
         exited: Some(rx),
         out,
         err,
+        err_so_far,
     }
 }

@@ -111,6 +111,9 @@ pub enum Command {
     /// Supervise one local batch job (used by the local backend).
     #[command(hide = true)]
     LocalJob(LocalJobArgs),
+    /// Run one task so that it ends when its worker dies (used by the worker).
+    #[command(hide = true)]
+    TaskGuard(TaskGuardArgs),
     /// Write the man pages: hpcluster.1 and one per subcommand (hpcluster-up.1, ...).
     #[command(hide = true)]
     Manpage {
@@ -325,6 +328,16 @@ pub enum ConfigCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct TaskGuardArgs {
+    /// The worker's pid: when this process's parent is no longer it, the task is ended.
+    #[arg(long)]
+    pub worker: i32,
+    /// The task's command line.
+    #[arg(last = true, required = true)]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]

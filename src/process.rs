@@ -2,9 +2,10 @@
 //! process group, and this machine's host name and network interfaces. Through `nix`, so no
 //! `unsafe` is needed here.
 
-use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::signal::{kill, killpg};
 use nix::unistd::Pid;
 
+pub use nix::sys::signal::Signal;
 pub use nix::sys::signal::Signal::{SIGKILL, SIGTERM};
 
 /// The process `pid` exists (signal 0 only checks).
@@ -24,6 +25,37 @@ pub fn signal_group(pgid: i32, sig: Signal) {
     if pgid > 0 {
         let _ = killpg(Pid::from_raw(pgid), sig);
     }
+}
+
+/// This process's parent (after the parent dies: whoever adopted it, often 1).
+pub fn parent_pid() -> i32 {
+    nix::unistd::getppid().as_raw()
+}
+
+/// This process's process group.
+pub fn own_group() -> i32 {
+    nix::unistd::getpgrp().as_raw()
+}
+
+/// Asks the kernel to send `sig` to this process when its parent dies (Linux; elsewhere the
+/// caller's [`parent_pid`] check alone notices). A failure only loses the early warning.
+pub fn signal_on_parent_death(sig: Signal) {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = nix::sys::prctl::set_pdeathsig(sig) {
+        tracing::debug!("failed to set the parent-death signal: {e}");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = sig;
+}
+
+/// Ends this process as signal `sig` would by default (no core file), so that whoever waits
+/// for it sees the same end as a child of its own that `sig` ended; the exit status `128 + sig`
+/// if the signal does not end a process.
+pub fn exit_as_signaled(sig: i32) -> ! {
+    use nix::sys::resource::{setrlimit, Resource};
+    let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
+    let _ = signal_hook::low_level::emulate_default_handler(sig);
+    std::process::exit(128 + sig)
 }
 
 /// This machine's host name (`unknown` if it cannot be read).

@@ -84,6 +84,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             crate::duration::parse_duration(&args.walltime)?,
             &args.script,
         ),
+        Command::TaskGuard(args) => crate::worker::guard::run(args.worker, &args.command),
         Command::Manpage { dir } => commands::manpage::run(&dir),
     }
 }

@@ -46,6 +46,10 @@ pub struct TaskSpec {
     /// cluster's `task_timeout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<f64>,
+    /// Which run of the task this is, 1 for the first (the task's `HPCLUSTER_ATTEMPT`): set by
+    /// the server in the spec it sends a worker, never read from a tasks file; absent: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
 
 /// The state of one task.

@@ -145,6 +145,7 @@ fn convert(raw: RawTask, at: &str) -> anyhow::Result<TaskSpec> {
         retries: raw.retries,
         retries_on_failure: raw.retries_on_failure,
         timeout: seconds(raw.timeout, "timeout", at)?,
+        attempt: None,
     };
     check_task(&spec, at)?;
     Ok(spec)

@@ -1,5 +1,8 @@
-//! Starting a task in a worker slot: `/bin/sh -c` in a process group of its own, with
-//! `HPCLUSTER_TASK_ID`, `HPCLUSTER_SLOT` (and `HPCLUSTER_TASK_NAME`) in its environment, its
+//! Starting a task in a worker slot: `/bin/sh -c` in a process group of its own, under the
+//! task guard ([`super::guard`]: the task ends when the worker dies), with
+//! `HPCLUSTER_TASK_ID`, `HPCLUSTER_SLOT`, `HPCLUSTER_DEADLINE` (its batch job's deadline,
+//! Unix seconds), `HPCLUSTER_ATTEMPT` (1 for its first run) (and `HPCLUSTER_TASK_NAME`) in
+//! its environment, its
 //! output piped into `tasks/NNN/<id>.out|.err` (each file created at the first byte, so tasks
 //! that print nothing leave no files), its end sent back to the worker's loop. A task with a
 //! `timeout` that runs longer is stopped (SIGTERM to its process group, SIGKILL
@@ -36,6 +39,9 @@ pub struct Launcher {
     /// The worker's scratch directory (`local_directory`), the tasks' `TMPDIR`.
     pub scratch: Option<PathBuf>,
     pub done: mpsc::UnboundedSender<Ended>,
+    /// The batch job's deadline as this worker knows it (Unix time), the tasks'
+    /// `HPCLUSTER_DEADLINE`.
+    pub deadline: Duration,
     /// The mode of output files, the cluster directory's ([`crate::atomic_file::file_mode_in`]):
     /// 0600 unless the cluster is shared with the group.
     pub output_mode: u32,
@@ -83,15 +89,23 @@ impl Launcher {
 
     fn spawn(&self, spec: &TaskSpec, task: u64, run: RunId, slot: u32) -> anyhow::Result<Running> {
         let (out, err) = crate::task::output_paths(&self.cluster_dir, task);
-        let mut cmd = TokioCommand::new("/bin/sh");
-        cmd.arg("-c")
+        // Through the guard, so that the task and what it starts end with this worker.
+        let mut cmd = TokioCommand::new(guard_program());
+        cmd.arg("task-guard")
+            .arg("--worker")
+            .arg(std::process::id().to_string())
+            .arg("--")
+            .arg("/bin/sh")
+            .arg("-c")
             .arg(&spec.cmd)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         cmd.process_group(0);
         cmd.env("HPCLUSTER_TASK_ID", task.to_string())
-            .env("HPCLUSTER_SLOT", slot.to_string());
+            .env("HPCLUSTER_SLOT", slot.to_string())
+            .env("HPCLUSTER_DEADLINE", self.deadline.as_secs().to_string())
+            .env("HPCLUSTER_ATTEMPT", spec.attempt.unwrap_or(1).to_string());
         if let Some(name) = &spec.name {
             cmd.env("HPCLUSTER_TASK_NAME", name);
         }
@@ -170,6 +184,15 @@ impl Launcher {
             slot,
             run,
         })
+    }
+}
+
+/// The program the guard runs as: this worker's own binary (through `/proc/self/exe` when
+/// the file was replaced or removed since the worker started).
+fn guard_program() -> PathBuf {
+    match std::env::current_exe() {
+        Ok(p) if p.is_file() => p,
+        _ => PathBuf::from("/proc/self/exe"),
     }
 }
 

@@ -21,6 +21,7 @@ use crate::task::TaskSpec;
 use crate::time::unix_now;
 
 mod deadline;
+pub mod guard;
 mod launch;
 mod link;
 mod scratch;
@@ -115,6 +116,7 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
         cluster_dir: cluster_dir.clone(),
         scratch: scratch.as_ref().map(|s| s.path().to_path_buf()),
         done: done_tx,
+        deadline,
         output_mode: crate::atomic_file::file_mode_in(&cluster_dir),
     };
     let mut running: HashMap<u64, Running> = HashMap::new();

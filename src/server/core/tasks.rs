@@ -80,6 +80,7 @@ impl StoredSpec {
             retries: self.retries,
             retries_on_failure: e.retries_on_failure,
             timeout: e.timeout,
+            attempt: None,
         }
     }
 }
@@ -195,6 +196,8 @@ impl TaskTable {
     pub fn spec(&self, id: TaskId) -> TaskSpec {
         let mut spec = self.tasks[id as usize].spec.to_spec();
         spec.timeout = spec.timeout.or(self.rules.timeout);
+        // Called as the run starts: its attempts count this run already.
+        spec.attempt = Some(self.history(id).attempts.max(1));
         spec
     }
 

@@ -163,9 +163,7 @@ pub fn parse_squeue(stdout: &str) -> HashMap<JobId, JobStatus> {
                 [id, native, start, end] => (id, native, start, end, None),
                 [id, native, start, end, reason] => (id, native, start, end, Some(reason)),
                 // A sixth field is the node list (`%N`), as recorded in the fixtures.
-                [id, native, start, end, reason, _nodes] => {
-                    (id, native, start, end, Some(reason))
-                }
+                [id, native, start, end, reason, _nodes] => (id, native, start, end, Some(reason)),
                 _ => return None,
             };
             Some((JobId::new(id), status(native, start, end, reason)))

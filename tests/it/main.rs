@@ -46,6 +46,7 @@ mod json_schema;
 mod logging;
 mod manpage;
 mod plan_results;
+mod preemption;
 mod privacy;
 mod render;
 mod report;

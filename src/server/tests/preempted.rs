@@ -88,3 +88,44 @@ async fn a_failed_batch_job_still_uses_up_retries() {
     let s = summary.unwrap();
     assert_eq!((s.done, s.failed, s.batch_jobs_lost), (0, 1, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_preemption_seen_before_the_worker_is_lost_is_forgiven_too() {
+    // The poll says `preempted` while the worker still answers (set aside: a live worker
+    // outranks a status line); its connection closes after: the lost runs are still not held
+    // against the task's retries.
+    let rig = Rig::start(1, true, FakeBatch::default()).await;
+    for i in 0..4 {
+        let job = format!("f-{}", i + 1);
+        pass(Duration::from_secs(2)).await;
+        let mut w = rig.worker(&job, Duration::from_secs(3600)).await;
+        assert_eq!(w.ask_task().await, 0);
+        rig.batch
+            .0
+            .lock()
+            .unwrap()
+            .states
+            .push((JobId::new(&job), JobState::Preempted));
+        for _ in 0..3 {
+            pass(Duration::from_secs(5)).await;
+            w.send(&Request::Heartbeat).await;
+            settle().await;
+        }
+        drop(w);
+        settle().await;
+        pass(Duration::from_secs(15)).await;
+    }
+    let mut w = rig.worker("f-5", Duration::from_secs(3600)).await;
+    assert_eq!(w.ask_task().await, 0);
+    w.send(&Request::TaskEnded {
+        task: 0,
+        end: RunEnd::Exited { code: 0 },
+        secs: 60.0,
+        run: 0,
+    })
+    .await;
+    assert_eq!(w.recv().await, Reply::Ack { task: 0 });
+    let (summary, _) = rig.finish().await;
+    let s = summary.unwrap();
+    assert_eq!((s.done, s.failed, s.batch_jobs_lost), (1, 0, 4));
+}

@@ -64,15 +64,33 @@ pub enum JobState {
     Timeout,
     Cancelled,
     Unknown,
+    /// Ended by the batch system for another job (SLURM `PREEMPTED`): not the tasks' fault.
+    Preempted,
+    /// Ended because its node failed or never booted (SLURM `NODE_FAIL`, `BOOT_FAIL`): not
+    /// the tasks' fault.
+    #[serde(rename = "node_failed")]
+    NodeFailed,
 }
 
 impl JobState {
-    /// The batch job has ended and will not run again.
+    /// The batch job has ended and will not run again under this state (a requeued SLURM
+    /// job shows `PENDING` again under the same ID, and is followed as such).
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            JobState::Done | JobState::Failed | JobState::Timeout | JobState::Cancelled
+            JobState::Done
+                | JobState::Failed
+                | JobState::Timeout
+                | JobState::Cancelled
+                | JobState::Preempted
+                | JobState::NodeFailed
         )
+    }
+
+    /// The batch job ended by no fault of its tasks or its worker (preempted, its node
+    /// failed): its runs are lost, not failed, and it does not count as a failed start.
+    pub fn is_lost(self) -> bool {
+        matches!(self, JobState::Preempted | JobState::NodeFailed)
     }
 }
 
@@ -87,6 +105,8 @@ impl std::fmt::Display for JobState {
             JobState::Timeout => "timeout",
             JobState::Cancelled => "cancelled",
             JobState::Unknown => "unknown",
+            JobState::Preempted => "preempted",
+            JobState::NodeFailed => "node_failed",
         })
     }
 }

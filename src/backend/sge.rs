@@ -132,7 +132,8 @@ pub fn parse_state(code: &str) -> JobState {
         JobState::Failed // stays in error until a human clears it: it will not run
     } else if code.contains('d') {
         JobState::Completing
-    } else if code.contains(['r', 't', 'R', 's', 'S', 'T']) {
+    } else if code.contains(['r', 't', 's', 'S', 'T']) {
+        // `R` only says the job was rescheduled (sge_status(5)): `Rr` runs, `Rq` waits.
         JobState::Running
     } else if code.contains(['q', 'w', 'h']) {
         JobState::Pending
@@ -405,6 +406,22 @@ mod tests {
         assert_eq!(st("9"), JobState::Completing);
         assert!(m[&JobId::new("3")].started.is_some());
         assert_eq!(m.len(), 10);
+    }
+
+    #[test]
+    fn a_rescheduled_job_waits_again_under_its_id() {
+        // Issue 11: `qmod -rj 179` of a running job (recorded): `r`, then `Rq` (pending,
+        // re-queue: sge_status(5)), which was read as running.
+        let read = |f: &str| std::fs::read_to_string(format!("tests/fixtures/sge/{f}")).unwrap();
+        let before = parse_qstat(&read("qstat-rescheduled-before.txt"));
+        assert_eq!(before[&JobId::new("179")].state, JobState::Running);
+        let after = parse_qstat(&read("qstat-rescheduled.txt"));
+        assert_eq!(after[&JobId::new("179")].state, JobState::Pending);
+        assert_eq!(after[&JobId::new("179")].native, "Rq");
+        assert_eq!(parse_state("Rr"), JobState::Running);
+        assert_eq!(parse_state("Rt"), JobState::Running);
+        assert_eq!(parse_state("hRwq"), JobState::Pending);
+        assert_eq!(parse_state("dRr"), JobState::Completing);
     }
 
     #[test]

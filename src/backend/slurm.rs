@@ -124,8 +124,10 @@ pub fn parse_state(native: &str) -> JobState {
         }
         "COMPLETING" | "CG" | "STAGE_OUT" | "SO" => JobState::Completing,
         "COMPLETED" | "CD" => JobState::Done,
-        "FAILED" | "F" | "NODE_FAIL" | "NF" | "BOOT_FAIL" | "BF" | "OUT_OF_MEMORY" | "OOM"
-        | "PREEMPTED" | "PR" | "SPECIAL_EXIT" | "SE" => JobState::Failed,
+        "FAILED" | "F" | "OUT_OF_MEMORY" | "OOM" | "SPECIAL_EXIT" | "SE" => JobState::Failed,
+        // Not the tasks' fault: their runs are lost, not failed (issue 11, item 5).
+        "PREEMPTED" | "PR" => JobState::Preempted,
+        "NODE_FAIL" | "NF" | "BOOT_FAIL" | "BF" => JobState::NodeFailed,
         "TIMEOUT" | "TO" | "DEADLINE" | "DL" => JobState::Timeout,
         "CANCELLED" | "CA" | "REVOKED" | "RV" => JobState::Cancelled,
         _ => JobState::Unknown,
@@ -160,6 +162,8 @@ pub fn parse_squeue(stdout: &str) -> HashMap<JobId, JobStatus> {
             let (id, native, start, end, reason) = match f[..] {
                 [id, native, start, end] => (id, native, start, end, None),
                 [id, native, start, end, reason] => (id, native, start, end, Some(reason)),
+                // A sixth field is the node list (`%N`), as recorded in the fixtures.
+                [id, native, start, end, reason, _nodes] => (id, native, start, end, Some(reason)),
                 _ => return None,
             };
             Some((JobId::new(id), status(native, start, end, reason)))
@@ -485,6 +489,55 @@ mod tests {
             Some("Reason=Priority")
         );
         assert_eq!(p[&JobId::new("6")].reason, None);
+    }
+
+    #[test]
+    fn preemption_and_node_failure_are_not_failures() {
+        // squeue(1), JOB STATE CODES: PR "terminated due to preemption", NF "terminated due
+        // to failure of one or more allocated nodes", BF "terminated due to launch failure,
+        // typically due to a hardware failure".
+        for (native, want) in [
+            ("PREEMPTED", JobState::Preempted),
+            ("PR", JobState::Preempted),
+            ("NODE_FAIL", JobState::NodeFailed),
+            ("NF", JobState::NodeFailed),
+            ("BOOT_FAIL", JobState::NodeFailed),
+            ("BF", JobState::NodeFailed),
+            ("FAILED", JobState::Failed),
+            ("OUT_OF_MEMORY", JobState::Failed),
+        ] {
+            assert_eq!(parse_state(native), want, "{native}");
+            assert!(want.is_final(), "{native}");
+            assert_eq!(want.is_lost(), want != JobState::Failed, "{native}");
+        }
+        let m = parse_squeue(
+            "80|PREEMPTED|2026-12-03T10:00:00|2026-12-03T10:05:00|None\n\
+             81|NODE_FAIL|2026-12-03T10:00:00|2026-12-03T10:05:00|None\n",
+        );
+        assert_eq!(m[&JobId::new("80")].state, JobState::Preempted);
+        assert!(m[&JobId::new("81")].ended.is_some());
+    }
+
+    #[test]
+    fn a_requeued_job_is_pending_again_never_ended() {
+        // `scontrol requeue 2` of a running job on the test SLURM (recorded): RUNNING, then
+        // COMPLETING, then PENDING (Reason=BeginTime) under the same ID.
+        let out = std::fs::read_to_string("tests/fixtures/slurm/squeue-requeue.txt").unwrap();
+        let states: Vec<JobState> = out
+            .lines()
+            .map(|l| parse_squeue(l)[&JobId::new("2")].state)
+            .collect();
+        assert_eq!(
+            states,
+            [
+                JobState::Pending,
+                JobState::Running,
+                JobState::Completing,
+                JobState::Pending,
+                JobState::Cancelled
+            ]
+        );
+        assert!(states[..4].iter().all(|s| !s.is_final()));
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct JobBook {
     pub failed_starts: u32,
     /// Those batch jobs, in the order they ended.
     pub failed_streak: Vec<JobId>,
+    /// Batch jobs that were preempted or lost with their node ([`JobState::is_lost`]): not a
+    /// failed start, and counted in the summary.
+    pub lost: u64,
     /// Workers whose hello named a batch job before its submission was recorded: a worker can
     /// connect while the batch-system thread's answer to the submit is still on its way.
     early: HashMap<JobId, EarlyWorker>,
@@ -193,8 +196,12 @@ impl JobBook {
                 continue;
             }
             j.state = *state;
+            if state.is_lost() && !j.cancelled_by_us {
+                self.lost += 1;
+            }
             if state.is_final() {
-                if !j.connected && !j.cancelled_by_us && *state != JobState::Cancelled {
+                let fault = *state != JobState::Cancelled && !state.is_lost();
+                if !j.connected && !j.cancelled_by_us && fault {
                     self.failed_starts += 1;
                     self.failed_streak.push(id.clone());
                 }
@@ -296,5 +303,18 @@ mod tests {
         assert_eq!(book.queued(), 1);
         book.on_poll(&[(job, JobState::Failed)]);
         assert_eq!(book.failed_starts, 1);
+    }
+
+    #[test]
+    fn a_batch_job_preempted_or_lost_with_its_node_is_no_failed_start() {
+        let mut book = JobBook::default();
+        for (id, state) in [("9", JobState::Preempted), ("10", JobState::NodeFailed)] {
+            book.add(JobId::new(id));
+            let ended = book.on_poll(&[(JobId::new(id), state)]);
+            assert_eq!(ended, vec![(JobId::new(id), state, None)]);
+        }
+        assert_eq!((book.failed_starts, book.lost), (0, 2));
+        assert!(book.failed_streak.is_empty());
+        assert_eq!(book.counted(), 0);
     }
 }

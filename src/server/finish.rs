@@ -111,6 +111,7 @@ impl Server {
             retried: c.requeued,
             walltime_kills: c.walltime_kills,
             batch_jobs: self.book.submitted,
+            batch_jobs_lost: self.book.lost,
             core_seconds_consumed: self.worker_seconds(self.now()) * cores,
             // Each slot has cores / slots of its batch job's cores.
             core_seconds_tasks: c.task_seconds * cores / self.opts.slots.max(1) as f64,

@@ -314,6 +314,13 @@ impl Server {
                             self.record(journal, &ev, now);
                         }
                     }
+                    let forgiven = core.on_job_end_known(&job.to_string(), state.is_lost());
+                    if state.is_lost() {
+                        tracing::warn!(
+                            "batch job {job} ended {state}, by no fault of its tasks: {forgiven} \
+                             run(s) lost with it requeued, not counted against `retries`"
+                        );
+                    }
                 }
                 if self.book.failed_starts >= MAX_FAILED_STARTS {
                     anyhow::bail!(failed_starts_error(

@@ -73,6 +73,8 @@ pub struct Summary {
     pub retried: u64,
     pub walltime_kills: u64,
     pub batch_jobs: u64,
+    /// Batch jobs preempted or lost with their node: their tasks were requeued, no failure.
+    pub batch_jobs_lost: u64,
     pub core_seconds_consumed: f64,
     pub core_seconds_tasks: f64,
     pub interrupted: bool,

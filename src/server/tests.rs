@@ -10,6 +10,7 @@
 //! [`pass`], in tick-sized steps with a moment of real time after each for the sockets.
 
 mod live_worker;
+mod preempted;
 mod successors;
 
 use std::sync::{Arc, Mutex};

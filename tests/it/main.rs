@@ -19,7 +19,7 @@
 //!   templates; failed tasks listed, retried and waited for, hopeless tasks and timeouts; the
 //!   task commands while `up` runs (issue 10). `joblog`: `up --joblog` read by GNU parallel.
 //!   `json_schema`: every `--json` against `docs/json.md`. `closed_pipe`: data commands into a
-//!   closed pipe.
+//!   closed pipe. `preemption`: batch jobs the fake SLURM ends `PREEMPTED` or `NODE_FAIL`.
 //! - `backend_slurm`, `backend_sge`, `tasks_real`, `tasks_fix_real`: the real SLURM and SGE
 //!   that `scripts/test.sh` starts, through the scenarios of `real`.
 //!
@@ -47,6 +47,7 @@ mod json_schema;
 mod logging;
 mod manpage;
 mod plan_results;
+mod preemption;
 mod privacy;
 mod render;
 mod report;

@@ -330,6 +330,12 @@ fn report(s: &Summary) -> i32 {
         s.done, s.failed, s.pending, s.retried, s.walltime_kills, s.batch_jobs,
         hours(s.core_seconds_consumed), hours(s.core_seconds_tasks)
     );
+    if s.batch_jobs_lost > 0 {
+        println!(
+            "{} batch job(s) preempted or lost with their node: their tasks were requeued, not counted as failed or against `retries`",
+            s.batch_jobs_lost
+        );
+    }
     if s.walltime_kills > 0 {
         println!("some tasks were killed by the walltime: their estimate was too short; raise `task_time` (or the tasks' `time`)");
     }

@@ -23,6 +23,7 @@ mod dispatch;
 mod estimates;
 mod explain;
 mod ledger;
+mod lost_jobs;
 mod orphans;
 mod select;
 mod stale;
@@ -78,6 +79,8 @@ pub struct Core {
     input_closed: bool,
     /// The run ID of the next start ([`stale`]).
     next_run: crate::protocol::RunId,
+    /// Runs lost per batch job until its end is known ([`lost_jobs`]).
+    lost_with: lost_jobs::LostWithJob,
 }
 
 impl Core {
@@ -96,6 +99,7 @@ impl Core {
             orphans: Orphans::default(),
             input_closed: false,
             next_run: 1,
+            lost_with: Default::default(),
         }
     }
 

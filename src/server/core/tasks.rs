@@ -392,6 +392,16 @@ impl TaskTable {
         }
     }
 
+    /// A run lost with a batch job that was preempted or lost its node no longer counts
+    /// against the task's `retries`; false when the task has ended meanwhile or lost none.
+    pub fn forgive_lost_run(&mut self, id: TaskId) -> bool {
+        if self.tasks[id as usize].state.is_final() || self.history(id).lost_runs == 0 {
+            return false;
+        }
+        self.history_mut(id).lost_runs -= 1;
+        true
+    }
+
     /// A task sent ahead comes back unstarted: first in line again, no run lost.
     pub fn give_back(&mut self, id: TaskId) -> TaskEvent {
         self.history_mut(id).on_ended(&Outcome::Returned, 0.0);

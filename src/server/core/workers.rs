@@ -224,6 +224,7 @@ impl Core {
                 return self.tasks.finish(task, outcome, secs);
             }
         }
+        self.note_lost_run(task);
         self.tasks.requeue(task, secs, reason, walltime)
     }
 

@@ -57,7 +57,9 @@ impl Drop for Cancel {
 
 #[test]
 fn slurm_backfill_starts_a_time_min_batch_job_whose_worker_admits_against_its_granted_limit() {
-    let Some(s) = Sched::slurm_alone() else { return };
+    let Some(s) = Sched::slurm_alone() else {
+        return;
+    };
     let t = s.test("backfill", "1s");
     let name = t.name().to_string();
     let blocker = sbatch(

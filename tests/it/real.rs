@@ -25,7 +25,8 @@ pub enum NodeHold {
 
 /// What differs between the schedulers.
 pub struct Sched {
-    /// Held for as long as the test runs.
+    /// Held for as long as the test runs (never read: its drop releases the node).
+    #[allow(dead_code)]
     pub hold: NodeHold,
     pub backend: &'static str,
     /// Cancels one batch job behind hpcluster's back.

@@ -31,6 +31,7 @@ fn job(id: &str, submitted: u64, started: Option<u64>, ended: Option<u64>) -> Jo
         reason: None,
         wrote: None,
         missed_polls: 0,
+        node: None,
     }
 }
 

@@ -85,6 +85,7 @@ impl Local {
 /// Reads one local batch job's state from its directory.
 pub fn read_status(dir: &Path) -> JobStatus {
     let pending = JobStatus {
+        node: None,
         state: JobState::Pending,
         native: "starting".into(),
         started: None,
@@ -100,6 +101,7 @@ pub fn read_status(dir: &Path) -> JobStatus {
     }
     // The supervisor died without writing a final state (killed with SIGKILL, machine reboot).
     JobStatus {
+        node: None,
         state: JobState::Failed,
         native: "supervisor lost".into(),
         ..status

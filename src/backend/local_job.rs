@@ -47,6 +47,7 @@ pub fn run_supervisor(dir: &Path, walltime: Duration, script: &Path) -> anyhow::
     let pgid = child.id() as i32;
     let started = SystemTime::now();
     let mut status = JobStatus {
+        node: None,
         state: JobState::Running,
         native: "running".into(),
         started: Some(started),

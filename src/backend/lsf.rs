@@ -97,6 +97,7 @@ pub fn parse_bjobs(stdout: &str) -> HashMap<JobId, JobStatus> {
                 i => format!("{job}[{i}]"),
             };
             let status = JobStatus {
+                node: None,
                 state: parse_state(stat, exit),
                 native: stat.to_string(),
                 started: None,

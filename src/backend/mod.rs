@@ -125,6 +125,10 @@ pub struct JobStatus {
     /// (SLURM's `Reason`, a PBS `comment`, SGE's `failed`/`exit_status`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The node it runs or ran on, as the batch system names it (SLURM `%N`: one host name,
+    /// or a host list such as `n[1-2]` for a batch job on several), when the status says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// What the batch system says of one batch job beyond its state, from a command asked only
@@ -147,6 +151,9 @@ pub struct SubmitRequest<'a> {
     pub array: Option<u32>,
     /// Directory the submit command runs in.
     pub workdir: &'a Path,
+    /// Nodes the batch jobs must not run on (repeated failures there: `JobBook`'s rule), where
+    /// the backend can say so (SLURM `--exclude`); other backends ignore it.
+    pub exclude: &'a [String],
 }
 
 /// A batch system behind one small interface.

@@ -181,6 +181,7 @@ pub fn parse_qstat(stdout: &str) -> HashMap<JobId, JobStatus> {
         out.insert(
             JobId::new(id),
             JobStatus {
+                node: None,
                 state,
                 native: code,
                 started: time("stime").or_else(|| time("start_time")),

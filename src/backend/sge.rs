@@ -155,6 +155,7 @@ pub fn parse_qstat(stdout: &str) -> HashMap<JobId, JobStatus> {
         let when = clock::parse_mdy(&format!("{} {}", f[5], f[6]));
         let rest = if f[7].contains('@') { &f[8..] } else { &f[7..] };
         let status = JobStatus {
+            node: None,
             state,
             native: f[4].to_string(),
             started: when.filter(|_| state == JobState::Running),
@@ -203,6 +204,7 @@ pub fn parse_qacct(stdout: &str) -> HashMap<JobId, JobStatus> {
         out.insert(
             JobId::new(id),
             JobStatus {
+                node: None,
                 state,
                 native: format!("failed={code} exit_status={exit}"),
                 started: time("start_time"),

@@ -12,8 +12,8 @@ use crate::time as clock;
 /// How long a worker waits for `squeue` to tell its batch job's end time.
 pub const END_TIME_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// squeue's fixed output format: ID, long state, start, end, reason.
-const SQUEUE_FORMAT: &str = "%i|%T|%S|%e|%r";
+/// squeue's fixed output format: ID, long state, start, end, reason, nodes.
+const SQUEUE_FORMAT: &str = "%i|%T|%S|%e|%r|%N";
 
 pub struct Slurm {
     runner: Runner,
@@ -134,7 +134,13 @@ pub fn parse_state(native: &str) -> JobState {
     }
 }
 
-fn status(native: &str, start: &str, end: &str, reason: Option<&str>) -> JobStatus {
+fn status(
+    native: &str,
+    start: &str,
+    end: &str,
+    reason: Option<&str>,
+    node: Option<&str>,
+) -> JobStatus {
     let state = parse_state(native);
     let started = clock::parse_iso(start).filter(|_| state != JobState::Pending);
     // For a running job squeue's end is start + limit: only a final job has really ended.
@@ -149,24 +155,30 @@ fn status(native: &str, start: &str, end: &str, reason: Option<&str>) -> JobStat
             .map(str::trim)
             .filter(|r| !r.is_empty() && *r != "None")
             .map(|r| format!("Reason={r}")),
+        node: node
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && *n != "(null)")
+            .map(str::to_string),
     }
 }
 
-/// Parses `squeue -h -t all -r -o '%i|%T|%S|%e|%r'` (also the four fields of
+/// Parses `squeue -h -t all -r -o '%i|%T|%S|%e|%r|%N'` (also the first five, and the four of
 /// `sacct -n -P -X -o JobID,State,Start,End`).
 pub fn parse_squeue(stdout: &str) -> HashMap<JobId, JobStatus> {
     stdout
         .lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.trim().split('|').collect();
-            let (id, native, start, end, reason) = match f[..] {
-                [id, native, start, end] => (id, native, start, end, None),
-                [id, native, start, end, reason] => (id, native, start, end, Some(reason)),
-                // A sixth field is the node list (`%N`), as recorded in the fixtures.
-                [id, native, start, end, reason, _nodes] => (id, native, start, end, Some(reason)),
+            let (id, native, start, end, reason, node) = match f[..] {
+                [id, native, start, end] => (id, native, start, end, None, None),
+                [id, native, start, end, reason] => (id, native, start, end, Some(reason), None),
+                // The node list (`%N`): empty while pending.
+                [id, native, start, end, reason, node] => {
+                    (id, native, start, end, Some(reason), Some(node))
+                }
                 _ => return None,
             };
-            Some((JobId::new(id), status(native, start, end, reason)))
+            Some((JobId::new(id), status(native, start, end, reason, node)))
         })
         .collect()
 }
@@ -190,6 +202,7 @@ pub fn parse_scontrol(stdout: &str) -> Option<(JobId, JobStatus)> {
             get("StartTime"),
             get("EndTime"),
             fields.get("Reason").copied(),
+            fields.get("NodeList").copied(),
         ),
     ))
 }
@@ -258,6 +271,9 @@ impl Backend for Slurm {
         ];
         if let Some(n) = req.array {
             argv.push(format!("--array=1-{n}"));
+        }
+        if !req.exclude.is_empty() {
+            argv.push(format!("--exclude={}", req.exclude.join(",")));
         }
         argv.extend(self.submit_extra.iter().cloned());
         argv.push(req.script.display().to_string());
@@ -538,6 +554,53 @@ mod tests {
             ]
         );
         assert!(states[..4].iter().all(|s| !s.is_final()));
+    }
+
+    #[test]
+    fn the_node_list_is_read_from_squeue_and_scontrol() {
+        // `%N` is empty while a batch job is pending and after a requeue (the fixture's first,
+        // fourth and fifth lines), `vm` while it runs.
+        let out = std::fs::read_to_string("tests/fixtures/slurm/squeue-requeue.txt").unwrap();
+        let nodes: Vec<Option<String>> = out
+            .lines()
+            .map(|l| parse_squeue(l)[&JobId::new("2")].node.clone())
+            .collect();
+        let vm = Some("vm".to_string());
+        assert_eq!(nodes, [None, vm.clone(), vm.clone(), None, None]);
+        let several = parse_squeue("9|NODE_FAIL|N/A|N/A|None|n[1-2]\n8|PENDING|N/A|N/A|None\n");
+        assert_eq!(several[&JobId::new("9")].node.as_deref(), Some("n[1-2]"));
+        assert_eq!(several[&JobId::new("8")].node, None);
+        // scontrol's `NodeList` (`(null)` before it runs); not `ReqNodeList` or `ExcNodeList`.
+        let out = std::fs::read_to_string("tests/fixtures/slurm/scontrol-exit3.txt").unwrap();
+        assert_eq!(parse_scontrol(&out).unwrap().1.node, vm);
+        let pending = "JobId=5 JobState=PENDING Reason=None ReqNodeList=(null) NodeList=(null)";
+        assert_eq!(parse_scontrol(pending).unwrap().1.node, None);
+    }
+
+    #[test]
+    fn excluded_nodes_go_on_the_sbatch_command_line() {
+        let config = Config::default();
+        let slurm = Slurm::new(&config, Runner::for_config(&config));
+        let exclude = ["n3".to_string(), "n7".to_string()];
+        let req = SubmitRequest {
+            script: std::path::Path::new("/c/scripts/c-4.sh"),
+            job_name: "c-4",
+            array: None,
+            workdir: std::path::Path::new("/c/logs"),
+            exclude: &exclude,
+        };
+        assert_eq!(
+            slurm.submit_argv(&req),
+            [
+                "sbatch",
+                "--parsable",
+                "--job-name=c-4",
+                "--exclude=n3,n7",
+                "/c/scripts/c-4.sh"
+            ]
+        );
+        let none = SubmitRequest { exclude: &[], ..req };
+        assert!(!slurm.submit_argv(&none).iter().any(|a| a.starts_with("--exclude")));
     }
 
     #[test]

@@ -91,6 +91,10 @@ pub struct JobRecord {
     /// What it wrote, read once it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wrote: Option<Wrote>,
+    /// The node it ran on, as the batch system last said (kept once it ends): where a node
+    /// that fails batch jobs repeatedly is found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl JobRecord {
@@ -109,6 +113,7 @@ impl JobRecord {
             missed_polls: 0,
             reason: None,
             wrote: None,
+            node: None,
         }
     }
 
@@ -118,14 +123,34 @@ impl JobRecord {
     }
 }
 
+/// A node new batch jobs are kept off (SLURM `--exclude`), and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExcludedNode {
+    pub node: String,
+    /// Why, in words: `2 batch jobs failed there: 4101 ended node_failed, 4102 ended failed
+    /// before its worker connected`.
+    pub why: String,
+    /// The batch jobs that failed there.
+    pub jobs: Vec<JobId>,
+    /// When it was excluded.
+    pub at: SystemTime,
+}
+
 /// Everything `jobs.json` holds besides the backend.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Jobs {
     pub submissions: Vec<SubmissionRecord>,
     pub jobs: Vec<JobRecord>,
+    /// Nodes excluded from new submissions, in the order they were excluded.
+    pub excluded_nodes: Vec<ExcludedNode>,
 }
 
 impl Jobs {
+    /// The names of the excluded nodes, for the submit command.
+    pub fn excluded(&self) -> Vec<String> {
+        self.excluded_nodes.iter().map(|n| n.node.clone()).collect()
+    }
+
     /// The index `<name>-<index>` of the next submission: one past every name ever recorded,
     /// so a name is never used twice in a cluster (a lookup by name is unambiguous).
     pub fn next_index(&self) -> u32 {
@@ -149,6 +174,9 @@ pub(super) struct JobsFile {
     #[serde(default)]
     pub submissions: Vec<SubmissionRecord>,
     pub jobs: Vec<JobRecord>,
+    /// Absent from files written before nodes were excluded (and while none is).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_nodes: Vec<ExcludedNode>,
 }
 
 #[cfg(test)]
@@ -175,5 +203,6 @@ mod tests {
     fn a_jobs_file_without_submissions_still_reads() {
         let f: JobsFile = serde_json::from_str(r#"{"backend":"slurm","jobs":[]}"#).unwrap();
         assert!(f.submissions.is_empty());
+        assert!(f.excluded_nodes.is_empty());
     }
 }

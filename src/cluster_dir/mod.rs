@@ -21,7 +21,7 @@ use crate::atomic_file::Access;
 use crate::backend_kind::BackendKind;
 use crate::config::Config;
 use jobs_file::JobsFile;
-pub use jobs_file::{JobRecord, Jobs, SubmissionRecord, SubmissionState, Wrote};
+pub use jobs_file::{ExcludedNode, JobRecord, Jobs, SubmissionRecord, SubmissionState, Wrote};
 
 /// An open cluster directory (locked when opened by [`ClusterDir::create`]).
 #[derive(Debug)]
@@ -133,6 +133,7 @@ impl ClusterDir {
         Ok(Jobs {
             submissions: f.submissions,
             jobs: f.jobs,
+            excluded_nodes: f.excluded_nodes,
         })
     }
 
@@ -147,6 +148,7 @@ impl ClusterDir {
             backend: Some(backend),
             submissions: jobs.submissions.clone(),
             jobs: jobs.jobs.clone(),
+            excluded_nodes: jobs.excluded_nodes.clone(),
         };
         crate::atomic_file::write(&self.file("jobs.json"), &serde_json::to_vec_pretty(&file)?)
     }
@@ -188,6 +190,12 @@ mod tests {
                 "c-1",
                 now,
             )],
+            excluded_nodes: vec![ExcludedNode {
+                node: "n3".into(),
+                why: "2 batch jobs failed there".into(),
+                jobs: vec![crate::backend::JobId::new("8_2")],
+                at: now,
+            }],
         };
         dir.save_jobs(BackendKind::Slurm, &jobs).unwrap();
         assert_eq!(dir.backend().unwrap(), Some(BackendKind::Slurm));

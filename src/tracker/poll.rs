@@ -278,6 +278,9 @@ fn apply(job: &mut JobRecord, st: &JobStatus, now: SystemTime) {
     if st.reason.is_some() {
         job.reason.clone_from(&st.reason);
     }
+    if st.node.is_some() {
+        job.node.clone_from(&st.node);
+    }
     let running = matches!(st.state, JobState::Running | JobState::Completing);
     if running || st.state.is_final() {
         job.started = st.started.or(job.started).or(Some(now));
@@ -293,6 +296,7 @@ mod tests {
 
     fn status(state: JobState, native: &str) -> JobStatus {
         JobStatus {
+            node: None,
             state,
             native: native.into(),
             started: None,

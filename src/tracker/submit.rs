@@ -100,11 +100,13 @@ impl Tracker {
             return (Vec::new(), Some(e));
         }
         let logs = self.dir.logs();
+        let exclude = self.jobs.excluded();
         let req = SubmitRequest {
             script: &script,
             job_name: &sub.job_name,
             array: sub.array,
             workdir: &logs,
+            exclude: &exclude,
         };
         let answer = self.backend.submit(&req);
         let at = self.jobs.submissions.len() - 1;

@@ -12,9 +12,10 @@ pub fn run(config: &Config, n: u32) -> anyhow::Result<i32> {
     let dir = std::path::absolute(cluster_dir::path_for(config))?;
     let program = tracker::worker_program(config)?;
     // Where `up` would go on: after every name the cluster already used.
-    let first = ClusterDir::open(&dir)
-        .and_then(|d| d.load_jobs())
-        .map_or(1, |j| j.next_index());
+    let recorded = ClusterDir::open(&dir).and_then(|d| d.load_jobs()).ok();
+    let first = recorded.as_ref().map_or(1, |j| j.next_index());
+    // And with the nodes it excluded (SLURM `--exclude`), as `up` would submit.
+    let exclude = recorded.map_or(Vec::new(), |j| j.excluded());
     for sub in tracker::plan_submissions(&config.name, n, first, config.max_array_size) {
         let script = dir.join("scripts").join(format!("{}.sh", sub.job_name));
         let logs = dir.join("logs");
@@ -23,6 +24,7 @@ pub fn run(config: &Config, n: u32) -> anyhow::Result<i32> {
             job_name: &sub.job_name,
             array: sub.array,
             workdir: &logs,
+            exclude: &exclude,
         };
         let argv = backend.submit_argv(&req);
         let tasks = sub

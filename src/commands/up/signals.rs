@@ -110,6 +110,7 @@ mod tests {
                 at: now,
             }],
             jobs: vec![JobRecord::new(JobId::new("4101"), "c-1", now)],
+            excluded_nodes: Vec::new(),
         };
         dir.save_jobs(BackendKind::Slurm, &jobs).unwrap();
         assert_eq!(

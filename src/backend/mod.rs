@@ -163,6 +163,12 @@ pub trait Backend: Send + Sync {
     /// The exact command line `submit` runs for this request (shown by `--dry-run`).
     fn submit_argv(&self, req: &SubmitRequest<'_>) -> Vec<String>;
 
+    /// Whether `submit` keeps batch jobs off the nodes of [`SubmitRequest::exclude`] (SLURM
+    /// `--exclude`); the others cannot say so on their command line.
+    fn excludes_nodes(&self) -> bool {
+        false
+    }
+
     /// Submits; returns one ID per batch job (per array task for arrays).
     fn submit(&self, req: &SubmitRequest<'_>) -> anyhow::Result<Vec<JobId>>;
 

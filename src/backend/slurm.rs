@@ -280,6 +280,10 @@ impl Backend for Slurm {
         argv
     }
 
+    fn excludes_nodes(&self) -> bool {
+        true
+    }
+
     fn submit(&self, req: &SubmitRequest<'_>) -> anyhow::Result<Vec<JobId>> {
         let expand = |job: JobId| match req.array {
             Some(n) => (1..=n)

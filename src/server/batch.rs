@@ -2,6 +2,7 @@
 
 use crate::backend::timed::Stop;
 use crate::backend::{JobId, JobState};
+use crate::cluster_dir::ExcludedNode;
 use crate::server::jobs::JobControl;
 use crate::tracker::Tracker;
 
@@ -36,6 +37,19 @@ impl JobControl for TrackerControl {
 
     fn describe(&mut self, ids: &[JobId]) -> Vec<(JobId, String)> {
         self.tracker.describe(ids)
+    }
+
+    fn nodes(&mut self, ids: &[JobId]) -> Vec<(JobId, String)> {
+        self.tracker
+            .jobs()
+            .iter()
+            .filter(|j| ids.contains(&j.id))
+            .filter_map(|j| Some((j.id.clone(), j.node.clone()?)))
+            .collect()
+    }
+
+    fn exclude(&mut self, nodes: Vec<ExcludedNode>) -> anyhow::Result<Vec<ExcludedNode>> {
+        self.tracker.exclude(nodes)
     }
 
     fn cancel(&mut self, ids: &[JobId]) -> anyhow::Result<()> {

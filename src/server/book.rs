@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::backend::{JobId, JobState};
 use crate::server::core::WorkerId;
+use crate::server::node_faults::NodeFaults;
 
 /// What the server knows of one batch job.
 #[derive(Debug, Clone)]
@@ -25,6 +26,8 @@ pub struct JobView {
     pub described: Option<String>,
     /// The batch system said it ended while its worker was still connected (said once).
     pub disputed: bool,
+    /// The node it ran on, as the batch system said.
+    pub node: Option<String>,
 }
 
 /// Every batch job the server submitted.
@@ -42,6 +45,8 @@ pub struct JobBook {
     /// Workers whose hello named a batch job before its submission was recorded: a worker can
     /// connect while the batch-system thread's answer to the submit is still on its way.
     early: HashMap<JobId, EarlyWorker>,
+    /// Failures per node, and the nodes they exclude from new submissions.
+    pub nodes: NodeFaults,
 }
 
 /// What happened to a batch job's worker before the job was added to the book.
@@ -69,6 +74,7 @@ impl JobBook {
                 cancelled_by_us: false,
                 described: None,
                 disputed: false,
+                node: None,
             },
         );
     }
@@ -93,6 +99,15 @@ impl JobBook {
         for (id, text) in described {
             if let Some(j) = self.jobs.get_mut(&id) {
                 j.described = Some(text);
+            }
+        }
+    }
+
+    /// Records the node each batch job runs or ran on.
+    pub fn on_nodes(&mut self, nodes: Vec<(JobId, String)>) {
+        for (id, node) in nodes {
+            if let Some(j) = self.jobs.get_mut(&id) {
+                j.node = Some(node);
             }
         }
     }
@@ -205,6 +220,9 @@ impl JobBook {
                     self.failed_starts += 1;
                     self.failed_streak.push(id.clone());
                 }
+                let node = j.node.as_deref();
+                self.nodes
+                    .on_end(id, node, *state, j.connected, j.cancelled_by_us);
                 ended.push((id.clone(), *state, j.worker));
             }
         }
@@ -316,5 +334,29 @@ mod tests {
         assert_eq!((book.failed_starts, book.lost), (0, 2));
         assert!(book.failed_streak.is_empty());
         assert_eq!(book.counted(), 0);
+    }
+
+    #[test]
+    fn a_node_where_two_batch_jobs_fail_to_start_is_excluded() {
+        let mut book = JobBook::default();
+        for id in ["11", "12", "13"] {
+            book.add(JobId::new(id));
+        }
+        book.on_worker(&JobId::new("13"), 5);
+        book.on_nodes(vec![
+            (JobId::new("11"), "n3".into()),
+            (JobId::new("12"), "n3".into()),
+            (JobId::new("13"), "n3".into()),
+        ]);
+        // The connected one's end is no fault of the node.
+        book.on_worker_gone(&JobId::new("13"));
+        book.on_poll(&[(JobId::new("13"), JobState::Failed)]);
+        book.on_poll(&[(JobId::new("11"), JobState::Failed)]);
+        assert!(book.nodes.take().is_empty());
+        book.on_poll(&[(JobId::new("12"), JobState::NodeFailed)]);
+        let excluded = book.nodes.take();
+        assert_eq!(excluded.len(), 1);
+        assert_eq!(excluded[0].node, "n3");
+        assert_eq!(excluded[0].jobs, [JobId::new("11"), JobId::new("12")]);
     }
 }

@@ -93,7 +93,7 @@ impl Server {
                     let now = self.now();
                     self.on_submitted(ids, first, now);
                 }
-                JobEvent::Polled(_) => {}
+                JobEvent::Polled(_) | JobEvent::Excluded(_) => {}
             }
         }
         Err(JobError::Stopped("the batch-system commands ended".into()))

@@ -18,6 +18,7 @@ use super::core::{Core, JobCounts};
 use super::jobs::{JobCmd, JobError, JobEvent};
 use super::run::{Server, DRAIN_POLL_FIRST};
 use crate::backend::{JobId, JobState};
+use crate::cluster_dir::ExcludedNode;
 use crate::journal::JournalWriter;
 
 /// Batch jobs that may end in a row without their worker connecting before `up` gives up.
@@ -187,6 +188,8 @@ impl Server {
             max_jobs: self.opts.max_jobs,
             ready_after: self.schedule.ready.median(),
         };
+        // Before any submission: the batch-system side runs its commands in order.
+        self.exclude_nodes(jobs_cmd)?;
         let s = &mut self.schedule;
         if !s.submit_in_flight && now >= s.next_submit {
             let supply = core.supply(counts, now);
@@ -297,6 +300,7 @@ impl Server {
             JobEvent::Polled(Ok(polled)) => {
                 let states = polled.states;
                 self.book.on_described(polled.described);
+                self.book.on_nodes(polled.nodes);
                 let ended = self.book.on_poll(&states);
                 let changed =
                     !ended.is_empty() || states.iter().any(|(_, s)| *s == JobState::Running);
@@ -334,6 +338,16 @@ impl Server {
                 self.schedule.polled(false, now);
                 tracing::warn!("batch job status failed (jobs kept as they were): {e}");
             }
+            JobEvent::Excluded(Ok(nodes)) => {
+                for n in nodes {
+                    tracing::warn!(
+                        "node `{}` is excluded from new submissions: {}",
+                        n.node,
+                        n.why
+                    );
+                }
+            }
+            JobEvent::Excluded(Err(e)) => tracing::warn!("excluding nodes failed: {e}"),
             JobEvent::Cancelled(r) => {
                 self.schedule.cancel_in_flight = false;
                 if let Err(e) = r {
@@ -342,6 +356,30 @@ impl Server {
             }
         }
         Ok(())
+    }
+
+    /// Passes the nodes the book decided to exclude on to the batch-system side, which records
+    /// them and keeps new submissions off them.
+    fn exclude_nodes(&mut self, jobs_cmd: &UnboundedSender<JobCmd>) -> anyhow::Result<()> {
+        let at = std::time::SystemTime::now();
+        let nodes: Vec<ExcludedNode> = self
+            .book
+            .nodes
+            .take()
+            .into_iter()
+            .map(|e| ExcludedNode {
+                node: e.node,
+                why: e.why,
+                jobs: e.jobs,
+                at,
+            })
+            .collect();
+        if nodes.is_empty() {
+            return Ok(());
+        }
+        jobs_cmd
+            .send(JobCmd::Exclude(nodes))
+            .context("the batch-system commands stopped")
     }
 
     /// Batch jobs a submit created (all of them, or those before an error) join the book.

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 
 use crate::backend::timed::Stop;
 use crate::backend::{JobId, JobState};
+use crate::cluster_dir::ExcludedNode;
 
 /// What the server needs from a batch system (implemented over [`crate::backend`]).
 pub trait JobControl: Send + 'static {
@@ -26,6 +27,15 @@ pub trait JobControl: Send + 'static {
     /// Why these batch jobs ended, in the batch system's words and theirs, one text each.
     fn describe(&mut self, _ids: &[JobId]) -> Vec<(JobId, String)> {
         Vec::new()
+    }
+    /// The node each of these batch jobs runs or ran on, where the batch system said.
+    fn nodes(&mut self, _ids: &[JobId]) -> Vec<(JobId, String)> {
+        Vec::new()
+    }
+    /// Keeps new submissions off these nodes; returns those not excluded before (where the
+    /// backend can exclude a node at all).
+    fn exclude(&mut self, _nodes: Vec<ExcludedNode>) -> anyhow::Result<Vec<ExcludedNode>> {
+        Ok(Vec::new())
     }
     /// Cancels these batch jobs.
     fn cancel(&mut self, ids: &[JobId]) -> anyhow::Result<()>;
@@ -54,6 +64,8 @@ pub enum JobCmd {
         unconnected: Vec<JobId>,
     },
     Cancel(Vec<JobId>),
+    /// Keep new submissions off these nodes.
+    Exclude(Vec<ExcludedNode>),
     /// Cancel everything of the cluster, `known` at least.
     CancelAll(Vec<JobId>),
 }
@@ -78,6 +90,8 @@ pub enum JobError {
 pub struct Polled {
     pub states: Vec<(JobId, JobState)>,
     pub described: Vec<(JobId, String)>,
+    /// The node of each batch job that changed state, where the batch system said.
+    pub nodes: Vec<(JobId, String)>,
 }
 
 /// The answers to [`JobCmd`]s, in order.
@@ -91,6 +105,8 @@ pub enum JobEvent {
     },
     Polled(Result<Polled, JobError>),
     Cancelled(Result<Vec<JobId>, JobError>),
+    /// The nodes newly excluded from new submissions.
+    Excluded(Result<Vec<ExcludedNode>, JobError>),
 }
 
 fn run(control: &mut dyn JobControl, cmd: JobCmd) -> JobEvent {
@@ -120,12 +136,21 @@ fn run(control: &mut dyn JobControl, cmd: JobCmd) -> JobEvent {
                     } else {
                         control.describe(&ended)
                     };
-                    Polled { states, described }
+                    let changed: Vec<JobId> = states.iter().map(|(id, _)| id.clone()).collect();
+                    let nodes = control.nodes(&changed);
+                    Polled {
+                        states,
+                        described,
+                        nodes,
+                    }
                 })
                 .map_err(JobError::Failed),
         ),
         JobCmd::Cancel(ids) => {
             JobEvent::Cancelled(control.cancel(&ids).map(|_| ids).map_err(JobError::Failed))
+        }
+        JobCmd::Exclude(nodes) => {
+            JobEvent::Excluded(control.exclude(nodes).map_err(JobError::Failed))
         }
         JobCmd::CancelAll(known) => {
             JobEvent::Cancelled(control.cancel_all(&known).map_err(JobError::Failed))

@@ -17,6 +17,7 @@ mod commit;
 pub mod core;
 mod finish;
 mod job_events;
+pub mod node_faults;
 pub mod joblog;
 pub mod jobs;
 mod peers;

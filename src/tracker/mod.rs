@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::backend::{Backend, JobId, JobState};
-use crate::cluster_dir::{ClusterDir, JobRecord, Jobs, SubmissionRecord};
+use crate::cluster_dir::{ClusterDir, ExcludedNode, JobRecord, Jobs, SubmissionRecord};
 use crate::config::Config;
 use crate::template::{render_script, JobContext};
 
@@ -215,6 +215,39 @@ impl Tracker {
     /// an unresolved submission may have created.
     pub fn live_count(&self) -> u32 {
         self.live_jobs().len() as u32 + self.unresolved()
+    }
+
+    /// Nodes excluded from new submissions, as `jobs.json` holds them.
+    pub fn excluded_nodes(&self) -> &[ExcludedNode] {
+        &self.jobs.excluded_nodes
+    }
+
+    /// Keeps new submissions off these nodes (where the backend can: else it only says so)
+    /// and records them in `jobs.json`; returns those not excluded before.
+    pub fn exclude(&mut self, nodes: Vec<ExcludedNode>) -> anyhow::Result<Vec<ExcludedNode>> {
+        let new: Vec<ExcludedNode> = nodes
+            .into_iter()
+            .filter(|n| !self.jobs.excluded_nodes.iter().any(|e| e.node == n.node))
+            .collect();
+        if !self.backend.excludes_nodes() {
+            for n in &new {
+                tracing::warn!(
+                    "node `{}` fails batch jobs ({}), but {} cannot keep new batch jobs off a \
+                     node: it is not excluded",
+                    n.node,
+                    n.why,
+                    self.backend.kind()
+                );
+            }
+            return Ok(Vec::new());
+        }
+        if new.is_empty() {
+            return Ok(new);
+        }
+        self.jobs.excluded_nodes.extend(new.iter().cloned());
+        self.save()
+            .context("failed to record the excluded nodes in `jobs.json`")?;
+        Ok(new)
     }
 
     /// Cancels some batch jobs (those not yet final) and records it.

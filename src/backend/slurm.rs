@@ -603,8 +603,14 @@ mod tests {
                 "/c/scripts/c-4.sh"
             ]
         );
-        let none = SubmitRequest { exclude: &[], ..req };
-        assert!(!slurm.submit_argv(&none).iter().any(|a| a.starts_with("--exclude")));
+        let none = SubmitRequest {
+            exclude: &[],
+            ..req
+        };
+        assert!(!slurm
+            .submit_argv(&none)
+            .iter()
+            .any(|a| a.starts_with("--exclude")));
     }
 
     #[test]

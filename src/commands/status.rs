@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::backend::{self, Runner};
-use crate::cluster_dir::{self, ClusterDir, JobRecord};
+use crate::cluster_dir::{self, ClusterDir, ExcludedNode, JobRecord};
 use crate::config::Config;
 use crate::time::{format_local, unix_secs};
 use crate::tracker::Tracker;
@@ -24,6 +24,29 @@ struct JobView<'a> {
     reason: Option<&'a str>,
     /// The last lines of its output, once it failed.
     wrote: Option<&'a crate::cluster_dir::Wrote>,
+    /// The node it ran on, where the batch system said.
+    node: Option<&'a str>,
+}
+
+/// A node new batch jobs are kept off, and why.
+#[derive(Serialize)]
+struct ExcludedView<'a> {
+    node: &'a str,
+    why: &'a str,
+    jobs: Vec<String>,
+    /// Unix seconds.
+    excluded: u64,
+}
+
+impl<'a> From<&'a ExcludedNode> for ExcludedView<'a> {
+    fn from(n: &'a ExcludedNode) -> Self {
+        ExcludedView {
+            node: &n.node,
+            why: &n.why,
+            jobs: n.jobs.iter().map(|j| j.to_string()).collect(),
+            excluded: unix_secs(n.at),
+        }
+    }
 }
 
 impl<'a> From<&'a JobRecord> for JobView<'a> {
@@ -39,6 +62,7 @@ impl<'a> From<&'a JobRecord> for JobView<'a> {
             vanished: j.vanished,
             reason: j.reason.as_deref(),
             wrote: j.wrote.as_ref(),
+            node: j.node.as_deref(),
         }
     }
 }
@@ -79,6 +103,11 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
     let tasks = serde_json::to_value(&tasks)?;
     if json {
         let jobs: Vec<JobView> = tracker.jobs().iter().map(JobView::from).collect();
+        let excluded: Vec<ExcludedView> = tracker
+            .excluded_nodes()
+            .iter()
+            .map(ExcludedView::from)
+            .collect();
         let out = serde_json::json!({
             "cluster": config.name,
             "directory": tracker.dir().path(),
@@ -86,6 +115,7 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
             "server": server.as_ref().map(|s| s.address.clone()),
             "server_status": tasks,
             "jobs": jobs,
+            "excluded_nodes": excluded,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(0);
@@ -125,6 +155,14 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<i32> {
         println!(
             "submitted without a readable answer (looked up by name by `up` and `down`): {}",
             open.join(" ")
+        );
+    }
+    for n in tracker.excluded_nodes() {
+        println!(
+            "node `{}` is excluded from new submissions since {}: {}",
+            n.node,
+            format_local(n.at),
+            n.why
         );
     }
     Ok(0)

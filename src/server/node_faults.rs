@@ -86,7 +86,11 @@ impl NodeFaults {
         self.excluded.insert(node.to_string());
         self.decided.push(Exclusion {
             node: node.to_string(),
-            why: format!("{} batch jobs failed there: {}", seen.len(), said.join(", ")),
+            why: format!(
+                "{} batch jobs failed there: {}",
+                seen.len(),
+                said.join(", ")
+            ),
             jobs: seen.iter().map(|(j, _)| j.clone()).collect(),
         });
     }
@@ -156,8 +160,20 @@ mod tests {
             .into_iter()
             .enumerate()
         {
-            n.on_end(&id(&format!("a{i}")), node, JobState::NodeFailed, true, false);
-            n.on_end(&id(&format!("b{i}")), node, JobState::NodeFailed, true, false);
+            n.on_end(
+                &id(&format!("a{i}")),
+                node,
+                JobState::NodeFailed,
+                true,
+                false,
+            );
+            n.on_end(
+                &id(&format!("b{i}")),
+                node,
+                JobState::NodeFailed,
+                true,
+                false,
+            );
         }
         assert!(n.take().is_empty());
     }

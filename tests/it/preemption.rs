@@ -69,3 +69,77 @@ fn preempted_and_node_failed_batch_jobs_are_replaced_not_counted_as_failed_start
         .collect();
     assert!(live.is_empty(), "{live:?}\n{}", out.all());
 }
+
+/// Issue 11, item 5: a node on which batch jobs fail repeatedly is excluded. The fake SLURM
+/// puts batch jobs 4101 and 4102 on node `n3`; 4101 ends `NODE_FAIL`, 4102 `FAILED` before its
+/// worker connects: the next `sbatch` carries `--exclude=n3`, `jobs.json` keeps it (so a
+/// resumed `up` goes on excluding it), and `status` says which node and why.
+#[test]
+fn a_node_where_batch_jobs_fail_twice_is_excluded_from_new_submissions_and_after_a_resume() {
+    let t = Test::new()
+        .cluster("exclude")
+        .fakes()
+        .poll("200ms")
+        .env("FAKE_RUNNING_POLLS", "1000000")
+        .env("FAKE_LOST", "4101=NODE_FAIL 4102=FAILED")
+        .env("FAKE_NODES", "4101=n3 4102=n3 4103=n4")
+        .env("HPCLUSTER_MAX_JOBS", "1")
+        .env("HPCLUSTER_MAX_ARRAY_SIZE", "1");
+    let tasks = t.write("tasks.txt", "sleep 1\n");
+    let up = t.up_tasks("slurm", &tasks).spawn();
+    wait_for(60, "a third batch job", || {
+        (t.calls_of("sbatch").len() >= 3).then_some(())
+    });
+    up.wait_for_stderr(30, "node `n3` is excluded from new submissions");
+    let status = t.run_ok(&["status", "--json"]);
+    let text = t.run_ok(&["status"]);
+    let out = up.terminate();
+    let sbatch = t.calls_of("sbatch");
+    assert!(
+        !sbatch[0].contains("--exclude") && !sbatch[1].contains("--exclude"),
+        "{sbatch:?}"
+    );
+    assert!(sbatch[2].contains(" --exclude=n3 "), "{sbatch:?}");
+    let said = "node `n3` is excluded from new submissions: 2 batch jobs failed there: 4101 \
+                ended node_failed, 4102 ended failed before its worker connected";
+    assert_eq!(out.stderr.matches(said).count(), 1, "{}", out.all());
+    let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let excluded = v["excluded_nodes"].as_array().unwrap();
+    assert_eq!(excluded.len(), 1, "{status}");
+    assert_eq!(excluded[0]["node"], "n3", "{status}");
+    assert_eq!(
+        excluded[0]["jobs"],
+        serde_json::json!(["4101", "4102"]),
+        "{status}"
+    );
+    let job_node = |id: &str| {
+        v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["id"] == id)
+            .map(|j| j["node"].clone())
+    };
+    assert_eq!(job_node("4101"), Some(serde_json::json!("n3")), "{status}");
+    assert!(
+        text.contains("node `n3` is excluded from new submissions since "),
+        "{text}"
+    );
+    // A resumed `up` reads the exclusion from `jobs.json` and submits with it.
+    let up = t.up_tasks("slurm", &tasks).spawn();
+    wait_for(60, "a fourth batch job", || {
+        (t.calls_of("sbatch").len() >= 4).then_some(())
+    });
+    let out = up.terminate();
+    let sbatch = t.calls_of("sbatch");
+    assert!(
+        sbatch[3].contains(" --exclude=n3 "),
+        "{sbatch:?}\n{}",
+        out.all()
+    );
+    assert!(
+        !out.stderr.contains("is excluded from new submissions"),
+        "{}",
+        out.all()
+    );
+}

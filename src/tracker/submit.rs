@@ -115,7 +115,10 @@ impl Tracker {
                 self.resolve(at, &ids, SubmissionState::Answered);
                 (ids, None)
             }
-            Err(e) => self.after_failed_submit(at, e),
+            Err(e) => {
+                let (ids, e) = self.after_failed_submit(at, e);
+                (ids, e.map(|e| self.with_excluded(e, &exclude)))
+            }
         };
         match self.save() {
             Ok(()) => (ids, error),
@@ -124,6 +127,22 @@ impl Tracker {
                 Some(error.map_or(e, |err| err.context("and `jobs.json` could not be written"))),
             ),
         }
+    }
+
+    /// A failed submit's error, which names the excluded nodes if any were passed: when they
+    /// were every node that could run the batch job, the batch system refuses it (SLURM:
+    /// `Requested node configuration is not available`), and nothing hpcluster retries helps.
+    fn with_excluded(&self, e: anyhow::Error, exclude: &[String]) -> anyhow::Error {
+        if exclude.is_empty() || !self.backend.excludes_nodes() {
+            return e;
+        }
+        e.context(format!(
+            "submitted with node(s) `{}` excluded after batch jobs failed there (see `hpcluster \
+             status`); if no other node can run the batch job, fix the node(s) and delete \
+             `excluded_nodes` from `{}`",
+            exclude.join(","),
+            self.dir.file("jobs.json").display()
+        ))
     }
 
     /// The submit command failed, or said nothing readable: ask the batch system by name.

@@ -125,11 +125,17 @@ fn a_node_where_batch_jobs_fail_twice_is_excluded_from_new_submissions_and_after
         text.contains("node `n3` is excluded from new submissions since "),
         "{text}"
     );
-    // A resumed `up` reads the exclusion from `jobs.json` and submits with it.
-    let up = t.up_tasks("slurm", &tasks).spawn();
+    // A resumed `up` reads the exclusion from `jobs.json` and submits with it. Its first
+    // sbatch is refused (as SLURM refuses a batch job no node is left for): the error says
+    // which nodes were excluded and how to clear them.
+    let up = t
+        .up_tasks("slurm", &tasks)
+        .env("FAKE_FAIL_sbatch_AT", "4")
+        .spawn();
     wait_for(60, "a fourth batch job", || {
         (t.calls_of("sbatch").len() >= 4).then_some(())
     });
+    up.wait_for_stderr(30, "will retry");
     let out = up.terminate();
     let sbatch = t.calls_of("sbatch");
     assert!(
@@ -139,6 +145,15 @@ fn a_node_where_batch_jobs_fail_twice_is_excluded_from_new_submissions_and_after
     );
     assert!(
         !out.stderr.contains("is excluded from new submissions"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr.contains(
+            "submitted with node(s) `n3` excluded after batch jobs failed there (see `hpcluster \
+             status`); if no other node can run the batch job, fix the node(s) and delete \
+             `excluded_nodes` from `"
+        ),
         "{}",
         out.all()
     );

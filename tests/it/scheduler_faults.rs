@@ -250,7 +250,7 @@ fn a_hung_squeue_is_a_failed_poll_and_does_not_hold_up_the_exit() {
     assert!(
         out.stderr.contains(
             "batch job status failed (jobs kept as they were): status unknown this cycle; batch \
-             jobs are kept as they were: `squeue -h -t all -r -o %i|%T|%S|%e|%r -j 4101,4102` \
+             jobs are kept as they were: `squeue -h -t all -r -o %i|%T|%S|%e|%r|%N -j 4101,4102` \
              did not finish within 1s (`status_timeout`); it was stopped"
         ),
         "{}",

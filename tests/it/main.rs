@@ -9,6 +9,7 @@
 //! - `backend_fake`: PBS, LSF and SLURM through the fake commands of `tests/fake-bin`.
 //! - `backend_local`: the local backend's batch jobs.
 //! - `tasks_local`, `tasks_faults`: tasks end to end on the local backend, and its faults;
+//!   `copies`: issue 11's reproductions (no task twice at once, none completed run again);
 //!   `privacy`: the modes of the files a run leaves; `task_reasons`: why a task could not run.
 //! - `walltime_local`: learning without `task_time`, and short tasks run side by side.
 //! - `report`: the ledger of core-hours against what the batch system and the tasks recorded.
@@ -38,6 +39,7 @@ mod bad_input;
 mod checkpoint;
 mod closed_pipe;
 mod config;
+mod copies;
 mod dask_configs;
 mod docs_scripts;
 mod every_backend;

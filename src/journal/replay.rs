@@ -164,9 +164,10 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
                     reason: reason.clone(),
                 },
                 Outcome::Cancelled { .. } => TaskState::Cancelled,
-                Outcome::Rerun { .. } | Outcome::Requeued { .. } | Outcome::Returned => {
-                    TaskState::Pending
-                }
+                Outcome::Rerun { .. }
+                | Outcome::Requeued { .. }
+                | Outcome::Returned
+                | Outcome::Checkpointed => TaskState::Pending,
             };
             let c = &mut r.runs;
             match &outcome {
@@ -179,6 +180,7 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
                     c.walltime_kills += u64::from(*walltime);
                 }
                 Outcome::Rerun { .. } => c.reruns += 1,
+                Outcome::Checkpointed => c.checkpointed += 1,
                 Outcome::Failed { walltime: true, .. } => c.walltime_kills += 1,
                 _ => {}
             }
@@ -188,6 +190,7 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
                     | Outcome::Failed { .. }
                     | Outcome::Killed { .. }
                     | Outcome::Rerun { .. }
+                    | Outcome::Checkpointed
             ) && secs.is_finite()
                 && secs > 0.0
             {

@@ -347,6 +347,12 @@ fn report(s: &Summary) -> i32 {
             s.batch_jobs_lost
         );
     }
+    if s.checkpointed > 0 {
+        println!(
+            "{} checkpointed: run(s) that saved their state before the deadline and went on in a later run, not counted as failed or retried",
+            s.checkpointed
+        );
+    }
     if s.walltime_kills > 0 {
         println!("some tasks were killed by the walltime: their estimate was too short; raise `task_time` (or the tasks' `time`)");
     }

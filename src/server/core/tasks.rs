@@ -13,7 +13,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::ledger::Counts;
-use crate::task::{CheckpointSignal, Outcome, TaskEvent, TaskHistory, TaskId, TaskInfo, TaskSpec, TaskState};
+use crate::task::{
+    CheckpointSignal, Outcome, TaskEvent, TaskHistory, TaskId, TaskInfo, TaskSpec, TaskState,
+};
 
 /// The cluster's rules for every task that sets none of its own.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

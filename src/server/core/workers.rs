@@ -169,7 +169,11 @@ impl Core {
                 return Some(self.tasks.finish(task, Outcome::Done, secs));
             }
             RunEnd::Exited { code }
-                if self.tasks.rules.checkpoint.is_some_and(|c| c.exit_code == code) =>
+                if self
+                    .tasks
+                    .rules
+                    .checkpoint
+                    .is_some_and(|c| c.exit_code == code) =>
             {
                 return Some(self.tasks.checkpointed(task, secs));
             }

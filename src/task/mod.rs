@@ -57,8 +57,9 @@ pub struct TaskSpec {
     pub checkpointable: Option<bool>,
     /// How its worker asks it to checkpoint (`checkpoint_signal`, `checkpoint_lead`): set by
     /// the server in the spec it sends a worker, never read from a tasks file; absent: never.
+    /// Boxed: most specs carry none, and a spec travels inline in every dispatch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checkpoint: Option<CheckpointSignal>,
+    pub checkpoint: Option<Box<CheckpointSignal>>,
 }
 
 /// The signal a worker sends a running task's process group `lead` seconds before its

@@ -74,10 +74,10 @@ mod tests {
         TaskSpec {
             cmd: "true".into(),
             checkpointable,
-            checkpoint: Some(CheckpointSignal {
+            checkpoint: Some(Box::new(CheckpointSignal {
                 signal: "USR1".into(),
                 lead: 10.0,
-            }),
+            })),
             ..TaskSpec::default()
         }
     }

@@ -219,9 +219,11 @@ impl TaskTable {
         spec.timeout = spec.timeout.or(self.rules.timeout);
         // Called as the run starts: its attempts count this run already.
         spec.attempt = Some(self.history(id).attempts.max(1));
-        spec.checkpoint = self.rules.checkpoint.map(|c| CheckpointSignal {
-            signal: c.signal.as_str().trim_start_matches("SIG").to_string(),
-            lead: c.lead.as_secs_f64(),
+        spec.checkpoint = self.rules.checkpoint.map(|c| {
+            Box::new(CheckpointSignal {
+                signal: c.signal.as_str().trim_start_matches("SIG").to_string(),
+                lead: c.lead.as_secs_f64(),
+            })
         });
         // The worker checks a task sent ahead by the same rule as the server.
         if self.checkpointable(id) {

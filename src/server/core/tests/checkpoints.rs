@@ -59,10 +59,10 @@ fn an_exit_with_the_checkpoint_code_requeues_the_task_first_in_line_without_a_fa
             assert_eq!((task, spec.attempt), (t, Some(2)));
             assert_eq!(
                 spec.checkpoint,
-                Some(CheckpointSignal {
+                Some(Box::new(CheckpointSignal {
                     signal: "USR1".into(),
                     lead: 60.0
-                })
+                }))
             );
         }
         other => panic!("{other:?}"),

@@ -3,8 +3,8 @@
 //! starts in any time left that holds its lead and a piece of work, and is never failed as
 //! longer than a batch job.
 
+use super::super::CheckpointRule;
 use super::*;
-use crate::server::core::CheckpointRule;
 use crate::task::CheckpointSignal;
 
 fn rule() -> Option<CheckpointRule> {

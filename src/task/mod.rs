@@ -6,7 +6,7 @@
 //! server's core and the tasks-file reader all speak these types; none of them owns them.
 
 mod counts;
-mod history;
+pub mod history;
 pub mod info;
 
 use std::collections::BTreeMap;

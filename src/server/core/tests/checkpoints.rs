@@ -53,6 +53,11 @@ fn an_exit_with_the_checkpoint_code_requeues_the_task_first_in_line_without_a_fa
         ),
         (2, 1, 0, 0)
     );
+    let why = c.explain(t, s(50)).unwrap().join("\n");
+    assert!(
+        why.contains("its last run: checkpointed: saved its state before the deadline"),
+        "{why}"
+    );
     // First in line again, ahead of the task that waited; its next run is attempt 2.
     match c.on_ask(1, 0, s(51)) {
         Dispatch::Run { task, spec, .. } => {
@@ -104,6 +109,8 @@ fn a_checkpointable_task_longer_than_any_batch_job_runs_in_pieces_instead_of_fai
     c.on_worker_hello(1, hello(1000), s(0));
     assert!(matches!(c.on_ask(1, 0, s(830)), Dispatch::Retire { .. }));
     c.on_worker_hello(2, hello(1000), s(0));
+    let why = c.explain(0, s(800)).unwrap().join("\n");
+    assert!(why.contains("it checkpoints (`checkpointable`)"), "{why}");
     match c.on_ask(2, 0, s(800)) {
         Dispatch::Run { task, spec, .. } => {
             assert_eq!((task, spec.checkpointable), (0, Some(true)));

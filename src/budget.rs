@@ -267,6 +267,23 @@ impl Budget {
         may_start(now, deadline, estimate, self.buffer, started, self.task_cap)
     }
 
+    /// [`Budget::admit`] for a task that checkpoints (`checkpointable`, with a
+    /// `checkpoint_signal` sent `lead` before the deadline): one whose estimate does not fit
+    /// starts anyway while [`fits_a_piece`] says a piece of it does.
+    pub fn admit_in_pieces(
+        &self,
+        now: Duration,
+        deadline: Duration,
+        estimate: Duration,
+        started: u32,
+        lead: Duration,
+    ) -> Admission {
+        match self.admit(now, deadline, estimate, started) {
+            Admission::NoTime { .. } if fits_a_piece(now, deadline, lead) => Admission::Start,
+            other => other,
+        }
+    }
+
     /// A task of this time can never start: it exceeds what a fresh batch job offers.
     pub fn never_fits(&self, time: Duration) -> bool {
         time > self.usable
@@ -276,6 +293,19 @@ impl Budget {
     pub fn left(&self, now: Duration, deadline: Duration) -> Duration {
         deadline.saturating_sub(now).saturating_sub(self.buffer)
     }
+}
+
+/// The shortest piece of work a checkpointing task is started for, in checkpoint leads: a
+/// task signalled `lead` before the deadline starts only while `lead` plus twice `lead` of
+/// work remain, so every piece does at least twice as much work as its checkpoint may take.
+pub const PIECE_LEADS: u32 = 2;
+
+/// A checkpointing task may start at `now`: at least `lead` (its checkpoint) and
+/// [`PIECE_LEADS`] x `lead` (its work) remain before `deadline`. The server applies it at
+/// dispatch, the worker again before it starts a task sent ahead.
+pub fn fits_a_piece(now: Duration, deadline: Duration, lead: Duration) -> bool {
+    let needed = lead.saturating_mul(PIECE_LEADS + 1);
+    !lead.is_zero() && deadline.saturating_sub(now) >= needed
 }
 
 /// A run that ended at `now` on a worker whose deadline is `deadline` was ended by the walltime.
@@ -366,6 +396,14 @@ mod tests {
         assert_eq!(b.left(s(100), s(2000)), s(1000));
         assert_eq!(granted_walltime(BackendKind::Lsf, s(3659)), s(3600));
         assert_eq!(granted_walltime(BackendKind::Slurm, s(3659)), s(3659));
+    }
+
+    #[test]
+    fn a_checkpointing_task_starts_while_its_lead_and_twice_its_lead_remain() {
+        let s = Duration::from_secs;
+        assert!(fits_a_piece(s(0), s(30), s(10)));
+        assert!(!fits_a_piece(s(1), s(30), s(10)));
+        assert!(!fits_a_piece(s(0), s(30), s(0)));
     }
 
     #[test]

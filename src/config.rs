@@ -106,6 +106,16 @@ pub struct Config {
     pub retries_on_failure: u32,
     /// How long a run may take before the worker kills it and it fails (none: no limit).
     pub task_timeout: Option<Duration>,
+    /// The signal a worker sends each running task's process group `checkpoint_lead` before
+    /// its deadline, by its name without `SIG` (none: tasks are not asked to checkpoint).
+    pub checkpoint_signal: Option<String>,
+    /// How long before the deadline the checkpoint signal goes out (none: the default).
+    pub checkpoint_lead: Option<Duration>,
+    /// The exit status with which a task says it saved its state and should run again.
+    pub checkpoint_exit_code: i32,
+    /// Tasks checkpoint unless they say otherwise: they start in any time left that holds the
+    /// lead and a piece of work, and run in pieces.
+    pub checkpointable: bool,
     /// SGE/PBS resource string replacing the generated one (dask-jobqueue's `resource_spec`).
     pub resource_spec: Option<String>,
     /// SGE parallel environment used to request `cores` slots.
@@ -168,6 +178,10 @@ impl Default for Config {
             retries: 3,
             retries_on_failure: 0,
             task_timeout: None,
+            checkpoint_signal: None,
+            checkpoint_lead: None,
+            checkpoint_exit_code: DEFAULT_CHECKPOINT_EXIT_CODE,
+            checkpointable: false,
             resource_spec: None,
             sge_parallel_environment: "smp".to_string(),
             sge_memory_resource: "h_vmem".to_string(),
@@ -179,7 +193,21 @@ impl Default for Config {
     }
 }
 
+/// `checkpoint_lead` when `checkpoint_signal` is set and it is not.
+pub const DEFAULT_CHECKPOINT_LEAD: Duration = Duration::from_secs(60);
+
+/// `checkpoint_exit_code` unless set: 85, the code other tools' checkpoint conventions use
+/// (docs/configuration.md says why), rare as an error status.
+pub const DEFAULT_CHECKPOINT_EXIT_CODE: i32 = 85;
+
 impl Config {
+    /// How long before the deadline the checkpoint signal goes out; none without a signal.
+    pub fn checkpoint_lead(&self) -> Option<Duration> {
+        self.checkpoint_signal
+            .as_ref()
+            .map(|_| self.checkpoint_lead.unwrap_or(DEFAULT_CHECKPOINT_LEAD))
+    }
+
     /// The walltime budget of this configuration's batch jobs: built here once, and what
     /// `plan`, the job scripts, the worker command line and the server all take.
     pub fn budget(&self) -> Budget {

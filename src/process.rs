@@ -8,6 +8,33 @@ use nix::unistd::Pid;
 pub use nix::sys::signal::Signal;
 pub use nix::sys::signal::Signal::{SIGKILL, SIGTERM};
 
+/// The signals a worker may send a task to ask it to checkpoint (`checkpoint_signal`): those
+/// the task's guard passes on to the command (`worker/guard.rs`), by their names without `SIG`.
+pub const CHECKPOINT_SIGNALS: [&str; 6] = ["USR1", "USR2", "TERM", "INT", "HUP", "QUIT"];
+
+/// A `checkpoint_signal` (`USR1`, `SIGUSR1`, `usr1`), as its name without `SIG`; or what is
+/// expected.
+pub fn parse_checkpoint_signal(text: &str) -> Result<&'static str, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    CHECKPOINT_SIGNALS
+        .iter()
+        .find(|s| **s == name)
+        .copied()
+        .ok_or_else(|| {
+            format!(
+                "expected a signal a task can catch, one of {}, found `{text}`",
+                CHECKPOINT_SIGNALS.join(", ")
+            )
+        })
+}
+
+/// The signal a [`parse_checkpoint_signal`] name stands for.
+pub fn checkpoint_signal(name: &str) -> Option<Signal> {
+    let name = parse_checkpoint_signal(name).ok()?;
+    format!("SIG{name}").parse().ok()
+}
+
 /// The process `pid` exists (signal 0 only checks).
 pub fn is_alive(pid: i32) -> bool {
     pid > 0 && kill(Pid::from_raw(pid), None).is_ok()

@@ -8,8 +8,8 @@
 //! hold `cores / slots`. The consumed core-hours split into: startup (from the batch job's
 //! start to its first task; all of it when no task ran), useful (runs that finished), failed
 //! (runs that exited non-zero), killed by the walltime, re-run (runs lost otherwise and run
-//! again), checkpointed (none until tasks can checkpoint), running now, and idle (the rest:
-//! slots between tasks or waiting, the worker's exit). Beside them, not consumed: the tail
+//! again), checkpointed (runs that saved their state and exited with `checkpoint_exit_code`),
+//! running now, and idle (the rest: slots between tasks or waiting, the worker's exit). Beside them, not consumed: the tail
 //! returned (the walltime a batch job did not use because its worker retired) and the queue
 //! wait (wall time before the start, not charged).
 
@@ -206,6 +206,7 @@ fn category(s: &mut Split, kind: RunKind) -> &mut f64 {
         RunKind::Failed => &mut s.failed,
         RunKind::KilledByWalltime => &mut s.killed_by_walltime,
         RunKind::Lost => &mut s.rerun,
+        RunKind::Checkpointed => &mut s.checkpointed,
         RunKind::Running => &mut s.running,
     }
 }

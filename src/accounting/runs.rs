@@ -16,6 +16,8 @@ pub enum RunKind {
     KilledByWalltime,
     /// Lost otherwise (worker lost, interrupted, a server restart), to be run again.
     Lost,
+    /// Saved its state and exited with `checkpoint_exit_code`, to go on in a later run.
+    Checkpointed,
     /// Still running at `now`.
     Running,
 }
@@ -109,6 +111,7 @@ pub fn history(entries: &[Entry], now: f64) -> History {
                     Outcome::Requeued { walltime: true, .. } => RunKind::KilledByWalltime,
                     Outcome::Requeued { .. } => RunKind::Lost,
                     Outcome::Returned => continue,
+                    Outcome::Checkpointed => RunKind::Checkpointed,
                 };
                 h.runs.push(run(*id, job, started, took, kind, measured));
             }

@@ -139,6 +139,20 @@ fn a_batch_job_splits_into_its_categories_and_they_add_up() {
 }
 
 #[test]
+fn a_checkpointed_run_is_counted_as_checkpointed() {
+    let jobs = [job("7", 0, Some(0), Some(1000))];
+    let entries = [
+        added(0, None),
+        started(0, "7", 100.0),
+        ended(0, Outcome::Checkpointed, 800.0, 900.0),
+    ];
+    let s = account(&entries, &jobs, facts(), Duration::from_secs(1000)).total;
+    assert_eq!(s.checkpointed, 800.0 / H);
+    assert_eq!((s.useful, s.failed, s.rerun), (0.0, 0.0, 0.0));
+    assert!((s.parts() - s.consumed).abs() < 1e-12);
+}
+
+#[test]
 fn a_running_cluster_counts_to_now_and_a_queued_job_only_waits() {
     let jobs = [job("7", 0, Some(100), None), job("8", 50, None, None)];
     let entries = [added(0, None), started(0, "7", 200.0)];

@@ -54,6 +54,19 @@ pub fn check(c: &Config) -> Result<(), CheckError> {
             "`task_timeout` must be greater than zero, like \"2h\" (leave it unset for no limit)",
         ));
     }
+    if c.checkpoint_lead.is_some_and(|t| t.is_zero()) {
+        return Err(fail(
+            "checkpoint_lead",
+            "`checkpoint_lead` must be greater than zero, like \"60s\"",
+        ));
+    }
+    if c.checkpointable && c.checkpoint_signal.is_none() {
+        return Err(fail(
+            "checkpointable",
+            "`checkpointable = true` needs `checkpoint_signal`, like \"USR1\": a task is only \
+             started for a piece of its work when its worker will ask it to checkpoint",
+        ));
+    }
     if crate::memory::parse_lsf_units(&c.lsf_units).is_none() {
         return Err(fail(
             "lsf_units",

@@ -51,6 +51,10 @@ pub const KEYS: &[&str] = &[
     "retries",
     "retries_on_failure",
     "task_timeout",
+    "checkpoint_signal",
+    "checkpoint_lead",
+    "checkpoint_exit_code",
+    "checkpointable",
     "resource_spec",
     "sge_parallel_environment",
     "sge_memory_resource",
@@ -182,6 +186,18 @@ fn integer(raw: Raw<'_>, min: i64, max: i64) -> Result<i64, String> {
     Ok(n)
 }
 
+fn boolean(raw: Raw<'_>) -> Result<bool, String> {
+    match raw {
+        Raw::Toml(toml::Value::Boolean(b)) => Ok(*b),
+        Raw::Text(s) => match s.trim() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            other => Err(format!("expected `true` or `false`, found `{other}`")),
+        },
+        Raw::Toml(v) => Err(format!("expected `true` or `false`, found {}", describe(v))),
+    }
+}
+
 fn count(raw: Raw<'_>, min: u32) -> Result<u32, String> {
     integer(raw, i64::from(min), i64::from(u32::MAX)).map(|n| n as u32)
 }
@@ -305,6 +321,13 @@ pub fn set(c: &mut Config, key: &str, raw: Raw<'_>) -> Result<(), String> {
         "retries" => c.retries = count(raw, 0)?,
         "retries_on_failure" => c.retries_on_failure = count(raw, 0)?,
         "task_timeout" => c.task_timeout = Some(duration(raw)?),
+        "checkpoint_signal" => {
+            let s = string(raw, "a signal name like \"USR1\"")?;
+            c.checkpoint_signal = Some(crate::process::parse_checkpoint_signal(&s)?.to_string())
+        }
+        "checkpoint_lead" => c.checkpoint_lead = Some(duration(raw)?),
+        "checkpoint_exit_code" => c.checkpoint_exit_code = integer(raw, 1, 255)? as i32,
+        "checkpointable" => c.checkpointable = boolean(raw)?,
         "resource_spec" => c.resource_spec = Some(text("a resource list like \"h_vmem=4G\"")?),
         "sge_parallel_environment" => c.sge_parallel_environment = text("a PE name like \"smp\"")?,
         "sge_memory_resource" => c.sge_memory_resource = text("a resource name like \"h_vmem\"")?,
@@ -368,6 +391,10 @@ pub fn value(c: &Config, key: &str) -> Json {
         "retries" => json!(c.retries),
         "retries_on_failure" => json!(c.retries_on_failure),
         "task_timeout" => c.task_timeout.map_or(Json::Null, dur),
+        "checkpoint_signal" => json!(c.checkpoint_signal),
+        "checkpoint_lead" => c.checkpoint_lead().map_or(Json::Null, dur),
+        "checkpoint_exit_code" => json!(c.checkpoint_exit_code),
+        "checkpointable" => json!(c.checkpointable),
         "resource_spec" => json!(c.resource_spec),
         "sge_parallel_environment" => json!(c.sge_parallel_environment),
         "sge_memory_resource" => json!(c.sge_memory_resource),
@@ -384,7 +411,7 @@ mod tests {
 
     #[test]
     fn every_key_rejects_a_wrong_type() {
-        for key in KEYS {
+        for key in KEYS.iter().filter(|k| **k != "checkpointable") {
             let e = set(
                 &mut Config::default(),
                 key,
@@ -392,6 +419,25 @@ mod tests {
             );
             assert!(e.unwrap_err().contains("found a boolean"), "{key}");
         }
+        // The one boolean key refuses text and numbers.
+        for wrong in [toml::Value::String("yes".into()), toml::Value::Integer(1)] {
+            let e = set(&mut Config::default(), "checkpointable", Raw::Toml(&wrong));
+            assert!(e.unwrap_err().contains("expected `true` or `false`"));
+        }
+    }
+
+    #[test]
+    fn checkpoint_keys_take_a_catchable_signal_and_an_exit_status() {
+        let mut c = Config::default();
+        set(&mut c, "checkpoint_signal", Raw::Text("sigusr2")).unwrap();
+        assert_eq!(c.checkpoint_signal.as_deref(), Some("USR2"));
+        assert_eq!(c.checkpoint_lead(), Some(Duration::from_secs(60)));
+        let e = set(&mut c, "checkpoint_signal", Raw::Text("KILL")).unwrap_err();
+        assert!(e.contains("one of USR1, USR2"), "{e}");
+        assert!(set(&mut c, "checkpoint_exit_code", Raw::Text("0")).is_err());
+        assert!(set(&mut c, "checkpoint_exit_code", Raw::Text("256")).is_err());
+        set(&mut c, "checkpointable", Raw::Text("true")).unwrap();
+        assert!(c.checkpointable);
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub const TYPED: &[&str] = &[
     "scale",
     "retries_on_failure",
     "task_timeout",
+    "checkpoint_signal",
+    "checkpoint_lead",
+    "checkpoint_exit_code",
+    "checkpointable",
 ];
 
 /// Checks every value of every key of [`SCRIPT_VALUES`] by what it becomes.

@@ -164,9 +164,10 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
                     reason: reason.clone(),
                 },
                 Outcome::Cancelled { .. } => TaskState::Cancelled,
-                Outcome::Rerun { .. } | Outcome::Requeued { .. } | Outcome::Returned => {
-                    TaskState::Pending
-                }
+                Outcome::Rerun { .. }
+                | Outcome::Requeued { .. }
+                | Outcome::Returned
+                | Outcome::Checkpointed => TaskState::Pending,
             };
             let c = &mut r.runs;
             match &outcome {
@@ -179,6 +180,7 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
                     c.walltime_kills += u64::from(*walltime);
                 }
                 Outcome::Rerun { .. } => c.reruns += 1,
+                Outcome::Checkpointed => c.checkpointed += 1,
                 Outcome::Failed { walltime: true, .. } => c.walltime_kills += 1,
                 _ => {}
             }
@@ -188,6 +190,7 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
                     | Outcome::Failed { .. }
                     | Outcome::Killed { .. }
                     | Outcome::Rerun { .. }
+                    | Outcome::Checkpointed
             ) && secs.is_finite()
                 && secs > 0.0
             {
@@ -341,5 +344,34 @@ mod tests {
         let old = format!("{added}{{\"ev\":\"started\",\"id\":0,\"worker\":1,\"at\":0}}\n");
         assert_eq!(parse_journal(&new, "j").unwrap().tasks[0].run, 77);
         assert_eq!(parse_journal(&old, "j").unwrap().tasks[0].run, 0);
+    }
+
+    #[test]
+    fn a_checkpointed_run_leaves_the_task_pending_with_no_failure_or_lost_run() {
+        let head = "{\"ev\":\"added\",\"id\":0,\"spec\":{\"cmd\":\"a\"}}\n\
+            {\"ev\":\"started\",\"id\":0,\"worker\":1,\"at\":0}\n\
+            {\"ev\":\"ended\",\"id\":0,\"outcome\":\"checkpointed\",\"secs\":20.0,\"at\":20}\n";
+        let r = parse_journal(head, "j").unwrap();
+        let t = &r.tasks[0];
+        assert_eq!(t.state, TaskState::Pending);
+        let h = &t.history;
+        assert_eq!((h.attempts, h.lost_runs, h.failures), (1, 0, 0));
+        assert_eq!(
+            h.reason.as_deref(),
+            Some(crate::task::history::CHECKPOINTED)
+        );
+        let c = r.counts();
+        assert_eq!(
+            (c.pending, c.checkpointed, c.requeued, c.reruns),
+            (1, 1, 0, 0)
+        );
+        let whole = format!(
+            "{head}{{\"ev\":\"started\",\"id\":0,\"worker\":2,\"at\":30}}\n\
+             {{\"ev\":\"ended\",\"id\":0,\"outcome\":\"done\",\"secs\":5.0,\"at\":35}}\n"
+        );
+        let r = parse_journal(&whole, "j").unwrap();
+        assert_eq!(r.tasks[0].state, TaskState::Done);
+        assert_eq!(r.tasks[0].history.attempts, 2);
+        assert_eq!(r.counts().task_seconds, 25.0);
     }
 }

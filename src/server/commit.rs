@@ -100,6 +100,7 @@ impl Server {
                 "task {t} came back unstarted from worker slot it was sent ahead to"
             ),
             Outcome::Cancelled { .. } => tracing::info!("task {t} cancelled"),
+            Outcome::Checkpointed => tracing::info!("task {t} checkpointed: it runs again"),
             Outcome::Done => {}
         }
     }

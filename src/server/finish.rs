@@ -112,6 +112,7 @@ impl Server {
             walltime_kills: c.walltime_kills,
             batch_jobs: self.book.submitted,
             batch_jobs_lost: self.book.lost,
+            checkpointed: c.checkpointed,
             core_seconds_consumed: self.worker_seconds(self.now()) * cores,
             // Each slot has cores / slots of its batch job's cores.
             core_seconds_tasks: c.task_seconds * cores / self.opts.slots.max(1) as f64,

@@ -92,6 +92,10 @@ impl Joblog {
     }
 }
 
+/// `Exitval` of a checkpointed run: -2, neither an exit status nor the -1 of a lost run, so a
+/// reader of the joblog tells a piece of work saved from a failure.
+pub const CHECKPOINTED_EXITVAL: i32 = -2;
+
 /// `Exitval` and `Signal` of a run that ended so; `None` for a task that never ran.
 fn exit_of(outcome: &Outcome) -> Option<(i32, i32)> {
     Some(match outcome {
@@ -107,6 +111,8 @@ fn exit_of(outcome: &Outcome) -> Option<(i32, i32)> {
             (None, None) => (-1, 0),
         },
         Outcome::Requeued { .. } | Outcome::Cancelled { .. } => (-1, 0),
+        // The run exited with `checkpoint_exit_code`; the joblog does not know that code.
+        Outcome::Checkpointed => (CHECKPOINTED_EXITVAL, 0),
         Outcome::Returned => return None,
     })
 }

@@ -75,6 +75,8 @@ pub struct Summary {
     pub batch_jobs: u64,
     /// Batch jobs preempted or lost with their node: their tasks were requeued, no failure.
     pub batch_jobs_lost: u64,
+    /// Runs that checkpointed (`checkpoint_exit_code`): their tasks went on in a later run.
+    pub checkpointed: u64,
     pub core_seconds_consumed: f64,
     pub core_seconds_tasks: f64,
     pub interrupted: bool,

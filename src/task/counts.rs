@@ -23,8 +23,13 @@ pub struct Counts {
     pub walltime_kills: u64,
     /// Failed runs run again (`retries_on_failure`).
     pub reruns: u64,
-    /// Wall time of the runs that ended the task or ran it again after a failure (done,
-    /// failed, killed, rerun; not lost and requeued, not cancelled), seconds.
+    /// Runs that saved their state and exited with `checkpoint_exit_code` (the task ran
+    /// again); absent from the counts of a server older than checkpoints.
+    #[serde(default)]
+    pub checkpointed: u64,
+    /// Wall time of the runs that ended the task, ran it again after a failure or
+    /// checkpointed (done, failed, killed, rerun, checkpointed; not lost and requeued, not
+    /// cancelled), seconds.
     pub task_seconds: f64,
 }
 

@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 use super::{Outcome, StateName, TaskId, TaskInfo, TaskSpec, TaskState};
 
+/// Why a checkpointed task is pending again, as `tasks` shows it.
+pub const CHECKPOINTED: &str = "checkpointed: saved its state before the deadline";
+
 /// The runs of one task.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TaskHistory {
@@ -82,6 +85,12 @@ impl TaskHistory {
                 (Some(reason), None, None)
             }
             Outcome::Cancelled { reason } => (Some(reason), None, None),
+            Outcome::Checkpointed => {
+                self.reason = Some(CHECKPOINTED.to_string());
+                self.exit_code = None;
+                self.signal = None;
+                return;
+            }
             Outcome::Returned => unreachable!("handled above"),
         };
         self.reason = reason.cloned();

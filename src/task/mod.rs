@@ -6,7 +6,7 @@
 //! server's core and the tasks-file reader all speak these types; none of them owns them.
 
 mod counts;
-mod history;
+pub mod history;
 pub mod info;
 
 use std::collections::BTreeMap;
@@ -50,6 +50,26 @@ pub struct TaskSpec {
     /// the server in the spec it sends a worker, never read from a tasks file; absent: 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
+    /// The task saves its state and exits with `checkpoint_exit_code` when its worker sends
+    /// `checkpoint_signal`, so it may start in a batch job whose time left is shorter than its
+    /// estimate and run in pieces (overrides the cluster's `checkpointable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpointable: Option<bool>,
+    /// How its worker asks it to checkpoint (`checkpoint_signal`, `checkpoint_lead`): set by
+    /// the server in the spec it sends a worker, never read from a tasks file; absent: never.
+    /// Boxed: most specs carry none, and a spec travels inline in every dispatch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Box<CheckpointSignal>>,
+}
+
+/// The signal a worker sends a running task's process group `lead` seconds before its
+/// deadline, once per run, so the task saves its state and exits with `checkpoint_exit_code`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointSignal {
+    /// A signal name without `SIG`, like `USR1` (checked by the configuration).
+    pub signal: String,
+    /// Seconds before the deadline.
+    pub lead: f64,
 }
 
 /// The state of one task.
@@ -130,6 +150,10 @@ pub enum Outcome {
     },
     /// Sent ahead to a worker slot that gave it back unstarted (no run is lost).
     Returned,
+    /// The run saved its state and exited with `checkpoint_exit_code`: the task is back in
+    /// the queue, first in line, counted neither as a failure nor as a lost run (a journal
+    /// written before checkpoints never holds it).
+    Checkpointed,
     /// `hpcluster cancel`: taken off the queue, or stopped while it ran.
     Cancelled {
         reason: String,

@@ -3,8 +3,8 @@
 //! Three forms, chosen by the file name: plain text (one shell command per line, `#` comments
 //! and blank lines skipped), `.jsonl` (one JSON object per line) and `.toml` (`[[task]]`
 //! tables). Structured tasks have `cmd` and optionally `name`, `time` (a duration such as
-//! `"2h"`, or seconds), `cwd`, `env`, `retries`, `retries_on_failure` and `timeout` (a
-//! duration). Parsing is pure; errors name the file, the line and what was expected.
+//! `"2h"`, or seconds), `cwd`, `env`, `retries`, `retries_on_failure`, `timeout` (a
+//! duration) and `checkpointable` (true or false). Parsing is pure; errors name the file, the line and what was expected.
 
 use std::collections::BTreeMap;
 
@@ -50,6 +50,8 @@ struct RawTask {
     retries_on_failure: Option<u32>,
     #[serde(default)]
     timeout: Option<RawTime>,
+    #[serde(default)]
+    checkpointable: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,7 +75,7 @@ pub fn parse_tasks(text: &str, format: TasksFormat, origin: &str) -> anyhow::Res
         TasksFormat::Toml => {
             let raw: TomlTasks = toml::from_str(text).map_err(|e| {
                 anyhow!(
-                    "invalid tasks file `{origin}`: {}expected `[[task]]` tables with `cmd = \"...\"` and optional name, time, cwd, env, retries, retries_on_failure, timeout",
+                    "invalid tasks file `{origin}`: {}expected `[[task]]` tables with `cmd = \"...\"` and optional name, time, cwd, env, retries, retries_on_failure, timeout, checkpointable",
                     e
                 )
             })?;
@@ -146,6 +148,8 @@ fn convert(raw: RawTask, at: &str) -> anyhow::Result<TaskSpec> {
         retries_on_failure: raw.retries_on_failure,
         timeout: seconds(raw.timeout, "timeout", at)?,
         attempt: None,
+        checkpointable: raw.checkpointable,
+        checkpoint: None,
     };
     check_task(&spec, at)?;
     Ok(spec)

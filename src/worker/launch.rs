@@ -27,6 +27,8 @@ pub struct Running {
     pub slot: u32,
     /// Which start of the task this is (the server's run ID).
     pub run: RunId,
+    /// When (Unix time) and with what its worker asks it to checkpoint; taken once sent.
+    pub checkpoint: Option<super::checkpoint::Due>,
 }
 
 /// A task's end as the launcher reports it: (task, its run, how it ended, seconds it ran).
@@ -183,6 +185,7 @@ impl Launcher {
             started,
             slot,
             run,
+            checkpoint: super::checkpoint::Due::of(spec, self.deadline),
         })
     }
 }

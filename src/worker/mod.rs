@@ -5,7 +5,8 @@
 //! Each of its slots asks the server for a task; the server answers with one that can finish
 //! before the deadline ([`crate::budget::may_start`]) or tells the slot to retire. Once every slot
 //! has retired the worker says goodbye and exits 0, so its batch job ends and frees the
-//! allocation. On SIGTERM (the batch system stopping the job) or at the deadline it stops its tasks and reports them interrupted, so the server requeues them.
+//! allocation. Tasks whose spec carries a checkpoint signal get it `checkpoint_lead` before the
+//! deadline (`checkpoint.rs`). On SIGTERM (the batch system stopping the job) or at the deadline it stops its tasks and reports them interrupted, so the server requeues them.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use crate::protocol::{Claim, Reply, Request, RunEnd, RunId};
 use crate::task::TaskSpec;
 use crate::time::unix_now;
 
+mod checkpoint;
 mod deadline;
 pub mod guard;
 mod launch;
@@ -123,6 +125,7 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
     let mut queued: HashMap<u32, Queued> = HashMap::new();
     let mut retired: std::collections::HashSet<u32> = Default::default();
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut checkpoints = tokio::time::interval(checkpoint::CHECK_EVERY);
     let mut reconnect = tokio::time::interval(link::RECONNECT_EVERY);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut intr = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -205,7 +208,8 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                         let now = unix_now();
                         let fits = args.no_admission
                             || may_start(now, deadline, next.estimate, next.buffer, 0, None)
-                                == Admission::Start;
+                                == Admission::Start
+                            || checkpoint::starts_in_pieces(&next.spec, now, deadline);
                         if !fits {
                             reports.push(Request::TaskEnded { task: next.task, end: RunEnd::NotStarted, secs: 0.0, run: next.run });
                         } else if let Some(failed) = launcher.start(&next.spec, next.task, next.run, r.slot, &mut running) {
@@ -220,6 +224,9 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                 }
             }
             _ = heartbeat.tick() => link.send(Request::Heartbeat),
+            _ = checkpoints.tick(), if running.values().any(|r| r.checkpoint.is_some()) => {
+                checkpoint::signal_due(&mut running, unix_now());
+            }
             _ = reconnect.tick(), if !link.is_connected() => {
                 if link.lost_for().is_some_and(|d| d >= link::RECONNECT_WITHIN) {
                     break Err(anyhow::anyhow!(

@@ -45,3 +45,68 @@ fn every_run_sees_its_deadline_and_its_attempt() {
         );
     }
 }
+
+/// The acceptance of issue 11 item 4: a checkpointable task of 60 s of work under a 24 s
+/// walltime, asked with USR1 5 s before each deadline, saves its count and exits 85; every
+/// next run (`HPCLUSTER_ATTEMPT` one more) resumes from the saved count, until it finishes.
+/// No run counts as a failure or a retry, and the run exits 0.
+#[test]
+fn a_checkpointing_task_runs_in_pieces_each_resuming_from_its_state() {
+    let c = Test::new()
+        .cluster("ckpieces")
+        .poll("200ms")
+        .config("checkpoint_signal = \"USR1\"\ncheckpoint_lead = \"5s\"\nretries = 0\n");
+    let d = c.path().display().to_string();
+    // `sleep 1 & wait $!`: the trap runs at once, not when `sleep` returns.
+    let cmd = format!(
+        "trap 'echo $n > {d}/state; exit 85' USR1; n=$(cat {d}/state 2>/dev/null || echo 0); \
+         echo $HPCLUSTER_ATTEMPT $n >> {d}/starts; \
+         while [ $n -lt 60 ]; do sleep 1 & wait $!; n=$((n+1)); done; echo $n > {d}/state"
+    );
+    let task = serde_json::json!({"cmd": cmd, "time": "60s", "checkpointable": true});
+    let tasks = c.write("tasks.jsonl", &format!("{task}\n"));
+    let out = c
+        .up_tasks("local", &tasks)
+        .args(&["--walltime", "24s", "--buffer", "1s"])
+        .output();
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    let [done, failed, _, retried, walltime_kills, _] = summary(&out);
+    assert_eq!(
+        (done, failed, retried, walltime_kills),
+        (1, 0, 0, 0),
+        "{}",
+        out.all()
+    );
+    let starts = std::fs::read_to_string(c.path().join("starts")).unwrap();
+    let starts: Vec<(u32, u32)> = starts
+        .lines()
+        .map(|l| {
+            let (a, n) = l.split_once(' ').unwrap();
+            (a.parse().unwrap(), n.parse().unwrap())
+        })
+        .collect();
+    eprintln!("attempt and starting count of each run: {starts:?}");
+    assert!((3..=5).contains(&starts.len()), "{starts:?}\n{}", out.all());
+    let attempts: Vec<u32> = starts.iter().map(|s| s.0).collect();
+    assert_eq!(attempts, (1..=starts.len() as u32).collect::<Vec<_>>());
+    // Each run resumed from where the one before stopped: a count that only grows.
+    assert_eq!(starts[0].1, 0);
+    assert!(starts.windows(2).all(|w| w[1].1 > w[0].1), "{starts:?}");
+    let state = std::fs::read_to_string(c.path().join("state")).unwrap();
+    assert_eq!(state.trim(), "60");
+    let pieces = starts.len() as u64 - 1;
+    assert!(
+        out.stdout.contains(&format!("{pieces} checkpointed")),
+        "{}",
+        out.all()
+    );
+    let journal = c.journal();
+    assert_eq!(
+        crate::harness::ends(&journal, 0, "checkpointed") as u64,
+        pieces
+    );
+    let tasks: serde_json::Value = serde_json::from_str(&c.run_ok(&["tasks", "--json"])).unwrap();
+    let t = &tasks[0];
+    assert_eq!(t["state"], "done", "{tasks}");
+    assert_eq!(t["attempts"], starts.len() as u64, "{tasks}");
+}

@@ -168,6 +168,7 @@ async fn serve(
         heartbeat_timeout: HEARTBEAT_TIMEOUT,
     })
     .with_failure_rules(config.retries_on_failure, config.task_timeout)
+    .with_checkpoint_rule(checkpoint_rule(&config), config.checkpointable)
     // Run IDs from this server's start, in microseconds: never one a previous server of the
     // cluster handed out, even where its `started` entry never reached the journal.
     .with_first_run(crate::time::unix_now().as_micros() as u64);
@@ -245,6 +246,16 @@ async fn serve(
 /// and those still queued or running are re-attached, not cancelled: their workers reconnect
 /// (they keep running their tasks while the server is away) and claim the tasks the journal
 /// left running on them. They count against `max_jobs`.
+/// The configuration's checkpoint contract, for the core (none without `checkpoint_signal`).
+fn checkpoint_rule(config: &Config) -> Option<crate::server::core::CheckpointRule> {
+    let signal = crate::process::checkpoint_signal(config.checkpoint_signal.as_deref()?)?;
+    Some(crate::server::core::CheckpointRule {
+        signal,
+        lead: config.checkpoint_lead()?,
+        exit_code: config.checkpoint_exit_code,
+    })
+}
+
 fn resume_jobs(mut tracker: Tracker) -> (Tracker, Vec<crate::backend::JobId>) {
     if tracker.unresolved() > 0 {
         if let Err(e) = tracker.reconcile(true) {
@@ -334,6 +345,12 @@ fn report(s: &Summary) -> i32 {
         println!(
             "{} batch job(s) preempted or lost with their node: their tasks were requeued, not counted as failed or against `retries`",
             s.batch_jobs_lost
+        );
+    }
+    if s.checkpointed > 0 {
+        println!(
+            "{} checkpointed: run(s) that saved their state before the deadline and went on in a later run, not counted as failed or retried",
+            s.checkpointed
         );
     }
     if s.walltime_kills > 0 {

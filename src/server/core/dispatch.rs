@@ -239,7 +239,7 @@ impl Core {
             let est =
                 self.estimates
                     .for_task(self.tasks.class(r.task), self.tasks.time(r.task), now);
-            self.admits(budget, o, est) == Admission::Start
+            self.admits(budget, o, est, r.task) == Admission::Start
         })
     }
 

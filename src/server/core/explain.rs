@@ -85,6 +85,16 @@ impl Core {
         if let Some(r) = &h.reason {
             out.push(format!("its last run: {r}"));
         }
+        if let Some(c) = rules.checkpoint.filter(|_| self.tasks.checkpointable(id)) {
+            out.push(format!(
+                "it checkpoints (`checkpointable`): a worker with at least {} left before its \
+                 deadline starts it, however long its estimate, and sends it {} {} before the \
+                 deadline",
+                format_human(c.lead.saturating_mul(crate::budget::PIECE_LEADS + 1)),
+                c.signal.as_str(),
+                format_human(c.lead)
+            ));
+        }
         out.push(self.explain_workers(est, now));
         out
     }
@@ -162,6 +172,15 @@ impl Core {
                 w.hello.deadline.saturating_sub(now).as_secs()
             ))
         ));
+        if let Some(c) = self.tasks.rules.checkpoint {
+            out.push(format!(
+                "its worker sends it {} {} before the deadline; an exit with status {} then \
+                 requeues it as checkpointed",
+                c.signal.as_str(),
+                format_human(c.lead),
+                c.exit_code
+            ));
+        }
         out
     }
 }

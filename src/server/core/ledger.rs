@@ -35,6 +35,11 @@ impl Counts {
         self.reruns += 1;
     }
 
+    /// A run checkpointed (`checkpoint_exit_code`) and its task runs again.
+    pub(super) fn on_checkpointed(&mut self) {
+        self.checkpointed += 1;
+    }
+
     /// A run that ended the task (or ran it again) took `secs`.
     pub(super) fn on_run_ended(&mut self, secs: f64) {
         if secs.is_finite() && secs > 0.0 {

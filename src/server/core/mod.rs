@@ -39,7 +39,7 @@ pub use ledger::Counts;
 pub use orphans::ClaimOutcome;
 pub use stale::Reported;
 pub use supply::{JobCounts, Supply};
-pub use tasks::TaskRules;
+pub use tasks::{CheckpointRule, TaskRules};
 pub use workers::WorkerHello;
 
 use crate::budget::Budget;
@@ -115,6 +115,18 @@ impl Core {
         self
     }
 
+    /// The cluster's checkpoint contract (`checkpoint_signal`, `checkpoint_lead`,
+    /// `checkpoint_exit_code`) and whether tasks checkpoint unless they say otherwise.
+    pub fn with_checkpoint_rule(
+        mut self,
+        rule: Option<CheckpointRule>,
+        checkpointable: bool,
+    ) -> Core {
+        self.tasks.rules.checkpoint = rule;
+        self.tasks.rules.checkpointable = checkpointable;
+        self
+    }
+
     pub fn budget(&self) -> &Budget {
         &self.cfg.budget
     }
@@ -137,6 +149,10 @@ impl Core {
     /// exceeds what a fresh batch job offers.
     pub fn never_fits(&self, spec: &TaskSpec, history: &TaskHistory) -> Option<String> {
         let t = secs_to_duration(history.effective_time(spec.time)?);
+        let rules = &self.tasks.rules;
+        if rules.checkpoint.is_some() && spec.checkpointable.unwrap_or(rules.checkpointable) {
+            return None; // it runs in pieces
+        }
         if !self.cfg.budget.never_fits(t) {
             return None;
         }

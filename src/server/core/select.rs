@@ -9,7 +9,9 @@
 //! Admission is the budget's rule ([`Budget::admit`]) with one exception: a fresh slot (nothing
 //! started, most of its batch job ahead: [`Budget::fresh`]) may start a task whose estimate is
 //! capped at the usable time, so tasks the run has seen take longer than any batch job offers
-//! still run, one per fresh batch job, instead of every worker retiring unused.
+//! still run, one per fresh batch job, instead of every worker retiring unused. A task that
+//! checkpoints (`checkpointable`, with a `checkpoint_signal`) starts in any time left that
+//! holds its checkpoint lead and a piece of work ([`crate::budget::fits_a_piece`]).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -34,8 +36,25 @@ struct Candidate {
 
 impl Core {
     /// The budget's admission at an opening, with the fresh-slot exception (module doc).
-    pub(super) fn admits(&self, budget: Budget, o: Opening, estimate: Duration) -> Admission {
-        let a = budget.admit(o.at, o.deadline, estimate, o.started);
+    /// A task that checkpoints starts in any piece of time that fits its checkpoint lead
+    /// ([`Budget::admit_in_pieces`]).
+    pub(super) fn admits(
+        &self,
+        budget: Budget,
+        o: Opening,
+        estimate: Duration,
+        task: TaskId,
+    ) -> Admission {
+        let lead = self
+            .tasks
+            .rules
+            .checkpoint
+            .filter(|_| self.tasks.checkpointable(task))
+            .map(|c| c.lead);
+        let a = match lead {
+            Some(lead) => budget.admit_in_pieces(o.at, o.deadline, estimate, o.started, lead),
+            None => budget.admit(o.at, o.deadline, estimate, o.started),
+        };
         let left = budget.left(o.at, o.deadline);
         match a {
             Admission::NoTime { .. }
@@ -60,14 +79,14 @@ impl Core {
         let Some(oldest) = self.oldest(now) else {
             return Err(None);
         };
-        let refusal = match self.admits(budget, o, oldest.estimate) {
+        let refusal = match self.admits(budget, o, oldest.estimate, oldest.task) {
             Admission::Start => return Ok(self.take(oldest)),
             other => other,
         };
         let candidates = self.candidates(now, budget.best_fit);
         let admitted = candidates
             .iter()
-            .filter(|c| self.admits(budget, o, c.estimate) == Admission::Start);
+            .filter(|c| self.admits(budget, o, c.estimate, c.task) == Admission::Start);
         let pick = if budget.best_fit {
             // The longest that fits; the oldest of equals.
             admitted.max_by(|a, b| a.estimate.cmp(&b.estimate).then(b.task.cmp(&a.task)))

@@ -13,7 +13,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::ledger::Counts;
-use crate::task::{Outcome, TaskEvent, TaskHistory, TaskId, TaskInfo, TaskSpec, TaskState};
+use crate::task::{
+    CheckpointSignal, Outcome, TaskEvent, TaskHistory, TaskId, TaskInfo, TaskSpec, TaskState,
+};
 
 /// The cluster's rules for every task that sets none of its own.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -24,6 +26,20 @@ pub struct TaskRules {
     pub retries_on_failure: u32,
     /// Seconds a run may take before the worker kills it.
     pub timeout: Option<f64>,
+    /// How workers ask tasks to checkpoint, and the exit status that says one did (none:
+    /// `checkpoint_signal` unset, and no exit status means a checkpoint).
+    pub checkpoint: Option<CheckpointRule>,
+    /// Tasks checkpoint unless they say otherwise (`checkpointable`).
+    pub checkpointable: bool,
+}
+
+/// The cluster's checkpoint contract: `checkpoint_signal`, `checkpoint_lead`,
+/// `checkpoint_exit_code`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CheckpointRule {
+    pub signal: crate::process::Signal,
+    pub lead: std::time::Duration,
+    pub exit_code: i32,
 }
 
 /// A task's description as the table keeps it: command, time and retries inline, the rarely
@@ -43,6 +59,7 @@ struct SpecExtra {
     env: std::collections::BTreeMap<String, String>,
     retries_on_failure: Option<u32>,
     timeout: Option<f64>,
+    checkpointable: Option<bool>,
 }
 
 impl From<TaskSpec> for StoredSpec {
@@ -53,12 +70,14 @@ impl From<TaskSpec> for StoredSpec {
             env: s.env,
             retries_on_failure: s.retries_on_failure,
             timeout: s.timeout,
+            checkpointable: s.checkpointable,
         };
         let used = extra.name.is_some()
             || extra.cwd.is_some()
             || !extra.env.is_empty()
             || extra.retries_on_failure.is_some()
-            || extra.timeout.is_some();
+            || extra.timeout.is_some()
+            || extra.checkpointable.is_some();
         StoredSpec {
             cmd: s.cmd.into_boxed_str(),
             time: s.time,
@@ -81,6 +100,8 @@ impl StoredSpec {
             retries_on_failure: e.retries_on_failure,
             timeout: e.timeout,
             attempt: None,
+            checkpointable: e.checkpointable,
+            checkpoint: None,
         }
     }
 }
@@ -198,7 +219,29 @@ impl TaskTable {
         spec.timeout = spec.timeout.or(self.rules.timeout);
         // Called as the run starts: its attempts count this run already.
         spec.attempt = Some(self.history(id).attempts.max(1));
+        spec.checkpoint = self.rules.checkpoint.map(|c| {
+            Box::new(CheckpointSignal {
+                signal: c.signal.as_str().trim_start_matches("SIG").to_string(),
+                lead: c.lead.as_secs_f64(),
+            })
+        });
+        // The worker checks a task sent ahead by the same rule as the server.
+        if self.checkpointable(id) {
+            spec.checkpointable = Some(true);
+        }
         spec
+    }
+
+    /// The task may start in a batch job's tail too short for its estimate and run in pieces:
+    /// it checkpoints (its own `checkpointable`, else the cluster's) and workers ask it to
+    /// (`checkpoint_signal` is set).
+    pub fn checkpointable(&self, id: TaskId) -> bool {
+        let own = self.tasks[id as usize]
+            .spec
+            .extra
+            .as_ref()
+            .and_then(|e| e.checkpointable);
+        self.rules.checkpoint.is_some() && own.unwrap_or(self.rules.checkpointable)
     }
 
     /// The view `hpcluster tasks` shows, at `now` (Unix seconds).
@@ -292,7 +335,10 @@ impl TaskTable {
                 reason: reason.clone(),
             },
             Outcome::Cancelled { .. } => TaskState::Cancelled,
-            Outcome::Rerun { .. } | Outcome::Requeued { .. } | Outcome::Returned => {
+            Outcome::Rerun { .. }
+            | Outcome::Requeued { .. }
+            | Outcome::Returned
+            | Outcome::Checkpointed => {
                 unreachable!("runs that do not end the task have their own paths")
             }
         };
@@ -357,6 +403,21 @@ impl TaskTable {
             }
         };
         self.finish(id, outcome, secs)
+    }
+
+    /// A run saved its state and exited with `checkpoint_exit_code`: the task goes back to the
+    /// front of its queue, its retries and failures untouched.
+    pub fn checkpointed(&mut self, id: TaskId, secs: f64) -> TaskEvent {
+        let outcome = Outcome::Checkpointed;
+        self.history_mut(id).on_ended(&outcome, secs);
+        self.counts.on_checkpointed();
+        self.counts.on_run_ended(secs);
+        self.set_state(id, TaskState::Pending);
+        TaskEvent {
+            task: id,
+            outcome,
+            secs,
+        }
     }
 
     /// A run of a running task was lost: the task goes back to the front of the queue, or

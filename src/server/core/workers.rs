@@ -1,6 +1,7 @@
 //! Connected workers: what each said of itself, what its slots run, and what happens to those
 //! tasks when a run ends ([`Core::on_task_ended`]: done; failed, killed or timed out, and run
-//! again while `retries_on_failure` last; lost to the walltime), when the worker leaves or is
+//! again while `retries_on_failure` last; checkpointed, an exit with `checkpoint_exit_code`,
+//! and first in line again; lost to the walltime), when the worker leaves or is
 //! lost, or when it falls silent. A run lost to the walltime teaches the task what it needs at
 //! least; a task that needs more than a fresh batch job offers fails at once, with the
 //! walltime that would fit it.
@@ -166,6 +167,15 @@ impl Core {
             RunEnd::Exited { code: 0 } => {
                 self.estimates.observe(self.tasks.class(task), secs);
                 return Some(self.tasks.finish(task, Outcome::Done, secs));
+            }
+            RunEnd::Exited { code }
+                if self
+                    .tasks
+                    .rules
+                    .checkpoint
+                    .is_some_and(|c| c.exit_code == code) =>
+            {
+                return Some(self.tasks.checkpointed(task, secs));
             }
             RunEnd::Exited { code } => {
                 failed(format!("exit status {code}"), Some(code), None, false)

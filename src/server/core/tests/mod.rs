@@ -1,6 +1,7 @@
 //! Unit tests of the scheduling core, time passed in: dispatch, admission, losses and retries
 //! here; sending ahead in [`prefetch`]; a restarted server's orphans and claims in [`restart`].
 
+mod checkpoints;
 mod failures;
 mod learning;
 mod prefetch;

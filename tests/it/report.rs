@@ -96,11 +96,14 @@ fn the_ledger_adds_up_to_what_the_batch_jobs_consumed_and_names_a_counterfactual
         (consumed - recorded).abs() <= 0.01 * recorded,
         "ledger {consumed} against jobs.json {recorded}"
     );
-    // Task time at one core per slot: the tasks' own clocks agree within 2%.
+    // Task time at one core per slot: the tasks' own clocks agree within 2%, plus what
+    // starting each of the 6 runs costs the worker (the task guard's exec and the shell's,
+    // counted as the run's time: up to 50 ms each on a loaded 2-core machine).
     let tasks = total(&report, "useful") + total(&report, "failed");
     let own = own_seconds(&c) / 3600.0;
+    let launch = 6.0 * 0.05 / 3600.0;
     assert!(
-        (tasks - own).abs() <= 0.02 * own,
+        (tasks - own).abs() <= 0.02 * own + launch,
         "ledger {tasks} against the tasks' {own}"
     );
     assert!(total(&report, "failed") > 0.0, "{report:#}");

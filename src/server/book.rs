@@ -107,6 +107,9 @@ impl JobBook {
     pub fn on_nodes(&mut self, nodes: Vec<(JobId, String)>) {
         for (id, node) in nodes {
             if let Some(j) = self.jobs.get_mut(&id) {
+                if j.connected {
+                    self.nodes.on_ran(&node);
+                }
                 j.node = Some(node);
             }
         }
@@ -160,6 +163,9 @@ impl JobBook {
             Some(j) => {
                 j.connected = true;
                 j.worker = Some(worker);
+                if let Some(node) = &j.node {
+                    self.nodes.on_ran(node);
+                }
                 self.failed_starts = 0;
                 self.failed_streak.clear();
             }
@@ -346,9 +352,10 @@ mod tests {
         book.on_nodes(vec![
             (JobId::new("11"), "n3".into()),
             (JobId::new("12"), "n3".into()),
-            (JobId::new("13"), "n3".into()),
+            (JobId::new("13"), "n4".into()),
         ]);
-        // The connected one's end is no fault of the node.
+        // The connected one's end is no fault of its node, and shows the job script works
+        // (on n4): n3's failed starts count.
         book.on_worker_gone(&JobId::new("13"));
         book.on_poll(&[(JobId::new("13"), JobState::Failed)]);
         book.on_poll(&[(JobId::new("11"), JobState::Failed)]);

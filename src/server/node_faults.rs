@@ -2,9 +2,11 @@
 //!
 //! A batch job's end is the node's fault when it ended `node_failed` (SLURM `NODE_FAIL`,
 //! `BOOT_FAIL`) or when it ended before its worker connected (a failed start, as the book
-//! counts them: not cancelled, not preempted). A preemption, a cancellation, or any end after
-//! the worker connected is not: the node ran the worker. [`EXCLUDE_AFTER`] such ends on the same node
-//! exclude it. Only a batch job on one node counts (`n[1-2]` names several, and which of them
+//! counts them: not cancelled, not preempted) while a worker of the run has connected from
+//! another node: until the job script has worked somewhere, a failed start is the script's
+//! fault (a prologue that fails, a worker not on the PATH), not the node's. A preemption, a
+//! cancellation, or any end after the worker connected is not: the node ran the worker.
+//! [`EXCLUDE_AFTER`] such ends on the same node exclude it. Only a batch job on one node counts (`n[1-2]` names several, and which of them
 //! failed is not known). The rule is pure: the book feeds it each end and takes the
 //! exclusions it decided; the server passes them on to the tracker, which records them in
 //! `jobs.json` and gives them to the submit command.
@@ -29,9 +31,12 @@ pub struct Exclusion {
 /// The node faults seen in this run, per node.
 #[derive(Debug, Default)]
 pub struct NodeFaults {
-    /// Each faulty end on a node: the batch job and how it ended, in words.
-    faults: HashMap<String, Vec<(JobId, String)>>,
+    /// Each faulty end on a node: the batch job, how it ended in words, and whether the node
+    /// itself failed (else a failed start, which counts once the script ran elsewhere).
+    faults: HashMap<String, Vec<(JobId, String, bool)>>,
     excluded: HashSet<String>,
+    /// Nodes a worker of this run connected from: the job script works there.
+    ran: HashSet<String>,
     /// Decided, not yet taken by the server.
     decided: Vec<Exclusion>,
 }
@@ -68,6 +73,9 @@ impl NodeFaults {
         connected: bool,
         cancelled: bool,
     ) {
+        if let (Some(node), true) = (node, connected) {
+            self.on_ran(node);
+        }
         let (Some(node), Some(fault)) = (node, node_fault(state, connected, cancelled)) else {
             return;
         };
@@ -75,23 +83,51 @@ impl NodeFaults {
             return;
         }
         let seen = self.faults.entry(node.to_string()).or_default();
-        if seen.iter().any(|(j, _)| j == job) {
+        if seen.iter().any(|(j, _, _)| j == job) {
             return;
         }
-        seen.push((job.clone(), fault));
-        if seen.len() < EXCLUDE_AFTER {
+        seen.push((job.clone(), fault, state == JobState::NodeFailed));
+        self.decide(node);
+    }
+
+    /// A worker connected from `node` (or ran there): the job script works on it.
+    pub fn on_ran(&mut self, node: &str) {
+        if !one_node(node) || !self.ran.insert(node.to_string()) {
             return;
         }
-        let said: Vec<String> = seen.iter().map(|(j, f)| format!("{j} {f}")).collect();
+        let nodes: Vec<String> = self.faults.keys().cloned().collect();
+        for n in nodes {
+            self.decide(&n);
+        }
+    }
+
+    /// Excludes `node` once [`EXCLUDE_AFTER`] of its faults count.
+    fn decide(&mut self, node: &str) {
+        if self.excluded.contains(node) {
+            return;
+        }
+        let script_works = self.ran.iter().any(|n| n != node);
+        let Some(seen) = self.faults.get(node) else {
+            return;
+        };
+        let counted: Vec<&(JobId, String, bool)> = seen
+            .iter()
+            .filter(|(_, _, node_failed)| *node_failed || script_works)
+            .collect();
+        if counted.len() < EXCLUDE_AFTER {
+            return;
+        }
+        let said: Vec<String> = counted.iter().map(|(j, f, _)| format!("{j} {f}")).collect();
+        let jobs = counted.iter().map(|(j, _, _)| j.clone()).collect();
         self.excluded.insert(node.to_string());
         self.decided.push(Exclusion {
             node: node.to_string(),
             why: format!(
                 "{} batch jobs failed there: {}",
-                seen.len(),
+                counted.len(),
                 said.join(", ")
             ),
-            jobs: seen.iter().map(|(j, _)| j.clone()).collect(),
+            jobs,
         });
     }
 
@@ -112,6 +148,8 @@ mod tests {
     #[test]
     fn two_faults_on_one_node_exclude_it_once() {
         let mut n = NodeFaults::default();
+        // The job script works: a worker connected from n5.
+        n.on_ran("n5");
         n.on_end(&id("1"), Some("n3"), JobState::NodeFailed, true, false);
         assert!(n.take().is_empty());
         // Another node's fault does not add up with n3's.
@@ -151,6 +189,36 @@ mod tests {
             n.on_end(&id(&i.to_string()), Some("n3"), state, connected, cancelled);
         }
         assert!(n.take().is_empty());
+    }
+
+    /// Failed starts on the only node a run has seen are the job script's fault until a
+    /// worker connects from another node; node failures count at once.
+    #[test]
+    fn failed_starts_count_once_the_script_ran_elsewhere() {
+        let mut n = NodeFaults::default();
+        n.on_end(&id("1"), Some("vm"), JobState::Failed, false, false);
+        n.on_end(&id("2"), Some("vm"), JobState::Failed, false, false);
+        n.on_end(&id("3"), Some("vm"), JobState::Failed, false, false);
+        assert!(n.take().is_empty(), "a failing script excludes no node");
+        n.on_ran("vm");
+        assert!(
+            n.take().is_empty(),
+            "a worker from vm itself proves nothing of vm"
+        );
+        n.on_ran("n2");
+        assert_eq!(
+            n.take().len(),
+            1,
+            "the script works on n2: vm's failed starts count"
+        );
+        let mut m = NodeFaults::default();
+        m.on_end(&id("4"), Some("n7"), JobState::NodeFailed, false, false);
+        m.on_end(&id("5"), Some("n7"), JobState::NodeFailed, false, false);
+        assert_eq!(
+            m.take().len(),
+            1,
+            "node failures count without a worker anywhere"
+        );
     }
 
     #[test]

@@ -40,6 +40,7 @@ mod config;
 mod dask_configs;
 mod docs_scripts;
 mod every_backend;
+mod held_results;
 mod job_dirs;
 mod joblog;
 mod json_schema;

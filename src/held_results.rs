@@ -54,8 +54,17 @@ impl HeldResult {
 
     /// Writes it into `dir` (created if needed) atomically and durably; returns the file.
     pub fn write(&self, dir: &Path, mode: u32) -> anyhow::Result<PathBuf> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create `{}`", dir.display()))?;
+        if !dir.exists() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create `{}`", dir.display()))?;
+            // The new directories' names are on disk too (`results/` and this worker's).
+            if let Some(results) = dir.parent() {
+                crate::atomic_file::sync_dir(results)?;
+                if let Some(cluster) = results.parent() {
+                    crate::atomic_file::sync_dir(cluster)?;
+                }
+            }
+        }
         let path = self.path_in(dir);
         crate::atomic_file::write_with_mode(&path, &serde_json::to_vec(self)?, mode)?;
         Ok(path)

@@ -149,7 +149,17 @@ impl Server {
     pub fn flush(&mut self, journal: &mut JournalWriter) -> Result<(), JournalError> {
         journal.hand_over()?;
         if !self.acks.is_empty() {
-            let token = journal.request_sync()?;
+            // A slot waits for its task; an ack waits for nobody (its report is on disk at the
+            // worker's side meanwhile).
+            let starts = self
+                .acks
+                .iter()
+                .any(|(_, r)| matches!(r, Reply::Run { .. }));
+            let token = if starts {
+                journal.request_sync_now()?
+            } else {
+                journal.request_sync()?
+            };
             let acks = std::mem::take(&mut self.acks);
             self.waiting.push((token, Held::Acks(acks)));
         }

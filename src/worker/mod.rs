@@ -131,6 +131,7 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
         link.send(Request::Ask { slot });
     }
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<launch::Ended>();
+    let (written_tx, mut written_rx) = mpsc::unbounded_channel::<held::Written>();
     let launcher = Launcher {
         cluster_dir: cluster_dir.clone(),
         scratch: scratch.as_ref().map(|s| s.path().to_path_buf()),
@@ -148,7 +149,7 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
     let deadline_timer = tokio::time::sleep(until_deadline);
     tokio::pin!(deadline_timer);
     let outcome: anyhow::Result<i32> = loop {
-        if retired.len() as u32 >= args.slots && running.is_empty() {
+        if retired.len() as u32 >= args.slots && running.is_empty() && !unacked.is_writing() {
             break Ok(0);
         }
         tokio::select! {
@@ -227,11 +228,16 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                             reports.push(failed);
                         }
                     }
-                    for m in reports {
-                        link.send(unacked.hold_request(m));
-                    }
-                    link.send(Request::Ask { slot: r.slot });
+                    // On disk before they go out, off this loop (then the slot asks again).
+                    unacked.hold_later(reports, r.slot, written_tx.clone());
                 }
+            }
+            Some(w) = written_rx.recv() => {
+                let (reports, slot) = unacked.written(w);
+                for m in reports {
+                    link.send(m);
+                }
+                link.send(Request::Ask { slot });
             }
             _ = heartbeat.tick() => link.send(Request::Heartbeat),
             _ = reconnect.tick(), if !link.is_connected() => {
@@ -276,6 +282,15 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
             _ = &mut deadline_timer => break Ok(stop_all(&mut running, &mut link, &mut unacked, deadline, "the deadline").await),
         }
     };
+    // Reports still being written go out before the goodbye.
+    while unacked.is_writing() {
+        let Some(w) = written_rx.recv().await else {
+            break;
+        };
+        for m in unacked.written(w).0 {
+            link.send(m);
+        }
+    }
     // Tasks sent ahead and never started go back to the server's queue.
     for (_, q) in queued.drain() {
         link.send(unacked.hold(HeldResult {

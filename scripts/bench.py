@@ -32,7 +32,7 @@ def run_hpcluster(n, workers, slots):
     """Wall time of `hpcluster up --tasks` for n `true` tasks, and the server's peak RSS (KiB)."""
     with tempfile.TemporaryDirectory() as d:
         env = dict(os.environ, HPCLUSTER_CLUSTER_ROOT=os.path.join(d, "c"),
-                   HPCLUSTER_POLL_INTERVAL="1s", HPCLUSTER_INTERFACE="127.0.0.1")
+                   HPCLUSTER_POLL_INTERVAL="1s", HPCLUSTER_HOST="127.0.0.1")
         cmd = ["/usr/bin/time", "-f", "%M", BIN, "-q", "up", "--backend", "local",
                "--tasks", tasks_file(d, n), "--jobs", str(workers), "--max-jobs", str(workers),
                "--slots", str(slots), "--walltime", "10h", "--task-time", "1s"]
@@ -123,7 +123,7 @@ def controller_load(seconds, jobs):
         state = os.path.join(d, "state")
         os.makedirs(state)
         env = dict(os.environ, PATH=fake + os.pathsep + os.environ["PATH"], FAKE_STATE=state,
-                   HPCLUSTER_CLUSTER_ROOT=os.path.join(d, "c"), HPCLUSTER_INTERFACE="127.0.0.1")
+                   HPCLUSTER_CLUSTER_ROOT=os.path.join(d, "c"), HPCLUSTER_HOST="127.0.0.1")
         p = subprocess.Popen([BIN, "-q", "up", "--backend", "slurm", "--jobs", str(jobs),
                               "--max-jobs", str(jobs), "--walltime", "1h"], cwd=d, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

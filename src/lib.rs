@@ -21,6 +21,7 @@ pub mod commands;
 pub mod config;
 pub mod duration;
 pub mod estimate;
+pub mod held_results;
 pub mod journal;
 pub mod log;
 pub mod memory;

@@ -59,6 +59,11 @@ impl ClusterDir {
             )
         })?;
         let path = std::path::absolute(path)?;
+        // Its name (and its subdirectories') on disk: `jobs.json` and the journal live here.
+        crate::atomic_file::sync_dir(&path)?;
+        if let Some(root) = path.parent() {
+            crate::atomic_file::sync_dir(root)?;
+        }
         let lock_path = path.join("lock");
         let lock = File::options()
             .create(true)

@@ -107,6 +107,7 @@ pub struct Journal {
 impl Journal {
     /// Opens (or creates) the journal; returns what it already held.
     pub fn open(path: &Path) -> anyhow::Result<(Journal, Replay)> {
+        let created = !path.exists();
         let text = match std::fs::read(path) {
             Ok(bytes) => String::from_utf8(bytes).with_context(|| {
                 format!(
@@ -136,6 +137,10 @@ impl Journal {
                 Ok(f)
             })
             .with_context(|| format!("failed to open journal `{}`", path.display()))?;
+        if created {
+            // The new file's name is on disk too: its entries' fsyncs do not cover it.
+            crate::atomic_file::sync_dir(dir)?;
+        }
         if replay.torn_tail {
             // Cut a torn last line; complete a last line that lacks only its newline.
             file.set_len(replay.valid_len as u64)?;

@@ -2,9 +2,9 @@
 //!
 //! The event loop appends entries and asks for syncs; a sync request returns a token, and the
 //! token comes back from [`JournalWriter::synced`] once everything appended before it is on
-//! disk. Each write runs as a tokio blocking task: it sleeps through [`GROUP_COMMIT_WINDOW`],
-//! then takes every entry and sync request handed over so far, writes them and `fsync`s once
-//! (group commit). What arrives while a write runs goes with the next one, started when the
+//! disk. Each write runs as a tokio blocking task: it sleeps through [`GROUP_COMMIT_WINDOW`]
+//! (cut short by an urgent sync: a worker's slot waits for its reply), then takes every entry
+//! and sync request handed over so far, writes them and `fsync`s once (group commit). What arrives while a write runs goes with the next one, started when the
 //! running one is done. Running on tokio's blocking pool (not a thread of its own) also keeps
 //! tests honest: paused time does not jump while a write is in flight.
 
@@ -23,6 +23,8 @@ pub const GROUP_COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_m
 struct Batch {
     entries: Vec<Entry>,
     token: Option<u64>,
+    /// Something waits for this sync (a task's start): no window.
+    urgent: bool,
 }
 
 type Written = (Journal, Result<Option<u64>, JournalError>);
@@ -83,10 +85,25 @@ impl JournalWriter {
 
     /// Asks for everything appended so far to be put on disk; returns the token to wait for.
     pub fn request_sync(&mut self) -> Result<u64, JournalError> {
+        self.sync_request(false)
+    }
+
+    /// The same, for a sync someone waits on (a worker's slot for its task): the write in
+    /// flight stops gathering, and the next one does not gather. What arrives during an
+    /// `fsync` still goes into the next one, so starts keep sharing syncs under load.
+    pub fn request_sync_now(&mut self) -> Result<u64, JournalError> {
+        self.sync_request(true)
+    }
+
+    fn sync_request(&mut self, urgent: bool) -> Result<u64, JournalError> {
         self.hand_over()?;
         self.unsynced = false;
         self.next_token += 1;
-        self.lock().token = Some(self.next_token);
+        {
+            let mut b = self.lock();
+            b.token = Some(self.next_token);
+            b.urgent |= urgent;
+        }
         self.start_write();
         Ok(self.next_token)
     }
@@ -157,8 +174,12 @@ impl JournalWriter {
         let batch = self.batch.clone();
         self.in_flight = Some(tokio::task::spawn_blocking(move || {
             // Group commit: what arrives within the window goes in the same fsync.
-            std::thread::sleep(GROUP_COMMIT_WINDOW);
-            let Batch { entries, token } = std::mem::take(&mut *batch.lock().expect("unpoisoned"));
+            let until = std::time::Instant::now() + GROUP_COMMIT_WINDOW;
+            while std::time::Instant::now() < until && !batch.lock().expect("unpoisoned").urgent {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            let Batch { entries, token, .. } =
+                std::mem::take(&mut *batch.lock().expect("unpoisoned"));
             let mut result = entries.iter().try_for_each(|e| journal.append(e));
             if result.is_ok() && token.is_some() {
                 result = journal.sync();
@@ -205,6 +226,32 @@ mod tests {
         w.close().await.unwrap();
         let (_, r) = Journal::open(&p).unwrap();
         assert_eq!(r.tasks.len(), 101);
+    }
+
+    #[tokio::test]
+    async fn an_urgent_sync_does_not_wait_for_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let (j, _) = Journal::open(&dir.path().join("journal.jsonl")).unwrap();
+        let mut w = JournalWriter::new(j);
+        // A write already gathering (a plain sync), then an urgent one: both come back
+        // well within one window each.
+        for id in 0..2 {
+            w.append(Entry::Added {
+                id,
+                spec: TaskSpec::default(),
+            });
+            if id == 0 {
+                w.request_sync().unwrap();
+            }
+        }
+        let start = std::time::Instant::now();
+        let t = w.request_sync_now().unwrap();
+        while w.synced().await.unwrap() < t {}
+        assert!(
+            start.elapsed() < GROUP_COMMIT_WINDOW,
+            "an urgent sync waited {:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]

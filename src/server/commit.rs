@@ -1,7 +1,11 @@
 //! What the journal must hold before the world hears of it. A task handed to a worker is
-//! journaled as `started`; a task's end as `ended` (and logged, and written to the joblog of
-//! `up --joblog`); the worker's report is acknowledged, and a client's change answered, only
-//! once the journal sync that covers them is on disk ([`Held`] replies wait for their token).
+//! journaled as `started`, and its `run` reply is sent only once that entry is on disk: a
+//! server killed the moment after never leaves a copy running that its journal does not know
+//! (its successor would start a second one). A task's end is journaled as `ended` (and logged,
+//! and written to the joblog of `up --joblog`); the worker's report is acknowledged, and a
+//! client's change answered, only once the journal sync that covers them is on disk ([`Held`]
+//! replies wait for their token). A worker's replies keep their order: one sent while an
+//! earlier one to the same worker is held waits behind it.
 
 use std::time::Duration;
 
@@ -51,14 +55,19 @@ impl Server {
                     at: now.as_secs_f64(),
                     run,
                 });
-                Reply::Run {
-                    slot,
-                    task,
-                    spec,
-                    estimate: estimate.as_secs_f64(),
-                    buffer: buffer.as_secs_f64(),
-                    run,
-                }
+                // Held until the `started` entry is on disk (one group commit covers many).
+                self.acks.push((
+                    id,
+                    Reply::Run {
+                        slot,
+                        task,
+                        spec,
+                        estimate: estimate.as_secs_f64(),
+                        buffer: buffer.as_secs_f64(),
+                        run,
+                    },
+                ));
+                return;
             }
             Dispatch::Retire { reason } => {
                 tracing::debug!("worker {id} slot {slot} retires: {reason}");
@@ -117,11 +126,41 @@ impl Server {
         }
     }
 
+    /// Sends a reply to a connected worker, behind any reply to it that still waits for the
+    /// journal (a `stop` or `disown` never overtakes the `run` it follows).
+    pub fn send(&mut self, id: WorkerId, reply: Reply) {
+        if self.holds_for(id) {
+            self.acks.push((id, reply));
+        } else {
+            self.deliver(id, reply);
+        }
+    }
+
+    /// A reply to worker `id` waits for the journal.
+    fn holds_for(&self, id: WorkerId) -> bool {
+        let held = |acks: &[(WorkerId, Reply)]| acks.iter().any(|(w, _)| *w == id);
+        held(&self.acks)
+            || self.waiting.iter().any(|(_, h)| match h {
+                Held::Acks(acks) => held(acks),
+                Held::Client(..) => false,
+            })
+    }
+
     /// Hands this round's entries to the writer; its acks wait for the sync that covers them.
     pub fn flush(&mut self, journal: &mut JournalWriter) -> Result<(), JournalError> {
         journal.hand_over()?;
         if !self.acks.is_empty() {
-            let token = journal.request_sync()?;
+            // A slot waits for its task; an ack waits for nobody (its report is on disk at the
+            // worker's side meanwhile).
+            let starts = self
+                .acks
+                .iter()
+                .any(|(_, r)| matches!(r, Reply::Run { .. }));
+            let token = if starts {
+                journal.request_sync_now()?
+            } else {
+                journal.request_sync()?
+            };
             let acks = std::mem::take(&mut self.acks);
             self.waiting.push((token, Held::Acks(acks)));
         }
@@ -138,7 +177,7 @@ impl Server {
             match held {
                 Held::Acks(acks) => {
                     for (id, reply) in acks {
-                        self.send(id, reply);
+                        self.deliver(id, reply);
                     }
                 }
                 Held::Client(tx, reply) => {

@@ -29,7 +29,7 @@ mod waiting_room;
 
 pub use clients::client_request;
 pub use job_events::MAX_FAILED_STARTS;
-pub use resume::{seed_tasks, ORPHAN_GRACE};
+pub use resume::{collect_held_results, seed_tasks, ORPHAN_GRACE};
 pub use run::{run, ServerOptions, Summary, RETIRE_GRACE};
 
 #[cfg(test)]

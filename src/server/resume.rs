@@ -1,6 +1,8 @@
 //! Resuming: a cluster directory's journal replayed into a new core. Done and failed tasks
 //! stay ended; tasks left running on a batch job still alive wait as orphans for its worker;
-//! the rest are queued again; a tasks file given again adds only its new lines.
+//! the rest are queued again; a tasks file given again adds only its new lines. Results that
+//! workers left on disk without getting them through ([`crate::held_results`]) are then read
+//! as reports of copies the server no longer counts on.
 
 use std::time::Duration;
 
@@ -75,4 +77,47 @@ pub fn seed_tasks(
     let added = new.len();
     core.on_tasks_added(new);
     Ok((resumed, added))
+}
+
+/// The worker a result read from the cluster directory is reported by: none (connections are
+/// numbered from 1).
+const NO_WORKER: crate::server::core::WorkerId = 0;
+
+/// Reads the results workers left in `cluster_dir` (their report never got through: a worker
+/// killed, or whose batch job ended, before the server acknowledged it) and reports each as a
+/// copy the server no longer counts on: a success is kept if the task is not done already
+/// (a queued copy is withdrawn, a copy waiting for its worker forgotten), anything else
+/// changes nothing. Journals what changed, syncs, then removes the files read; returns the
+/// tasks found done.
+pub fn collect_held_results(
+    core: &mut Core,
+    journal: &mut Journal,
+    cluster_dir: &std::path::Path,
+    now: Duration,
+) -> anyhow::Result<usize> {
+    let found = crate::held_results::read_all(cluster_dir);
+    let mut done = 0;
+    for (_, r) in &found {
+        let reported = core.on_run_ended(NO_WORKER, r.task, r.run, r.end, r.secs, now);
+        if let Some(ev) = reported.event {
+            journal.append(&Entry::Ended {
+                id: ev.task,
+                outcome: ev.outcome,
+                secs: ev.secs,
+                at: now.as_secs_f64(),
+            })?;
+            done += 1;
+        }
+    }
+    journal.sync()?;
+    for (path, _) in &found {
+        crate::held_results::remove(path);
+    }
+    if done > 0 {
+        tracing::info!(
+            "{done} task(s) completed while no server heard of it: their results, left in `{}`, are kept",
+            cluster_dir.join(crate::held_results::DIR).display()
+        );
+    }
+    Ok(done)
 }

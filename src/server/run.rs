@@ -91,7 +91,8 @@ pub(super) struct Server {
     pub book: JobBook,
     /// Connected workers, by the ID their connection was given.
     pub peers: HashMap<WorkerId, Peer>,
-    /// Acks of this round of events, not yet handed to the journal writer.
+    /// Replies to workers of this round of events (acks, `run`s), not yet handed to the
+    /// journal writer: each waits for the sync that covers this round.
     pub acks: Vec<(WorkerId, Reply)>,
     /// Replies held until the journal sync with their token is on disk.
     pub waiting: Vec<(u64, Held)>,
@@ -134,8 +135,9 @@ impl Server {
                 .sum::<f64>()
     }
 
-    /// Sends a reply to a connected worker (dropped if it is gone).
-    pub fn send(&self, id: WorkerId, reply: Reply) {
+    /// Sends a reply to a connected worker now (dropped if it is gone); see
+    /// [`Server::send`](super::commit) for the order of held replies.
+    pub fn deliver(&self, id: WorkerId, reply: Reply) {
         if let Some(p) = self.peers.get(&id) {
             let _ = p.tx.send(reply);
         }
@@ -213,13 +215,16 @@ pub async fn run(
                     }
                     st.flush(&mut journal)?;
                 }
-                Some(jev) = job_rx.recv() => st.on_job_event(&mut core, &mut journal, jev)?,
+                Some(jev) = job_rx.recv() => {
+                    st.on_job_event(&mut core, &mut journal, jev)?;
+                    st.flush(&mut journal)?;
+                }
                 synced = journal.synced() => st.release(synced?),
                 _ = tick.tick() => {
                     st.on_tick(&mut core, &mut journal, &jobs_cmd)?;
                     st.flush(&mut journal)?;
                     if journal.has_unsynced() {
-                        // `started` entries need no ack, but should not wait for the next task end.
+                        // Entries no reply waits for (a requeue) should not wait for the next one.
                         journal.request_sync()?;
                     }
                 }

@@ -9,6 +9,7 @@
 //! holds a [`Freeze`] (a blocking task, which stops the jumps) and moves time only with
 //! [`pass`], in tick-sized steps with a moment of real time after each for the sockets.
 
+mod durable_start;
 mod live_worker;
 mod preempted;
 mod successors;

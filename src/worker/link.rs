@@ -1,7 +1,8 @@
 //! The worker's connection to the server, which can be lost and made again.
 //!
 //! When the server goes away (its process killed, the login node rebooted) a worker does not
-//! kill its tasks: they keep running, their reports wait in a backlog, and the worker tries
+//! kill its tasks: they keep running, their reports wait on disk until acknowledged
+//! ([`super::held`]), and the worker tries
 //! to reach a server again every few seconds for [`RECONNECT_WITHIN`], reading the address
 //! from the cluster directory each time (a restarted `hpcluster up` listens on a new port).
 //! Its new hello claims the tasks it holds, so the restarted server, which found them
@@ -72,8 +73,6 @@ pub struct Link {
     /// Keeps `replies` open (and silent) while the connection is lost.
     idle: Option<mpsc::UnboundedSender<anyhow::Result<Reply>>>,
     writer: Option<JoinHandle<OwnedWriteHalf>>,
-    /// Task reports made while the server was away, sent after the next hello.
-    backlog: Vec<Request>,
     lost_since: Option<Instant>,
     pub address: String,
 }
@@ -102,7 +101,6 @@ impl Link {
             replies: crate::protocol::spawn_reader::<_, Reply>(rd),
             idle: None,
             writer: Some(tokio::spawn(crate::protocol::write_queued(wr, rx))),
-            backlog: Vec::new(),
             lost_since: None,
             address,
         })
@@ -117,18 +115,11 @@ impl Link {
         self.lost_since.map(|t| t.elapsed())
     }
 
-    /// Sends a message; while the server is away, task reports wait for the next connection
-    /// and anything else (asks, heartbeats) is dropped: the next hello says it all again.
+    /// Sends a message; while the server is away it is dropped: the next hello says it all
+    /// again, and task reports are sent again until acknowledged ([`super::held`]).
     pub fn send(&mut self, req: Request) {
-        let req = match &self.tx {
-            Some(tx) => match tx.send(req) {
-                Ok(()) => return,
-                Err(e) => e.0,
-            },
-            None => req,
-        };
-        if matches!(req, Request::TaskEnded { .. }) {
-            self.backlog.push(req);
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(req);
         }
     }
 
@@ -154,12 +145,14 @@ impl Link {
     }
 
     /// One attempt to reach a server again; `hello` (without claims) is completed with
-    /// `running` and the tasks of the backlog, which is sent right after it.
+    /// `running` and `finished` (the claims of the reports not yet acknowledged, which the
+    /// caller sends again right after).
     pub async fn reconnect(
         &mut self,
         target: &Target,
         mut hello: Request,
         running: Vec<Claim>,
+        finished: Vec<Claim>,
     ) -> anyhow::Result<()> {
         let address = target.address()?;
         let stream = tokio::time::timeout(
@@ -172,17 +165,7 @@ impl Link {
         let _ = stream.set_nodelay(true);
         if let Request::WorkerHello { claims, .. } = &mut hello {
             *claims = running;
-            claims.extend(self.backlog.iter().filter_map(|r| match r {
-                Request::TaskEnded {
-                    task, secs, run, ..
-                } => Some(Claim {
-                    task: *task,
-                    slot: u32::MAX,
-                    secs: *secs,
-                    run: *run,
-                }),
-                _ => None,
-            }));
+            claims.extend(finished);
         } else {
             bail!("a worker's first message is its hello");
         }
@@ -192,27 +175,27 @@ impl Link {
         )
         .await
         .context("the server did not complete the handshake within 15s")??;
-        let backlog = std::mem::take(&mut self.backlog);
         *self = fresh;
-        for r in backlog {
-            self.send(r);
-        }
         Ok(())
     }
 
     /// Says goodbye, lets the writer drain, then waits (bounded) for the acks of the last
-    /// `unacked` reports.
-    pub async fn close(mut self, mut unacked: usize) {
+    /// `unacked` reports; returns the tasks acknowledged.
+    pub async fn close(mut self, mut unacked: usize) -> Vec<u64> {
         self.send(Request::Goodbye);
         self.tx = None;
+        let mut acked = Vec::new();
         let Some(writer) = self.writer.take() else {
-            return;
+            return acked;
         };
         if let Ok(Ok(_wr)) = tokio::time::timeout(Duration::from_secs(5), writer).await {
             let _ = tokio::time::timeout(Duration::from_secs(5), async {
                 while unacked > 0 {
                     match self.replies.recv().await {
-                        Some(Ok(Reply::Ack { .. })) => unacked -= 1,
+                        Some(Ok(Reply::Ack { task })) => {
+                            unacked -= 1;
+                            acked.push(task);
+                        }
                         Some(Ok(_)) => {}
                         _ => break,
                     }
@@ -220,5 +203,6 @@ impl Link {
             })
             .await;
         }
+        acked
     }
 }

@@ -24,13 +24,16 @@ use crate::time::unix_now;
 mod checkpoint;
 mod deadline;
 pub mod guard;
+mod held;
 mod launch;
 mod link;
 mod scratch;
 
 pub use deadline::{backend_from_env, deadline, granted, job_start};
 
+use crate::held_results::HeldResult;
 use crate::process::{signal_group, SIGKILL, SIGTERM};
+use held::Unacked;
 use launch::{Launcher, Running};
 use link::{Link, Target};
 use scratch::Scratch;
@@ -101,7 +104,24 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
         pid: std::process::id(),
         claims: Vec::new(),
     };
-    let mut link = Link::open(&target, hello.clone()).await?;
+    // Reports not yet acknowledged wait on disk, by batch job: a worker restarted in the same
+    // batch job sends those its predecessor left.
+    let key = job
+        .as_ref()
+        .map(|j| j.id.clone())
+        .unwrap_or_else(|| format!("{}-{}", crate::process::hostname(), std::process::id()));
+    let mut unacked = Unacked::open(
+        crate::held_results::worker_dir(&cluster_dir, &key),
+        crate::atomic_file::file_mode_in(&cluster_dir),
+    );
+    let mut first_hello = hello.clone();
+    if let Request::WorkerHello { claims, .. } = &mut first_hello {
+        *claims = unacked.claims();
+    }
+    let mut link = Link::open(&target, first_hello).await?;
+    for r in unacked.reports() {
+        link.send(r);
+    }
     tracing::info!(
         "worker of batch job {} connected to {}; deadline in {}",
         job.as_ref()
@@ -114,6 +134,7 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
         link.send(Request::Ask { slot });
     }
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<launch::Ended>();
+    let (written_tx, mut written_rx) = mpsc::unbounded_channel::<held::Written>();
     let launcher = Launcher {
         cluster_dir: cluster_dir.clone(),
         scratch: scratch.as_ref().map(|s| s.path().to_path_buf()),
@@ -132,9 +153,8 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
     let until_deadline = deadline.saturating_sub(unix_now());
     let deadline_timer = tokio::time::sleep(until_deadline);
     tokio::pin!(deadline_timer);
-    let mut unacked = 0usize;
     let outcome: anyhow::Result<i32> = loop {
-        if retired.len() as u32 >= args.slots && running.is_empty() {
+        if retired.len() as u32 >= args.slots && running.is_empty() && !unacked.is_writing() {
             break Ok(0);
         }
         tokio::select! {
@@ -150,12 +170,10 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                         };
                         if let Some(old) = queued.insert(slot, next) {
                             // The server sends one task ahead per slot; give back a second.
-                            link.send(Request::TaskEnded { task: old.task, end: RunEnd::NotStarted, secs: 0.0, run: old.run });
-                            unacked += 1;
+                            link.send(unacked.hold(HeldResult { task: old.task, end: RunEnd::NotStarted, secs: 0.0, run: old.run }));
                         }
                     } else if let Some(failed) = launcher.start(&spec, task, run, slot, &mut running) {
-                        link.send(failed);
-                        unacked += 1;
+                        link.send(unacked.hold_request(failed));
                         link.send(Request::Ask { slot });
                     }
                 }
@@ -166,7 +184,7 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                 Some(Ok(Reply::Stop { slot })) => {
                     retired.insert(slot);
                 }
-                Some(Ok(Reply::Ack { .. })) => unacked = unacked.saturating_sub(1),
+                Some(Ok(Reply::Ack { task })) => unacked.acked(task),
                 Some(Ok(Reply::Disown { task, run, reason })) => {
                     // Requeued while we were away, or completed elsewhere: that copy stops
                     // (run 0, from an older server: any copy of the task).
@@ -216,12 +234,16 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                             reports.push(failed);
                         }
                     }
-                    unacked += reports.len();
-                    for m in reports {
-                        link.send(m);
-                    }
-                    link.send(Request::Ask { slot: r.slot });
+                    // On disk before they go out, off this loop (then the slot asks again).
+                    unacked.hold_later(reports, r.slot, written_tx.clone());
                 }
+            }
+            Some(w) = written_rx.recv() => {
+                let (reports, slot) = unacked.written(w);
+                for m in reports {
+                    link.send(m);
+                }
+                link.send(Request::Ask { slot });
             }
             _ = heartbeat.tick() => link.send(Request::Heartbeat),
             _ = checkpoints.tick(), if running.values().any(|r| r.checkpoint.is_some()) => {
@@ -243,8 +265,12 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                         run: r.run,
                     })
                     .collect();
-                match link.reconnect(&target, hello.clone(), claims).await {
+                match link.reconnect(&target, hello.clone(), claims, unacked.claims()).await {
                     Ok(()) => {
+                        // Every report not acknowledged: it may have been lost with the connection.
+                        for r in unacked.reports() {
+                            link.send(r);
+                        }
                         tracing::info!(
                             "reconnected to the server at {} holding {} task(s)",
                             link.address,
@@ -260,24 +286,35 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                     Err(e) => tracing::debug!("reconnecting failed: {e:#}"),
                 }
             }
-            _ = term.recv() => break Ok(stop_all(&mut running, &mut link, deadline, "SIGTERM").await),
-            _ = intr.recv() => break Ok(stop_all(&mut running, &mut link, deadline, "SIGINT").await),
-            _ = &mut deadline_timer => break Ok(stop_all(&mut running, &mut link, deadline, "the deadline").await),
+            _ = term.recv() => break Ok(stop_all(&mut running, &mut link, &mut unacked, deadline, "SIGTERM").await),
+            _ = intr.recv() => break Ok(stop_all(&mut running, &mut link, &mut unacked, deadline, "SIGINT").await),
+            _ = &mut deadline_timer => break Ok(stop_all(&mut running, &mut link, &mut unacked, deadline, "the deadline").await),
         }
     };
+    // Reports still being written go out before the goodbye.
+    while unacked.is_writing() {
+        let Some(w) = written_rx.recv().await else {
+            break;
+        };
+        for m in unacked.written(w).0 {
+            link.send(m);
+        }
+    }
     // Tasks sent ahead and never started go back to the server's queue.
     for (_, q) in queued.drain() {
-        link.send(Request::TaskEnded {
+        link.send(unacked.hold(HeldResult {
             task: q.task,
             end: RunEnd::NotStarted,
             secs: 0.0,
             run: q.run,
-        });
-        unacked += 1;
+        }));
     }
     match outcome {
         Ok(code) => {
-            link.close(unacked).await;
+            for task in link.close(unacked.len()).await {
+                unacked.acked(task);
+            }
+            unacked.close();
             tracing::info!("worker retired");
             Ok(code)
         }
@@ -293,6 +330,7 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
 async fn stop_all(
     running: &mut HashMap<u64, Running>,
     out: &mut Link,
+    unacked: &mut Unacked,
     deadline: Duration,
     why: &str,
 ) -> i32 {
@@ -311,12 +349,12 @@ async fn stop_all(
     .await;
     for (task, r) in running.drain() {
         signal_group(r.pgid, SIGKILL);
-        out.send(Request::TaskEnded {
+        out.send(unacked.hold(HeldResult {
             task,
             end: RunEnd::Interrupted { walltime },
             secs: r.started.elapsed().as_secs_f64(),
             run: r.run,
-        });
+        }));
     }
     0
 }

@@ -30,8 +30,9 @@ const LAYERS: &[&[&str]] = &[
     &["backend"],
     // What a cluster keeps on disk; the wire; the journal.
     &["cluster_dir", "protocol", "journal"],
-    // Authentication; the set of tracked batch jobs; the ledger of their core-hours.
-    &["auth", "tracker", "accounting"],
+    // Authentication; the set of tracked batch jobs; the ledger of their core-hours; results
+    // that wait on disk for the server.
+    &["auth", "tracker", "accounting", "held_results"],
     // The two processes: the server (`up`) and the worker (in a batch job).
     &["server", "worker"],
     // The simulator drives the server's core.

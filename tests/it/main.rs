@@ -43,6 +43,7 @@ mod copies;
 mod dask_configs;
 mod docs_scripts;
 mod every_backend;
+mod held_results;
 mod job_dirs;
 mod joblog;
 mod json_schema;

@@ -181,6 +181,7 @@ async fn serve(
         &alive,
         crate::time::unix_now(),
     )?;
+    server::collect_held_results(&mut core, &mut journal, &dir_path, crate::time::unix_now())?;
     if resumed > 0 {
         let c = core.counts();
         tracing::info!(

@@ -75,3 +75,24 @@ fn a_report_lost_with_its_connection_is_sent_again_on_reconnection() {
         out.all()
     );
 }
+
+/// The same, with the result's file out of the resumed server's reach (as in a node's local
+/// scratch): only the worker's sending again on reconnection keeps the result.
+#[test]
+fn a_worker_sends_its_unacknowledged_report_again_when_it_reconnects() {
+    let (c, tasks, up, count) = a_task_ends_while_the_server_is_stopped("heldsend");
+    up.signal(9);
+    let killed = up.wait(10);
+    assert_eq!(killed.code, None, "{}", killed.all());
+    // (absent before results were kept on disk)
+    let _ = std::fs::remove_dir_all(c.cluster_dir().join("results"));
+    let out = c.up_tasks("local", &tasks).args(&ARGS).spawn().wait(120);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert_eq!(summary(&out)[..2], [1, 0], "{}", out.all());
+    assert_eq!(
+        runs(&count),
+        1,
+        "the completed task ran again: {}",
+        out.all()
+    );
+}

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::auth::Secret;
 use crate::backend_kind::BackendKind;
-use crate::budget::{killed_by_walltime, may_start, Admission};
+use crate::budget::{may_start, Admission};
 use crate::duration::format_human;
 use crate::protocol::{Claim, Reply, Request, RunEnd, RunId};
 use crate::task::TaskSpec;
@@ -28,11 +28,12 @@ mod held;
 mod launch;
 mod link;
 mod scratch;
+mod stop;
 
 pub use deadline::{backend_from_env, deadline, granted, job_start};
 
 use crate::held_results::HeldResult;
-use crate::process::{signal_group, SIGKILL, SIGTERM};
+use crate::process::{signal_group, SIGKILL};
 use held::Unacked;
 use launch::{Launcher, Running};
 use link::{Link, Target};
@@ -286,9 +287,9 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                     Err(e) => tracing::debug!("reconnecting failed: {e:#}"),
                 }
             }
-            _ = term.recv() => break Ok(stop_all(&mut running, &mut link, &mut unacked, deadline, "SIGTERM").await),
-            _ = intr.recv() => break Ok(stop_all(&mut running, &mut link, &mut unacked, deadline, "SIGINT").await),
-            _ = &mut deadline_timer => break Ok(stop_all(&mut running, &mut link, &mut unacked, deadline, "the deadline").await),
+            _ = term.recv() => break Ok(stop::stop_all(&mut running, &mut done_rx, &mut link, &mut unacked, deadline, "SIGTERM").await),
+            _ = intr.recv() => break Ok(stop::stop_all(&mut running, &mut done_rx, &mut link, &mut unacked, deadline, "SIGINT").await),
+            _ = &mut deadline_timer => break Ok(stop::stop_all(&mut running, &mut done_rx, &mut link, &mut unacked, deadline, "the deadline").await),
         }
     };
     // Reports still being written go out before the goodbye.
@@ -325,36 +326,4 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
             Err(e)
         }
     }
-}
-
-async fn stop_all(
-    running: &mut HashMap<u64, Running>,
-    out: &mut Link,
-    unacked: &mut Unacked,
-    deadline: Duration,
-    why: &str,
-) -> i32 {
-    let walltime = killed_by_walltime(unix_now(), deadline);
-    if !running.is_empty() {
-        tracing::info!("stopping {} task(s) on {why}", running.len());
-    }
-    for r in running.values() {
-        signal_group(r.pgid, SIGTERM);
-    }
-    tokio::time::sleep(Duration::from_millis(if running.is_empty() {
-        0
-    } else {
-        500
-    }))
-    .await;
-    for (task, r) in running.drain() {
-        signal_group(r.pgid, SIGKILL);
-        out.send(unacked.hold(HeldResult {
-            task,
-            end: RunEnd::Interrupted { walltime },
-            secs: r.started.elapsed().as_secs_f64(),
-            run: r.run,
-        }));
-    }
-    0
 }

@@ -155,20 +155,7 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
         } => {
             let t = task(r, id)?;
             t.history.on_ended(&outcome, secs);
-            t.state = match &outcome {
-                Outcome::Done => TaskState::Done,
-                Outcome::Failed { reason, .. } => TaskState::Failed {
-                    reason: reason.clone(),
-                },
-                Outcome::Killed { reason, .. } => TaskState::Killed {
-                    reason: reason.clone(),
-                },
-                Outcome::Cancelled { .. } => TaskState::Cancelled,
-                Outcome::Rerun { .. }
-                | Outcome::Requeued { .. }
-                | Outcome::Returned
-                | Outcome::Checkpointed => TaskState::Pending,
-            };
+            t.state = outcome.final_state().unwrap_or(TaskState::Pending);
             let c = &mut r.runs;
             match &outcome {
                 Outcome::Done => {

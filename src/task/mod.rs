@@ -160,6 +160,28 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// The state a task ends in when a run ends this way; `None` when the task goes on
+    /// (run again, requeued, given back, checkpointed). The one mapping the core's task table
+    /// and the journal's replay both use.
+    pub fn final_state(&self) -> Option<TaskState> {
+        match self {
+            Outcome::Done => Some(TaskState::Done),
+            Outcome::Failed { reason, .. } => Some(TaskState::Failed {
+                reason: reason.clone(),
+            }),
+            Outcome::Killed { reason, .. } => Some(TaskState::Killed {
+                reason: reason.clone(),
+            }),
+            Outcome::Cancelled { .. } => Some(TaskState::Cancelled),
+            Outcome::Rerun { .. }
+            | Outcome::Requeued { .. }
+            | Outcome::Returned
+            | Outcome::Checkpointed => None,
+        }
+    }
+}
+
 /// One task-level event, for the journal and the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskEvent {

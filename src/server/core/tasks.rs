@@ -326,21 +326,8 @@ impl TaskTable {
     /// The run of a task ended for good (done, failed, killed, cancelled): recorded, counted
     /// (its time, unless it was cancelled) and the task moved to its final state.
     pub fn finish(&mut self, id: TaskId, outcome: Outcome, secs: f64) -> TaskEvent {
-        let to = match &outcome {
-            Outcome::Done => TaskState::Done,
-            Outcome::Failed { reason, .. } => TaskState::Failed {
-                reason: reason.clone(),
-            },
-            Outcome::Killed { reason, .. } => TaskState::Killed {
-                reason: reason.clone(),
-            },
-            Outcome::Cancelled { .. } => TaskState::Cancelled,
-            Outcome::Rerun { .. }
-            | Outcome::Requeued { .. }
-            | Outcome::Returned
-            | Outcome::Checkpointed => {
-                unreachable!("runs that do not end the task have their own paths")
-            }
+        let Some(to) = outcome.final_state() else {
+            unreachable!("runs that do not end the task have their own paths")
         };
         if !matches!(outcome, Outcome::Cancelled { .. }) {
             self.counts.on_run_ended(secs);

@@ -52,6 +52,21 @@ fn id_in_sentence(word: &str) -> Option<&str> {
     (is_pbs_id(w) && host.chars().any(|c| c.is_ascii_alphabetic())).then_some(w)
 }
 
+/// Why the `qsub` found at `qsub` is not PBS's, if it is Grid Engine's: Grid Engine installs
+/// `qconf` beside its `qsub`, PBS does not. Its answer (`Your job 246 ("c-1") has been
+/// submitted`) holds no PBS job ID, and its `qselect` cannot look a job up by name, so a batch
+/// job submitted through it could not be tracked or cancelled.
+pub fn foreign_qsub(qsub: &std::path::Path) -> Option<String> {
+    let dir = qsub.parent()?;
+    dir.join("qconf").exists().then(|| {
+        format!(
+            "the `qsub` on PATH (`{}`) is Grid Engine's (`qconf` stands beside it), not PBS's: \
+             set `backend = \"sge\"`, or put PBS's `qsub` first on PATH",
+            qsub.display()
+        )
+    })
+}
+
 /// Parses qsub's answer: a line that is wholly an ID (`4101.server01`, `4101[].server01`),
 /// the last one after banner lines; else, where a site's `qsub` answers in a sentence
 /// (`Request 123456.asdf was submitted to queue: standard.`), the one word of a line that is

@@ -334,3 +334,46 @@ fn a_held_batch_job_is_reported_with_its_reason() {
     assert_eq!(out.stderr.matches(&said).count(), 1, "{}", out.all());
     nothing_left(&t, &out);
 }
+
+/// `--backend pbs` where the `qsub` on PATH is Grid Engine's: it would take the job and answer
+/// in words PBS's parser cannot read, leaving a batch job nobody tracks. `up` refuses before
+/// submitting anything (the qsub here records any call).
+#[test]
+fn pbs_with_grid_engines_qsub_is_refused_before_any_submission() {
+    let t = Test::new().cluster("foreignq");
+    let bin = t.path().join("sge-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let called = t.path().join("qsub-called");
+    let qsub = bin.join("qsub");
+    std::fs::write(
+        &qsub,
+        format!(
+            "#!/bin/sh\necho called >> {}\necho 'Your job 246 (\"x\") has been submitted'\n",
+            called.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(bin.join("qconf"), "#!/bin/sh\n").unwrap();
+    for f in ["qsub", "qconf"] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join(f), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let t = t.env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+    let tasks = tasks(&t, 1);
+    let out = t
+        .up_tasks("pbs", std::path::Path::new(&tasks))
+        .args(&["--walltime", "1h", "--task-time", "10m"])
+        .output();
+    assert_eq!(out.code, Some(1), "{}", out.all());
+    assert_eq!(
+        out.stderr.trim_end(),
+        format!(
+            "error: the `qsub` on PATH (`{}`) is Grid Engine's (`qconf` stands beside it), not \
+             PBS's: set `backend = \"sge\"`, or put PBS's `qsub` first on PATH",
+            qsub.display()
+        ),
+        "{}",
+        out.all()
+    );
+    assert!(!called.exists(), "qsub was called: {}", out.all());
+}

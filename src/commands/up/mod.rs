@@ -125,7 +125,14 @@ async fn serve(
 ) -> anyhow::Result<Summary> {
     if let Some(program) = submit_program(config.backend) {
         // Fail now, not after three submit attempts 30 s apart.
-        Runner::new(config.backend).program(program)?;
+        let found = Runner::new(config.backend).program(program)?;
+        if config.backend == crate::backend_kind::BackendKind::Pbs {
+            // Grid Engine's qsub would take the job and answer in words PBS's parser cannot
+            // read: a batch job nobody tracks. Refuse before submitting anything.
+            if let Some(why) = crate::backend::pbs::foreign_qsub(&found) {
+                anyhow::bail!(why);
+            }
+        }
     }
     // Where to listen, before anything is created: an interface that does not exist is an
     // error that names those that do.

@@ -7,11 +7,17 @@ seeded moments: kill -9 of a worker, of a local batch job's supervisor, of `up` 
 cancelled; after a fault that ends `up`, the same `up` again (a resume), until the run ends by
 itself. Every verdict comes from what the tasks themselves recorded, not from hpcluster:
 
-- each task appends `start <pid> <time>` and `done <pid> <time>` to records/<id>.log, and holds
+- each task appends `start <pid> <time> worker=<pid> attempt=<n>` and `done <pid> <time>
+  worker=<pid>` to records/<id>.log (its worker: the parent of its task guard), and holds
   an flock on records/<id>.lock for as long as it (or anything it started) runs: a second copy
   that finds the lock taken writes `overlap`, so two copies running at once are seen directly;
 - lost: a task without a `done` record once the run has ended;
-- completed twice: a task with two `done` records;
+- completed twice: a task with two `done` records. One cause is allowed (issue 11): the first
+  copy's worker was killed with -9 between the task's end and the write of its result, so
+  the first completion never reached disk; the soak explains a case that way only when its
+  own faults.log shows that worker killed within ALLOWED_GAP of the first `done` record, and
+  prints each case with its cause. Any other is a failure, and so are allowed ones above 1
+  per 1,000 faults;
 - recorded failed although done: the journal's last outcome for a task is `failed` while the
   task recorded `done`; an `up` that exits 1 although every task recorded `done`;
 - left behind: a process of the run (a task, worker or supervisor, found by the run's directory
@@ -38,10 +44,16 @@ TASK_SH = r"""#!/bin/sh
 id=$1; secs=$2; rec="$RECORDS/$id"
 exec 9>>"$rec.lock"
 if ! flock -n 9; then echo "overlap $$ $(date +%s.%N)" >> "$rec.log"; flock 9; fi
-echo "start $$ $(date +%s.%N)" >> "$rec.log"
+# The worker that runs this copy: the parent of this task's guard.
+worker=$(cut -d' ' -f4 "/proc/$PPID/stat" 2>/dev/null)
+echo "start $$ $(date +%s.%N) worker=$worker attempt=$HPCLUSTER_ATTEMPT" >> "$rec.log"
 sleep "$secs"
-echo "done $$ $(date +%s.%N)" >> "$rec.log"
+echo "done $$ $(date +%s.%N) worker=$worker" >> "$rec.log"
 """
+
+# The longest a worker takes from its task's end to its result on disk, as the soak allows it
+# (the task's `done` record, its exit, the worker's wait and output copy, an fsync), seconds.
+ALLOWED_GAP = 1.0
 
 FAULTS = ["kill_worker", "kill_supervisor", "kill_up", "kill_up_group", "term_up", "int_up",
           "cancel_job"]
@@ -74,6 +86,14 @@ def pids_of(pattern, files_too=False):
     return out
 
 
+def parent_of(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def signal_pid(pid, sig):
     try:
         os.kill(pid, sig)
@@ -103,6 +123,8 @@ class Run:
         self.env = dict(os.environ, RECORDS=self.records, HPCLUSTER_POLL_INTERVAL="200ms",
                         HPCLUSTER_HOST="127.0.0.1", HPCLUSTER_NAME=f"soak{seed}")
         self.faults = collections.Counter()
+        self.fault_log = []
+        self.explained = []
         self.ups = 0
         self.last_code = None
 
@@ -112,15 +134,31 @@ class Run:
         return subprocess.Popen(self.cmd, cwd=self.dir, env=self.env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
+    def log_fault(self, fault, pid):
+        """Notes a fault, its target and its moment in the run's faults.log (each line: time,
+        fault, pid), which the verdict reads to explain a task completed twice."""
+        self.fault_log.append((time.time(), fault, pid))
+        with open(os.path.join(self.dir, "faults.log"), "a") as f:
+            f.write(f"{time.time():.6f} {fault} {pid}\n")
+
     def inject(self, up, fault):
         """Injects `fault`; returns whether it ended `up`."""
         if fault in ("kill_worker", "kill_supervisor", "cancel_job"):
             what = "worker --cluster-dir" if fault == "kill_worker" else "local-job --walltime"
-            pids = [p for p in pids_of(what) if self.dir in cmdline(p)]
+            # Not a child forked by one that has not yet run its own program (a task's guard
+            # a worker is starting has the worker's command line for a moment): killing it
+            # would kill a task, not a worker.
+            pids = [p for p in pids_of(what) if self.dir in cmdline(p)
+                    and what not in cmdline(parent_of(p))]
             sig = signal.SIGTERM if fault == "cancel_job" else signal.SIGKILL
             if pids:
-                signal_pid(self.rng.choice(pids), sig)
+                target = self.rng.choice(pids)
+                signal_pid(target, sig)
+                self.log_fault(fault, target)
+            else:
+                self.log_fault(fault, None)
             return False
+        self.log_fault(fault, up.pid)
         if fault == "kill_up":
             return signal_pid(up.pid, signal.SIGKILL)
         if fault == "kill_up_group":
@@ -176,6 +214,22 @@ class Run:
         for p in self.leftover:
             signal_pid(p, signal.SIGKILL)
 
+    def why_twice(self, lines):
+        """Why a task completed twice, if for the one allowed cause: its first completion never
+        reached disk, because the worker that ran that copy was killed with -9 between the
+        task's end and the write of its result (within ALLOWED_GAP of the task's `done`
+        record). None otherwise."""
+        first = next((l.split() for l in lines if l.startswith("done ")), None)
+        if not first or len(first) < 4 or not first[3].startswith("worker="):
+            return None
+        t_done, worker = float(first[2]), first[3][len("worker="):]
+        for t, fault, pid in self.fault_log:
+            if fault == "kill_worker" and str(pid) == worker and 0 <= t - t_done <= ALLOWED_GAP:
+                return (f"its first copy's worker (pid {worker}) was killed with -9 "
+                        f"{1000 * (t - t_done):.0f} ms after the task's end, before its result "
+                        f"reached disk")
+        return None
+
     def verdict(self):
         v = collections.Counter()
         journal = os.path.join(self.dir, ".hpcluster", f"soak{self.seed}", "journal.jsonl")
@@ -198,7 +252,14 @@ class Run:
                 v["lost"] += 1
                 all_done = False
             if done > 1:
-                v["completed_twice"] += 1
+                cause = self.why_twice(lines)
+                if cause:
+                    v["completed_twice_allowed"] += 1
+                    self.explained.append(f"task {i}: {cause}")
+                else:
+                    v["completed_twice"] += 1
+                    self.explained.append(f"task {i}: completed twice, not explained: "
+                                          + " | ".join(l for l in lines if l))
             if done >= 1 and last.get(i) == "failed":
                 v["done_recorded_failed"] += 1
         if all_done and self.last_code not in (0,):
@@ -225,6 +286,7 @@ def main():
     faults = collections.Counter()
     totals = collections.Counter()
     bad_runs = []
+    explained = []
     t0 = time.monotonic()
     for k in range(args.runs):
         seed = args.seed * 100003 + k
@@ -235,7 +297,11 @@ def main():
         totals.update(v)
         totals["runs"] += 1
         totals["resumes"] += run.ups - 1
-        problems = {k: n for k, n in v.items() if k != "tasks" and n}
+        problems = {k: n for k, n in v.items()
+                    if k not in ("tasks", "completed_twice_allowed") and n}
+        for line in run.explained:
+            print(f"soak: seed {seed}: {line}", file=sys.stderr)
+            explained.append(f"seed {seed}, {line}")
         if problems:
             bad_runs.append((seed, problems, run.dir))
         elif not args.keep:
@@ -244,20 +310,33 @@ def main():
               f"{sum(run.faults.values())} faults, {run.ups - 1} resumes"
               + (f", PROBLEMS {problems} in {run.dir}" if problems else ""), file=sys.stderr)
     took = time.monotonic() - t0
-    print(f"| runs | tasks | faults injected | resumes | lost | completed twice | two copies at once "
+    print(f"| runs | tasks | faults injected | resumes | lost | completed twice (not explained) "
+          f"| completed twice (result never on disk) | two copies at once "
           f"| done but recorded failed | exit 1 though all done | runs timed out | processes left |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {totals['runs']} | {totals['tasks']} | {sum(faults.values())} | {totals['resumes']} "
-          f"| {totals['lost']} | {totals['completed_twice']} | {totals['overlap']} "
+          f"| {totals['lost']} | {totals['completed_twice']} | {totals['completed_twice_allowed']} "
+          f"| {totals['overlap']} "
           f"| {totals['done_recorded_failed']} | {totals['exit_not_0_all_done']} "
           f"| {totals['run_timed_out']} | {totals['left_behind']} |")
     print()
     print("Faults by kind: " + ", ".join(f"{k} {faults[k]}" for k in FAULTS) +
           f". Seed {args.seed}, {took:.0f} s.")
+    for line in explained:
+        print(f"- {line}")
     for seed, problems, d in bad_runs:
         print(f"- seed {seed}: {problems} ({d})")
-    bad = any(totals[k] for k in ("lost", "overlap", "done_recorded_failed",
-                                   "exit_not_0_all_done", "run_timed_out", "left_behind"))
+    n_faults = sum(faults.values())
+    allowed = totals["completed_twice_allowed"]
+    # The issue's bound: fewer than 1 task completed twice for its allowed cause per 1,000
+    # faults (over a short run, at most one).
+    too_many = allowed > max(1, n_faults // 1000)
+    if too_many:
+        print(f"- {allowed} tasks completed twice because a result never reached disk, "
+              f"over {n_faults} faults: more than 1 per 1,000")
+    bad = too_many or any(totals[k] for k in (
+        "lost", "completed_twice", "overlap", "done_recorded_failed", "exit_not_0_all_done",
+        "run_timed_out", "left_behind"))
     if not bad and not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     sys.exit(1 if bad else 0)

@@ -21,6 +21,8 @@ use crate::task::{Outcome, TaskEvent};
 pub(super) enum Held {
     Acks(Vec<(WorkerId, Reply)>),
     Client(oneshot::Sender<Reply>, Box<Reply>),
+    /// Result files lost workers left, read and applied (`super::left_results`): removed.
+    Remove(Vec<std::path::PathBuf>),
 }
 
 impl Server {
@@ -142,7 +144,7 @@ impl Server {
         held(&self.acks)
             || self.waiting.iter().any(|(_, h)| match h {
                 Held::Acks(acks) => held(acks),
-                Held::Client(..) => false,
+                Held::Client(..) | Held::Remove(_) => false,
             })
     }
 
@@ -164,6 +166,11 @@ impl Server {
             let acks = std::mem::take(&mut self.acks);
             self.waiting.push((token, Held::Acks(acks)));
         }
+        if !self.left_results.is_empty() {
+            let token = journal.request_sync()?;
+            let files = std::mem::take(&mut self.left_results);
+            self.waiting.push((token, Held::Remove(files)));
+        }
         Ok(())
     }
 
@@ -182,6 +189,11 @@ impl Server {
                 }
                 Held::Client(tx, reply) => {
                     let _ = tx.send(*reply);
+                }
+                Held::Remove(files) => {
+                    for f in files {
+                        crate::held_results::remove(&f);
+                    }
                 }
             }
         }

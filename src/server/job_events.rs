@@ -171,6 +171,7 @@ impl Server {
     ) -> anyhow::Result<()> {
         let now = self.now();
         for id in core.silent_workers(now) {
+            self.take_results_of_worker(core, journal, id, now);
             let evs = core.on_worker_lost(id, "no heartbeat", now);
             self.worker_gone(id, now);
             for ev in evs {
@@ -307,6 +308,8 @@ impl Server {
                 self.schedule.polled(changed, now);
                 for (job, state, worker) in ended {
                     tracing::debug!("batch job {job} ended: {state:?}");
+                    let connected = worker.filter(|w| self.peers.contains_key(w));
+                    self.take_left_results(core, journal, &job.id, connected, now);
                     for ev in core.on_job_ended(&job.to_string()) {
                         self.record(journal, &ev, now);
                     }

@@ -19,6 +19,7 @@ mod finish;
 mod job_events;
 pub mod joblog;
 pub mod jobs;
+mod left_results;
 pub mod node_faults;
 mod peers;
 pub mod progress;

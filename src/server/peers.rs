@@ -72,6 +72,7 @@ impl Server {
             Event::Hello { id, hello, tx } => self.on_hello(core, journal, id, hello, tx, now),
             Event::Msg { id, req } => self.on_worker_msg(core, journal, id, req, now),
             Event::Closed { id, why } => {
+                self.take_results_of_worker(core, journal, id, now);
                 let evs = core.on_worker_lost(id, &why, now);
                 if !evs.is_empty() {
                     tracing::warn!(

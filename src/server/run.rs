@@ -62,6 +62,9 @@ pub struct ServerOptions {
     pub initial_jobs: Vec<JobId>,
     /// `up --joblog`: where each finished run gets a line in GNU parallel's format.
     pub joblog: Option<std::path::PathBuf>,
+    /// The cluster directory, where lost workers' results are found (`results/<batch job>/`);
+    /// none in tests that run without one.
+    pub cluster_dir: Option<std::path::PathBuf>,
 }
 
 /// What a finished run reports.
@@ -103,6 +106,9 @@ pub(super) struct Server {
     pub progress: Progress,
     /// `up --joblog`, while it can be written.
     pub joblog: Option<Joblog>,
+    /// Result files lost workers left, read and applied this round: removed once the journal
+    /// sync that covers them is on disk.
+    pub left_results: Vec<std::path::PathBuf>,
 }
 
 impl Server {
@@ -118,6 +124,7 @@ impl Server {
             waiting: Vec::new(),
             worker_seconds_closed: 0.0,
             joblog: None,
+            left_results: Vec::new(),
         }
     }
 

@@ -10,6 +10,7 @@
 //! [`pass`], in tick-sized steps with a moment of real time after each for the sockets.
 
 mod durable_start;
+mod left_results;
 mod live_worker;
 mod preempted;
 mod successors;
@@ -184,6 +185,7 @@ impl Rig {
             progress: false,
             initial_jobs: Vec::new(),
             joblog: None,
+            cluster_dir: Some(dir.path().to_path_buf()),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let clock = TokioClock::starting_at(T0);

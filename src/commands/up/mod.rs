@@ -330,6 +330,7 @@ fn options(
         progress: true,
         initial_jobs: Vec::new(),
         joblog: None,
+        cluster_dir: Some(dir.to_path_buf()),
     })
 }
 

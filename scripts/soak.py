@@ -8,7 +8,7 @@ cancelled; after a fault that ends `up`, the same `up` again (a resume), until t
 itself. Every verdict comes from what the tasks themselves recorded, not from hpcluster:
 
 - each task appends `start <pid> <time> worker=<pid> attempt=<n>` and `done <pid> <time>
-  worker=<pid>` to records/<id>.log (its worker: the parent of its task guard), and holds
+  worker=<pid>` to records/<id>.log (its worker: its nearest ancestor that is one), and holds
   an flock on records/<id>.lock for as long as it (or anything it started) runs: a second copy
   that finds the lock taken writes `overlap`, so two copies running at once are seen directly;
 - lost: a task without a `done` record once the run has ended;
@@ -44,8 +44,15 @@ TASK_SH = r"""#!/bin/sh
 id=$1; secs=$2; rec="$RECORDS/$id"
 exec 9>>"$rec.lock"
 if ! flock -n 9; then echo "overlap $$ $(date +%s.%N)" >> "$rec.log"; flock 9; fi
-# The worker that runs this copy: the parent of this task's guard.
-worker=$(cut -d' ' -f4 "/proc/$PPID/stat" 2>/dev/null)
+# The worker that runs this copy: the nearest ancestor that is a worker (above the task's
+# guard and the `sh -c` it runs).
+worker=; p=$PPID
+while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+    case "$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)" in
+        *"worker --cluster-dir"*) worker=$p; break ;;
+    esac
+    p=$(cut -d' ' -f4 "/proc/$p/stat" 2>/dev/null)
+done
 echo "start $$ $(date +%s.%N) worker=$worker attempt=$HPCLUSTER_ATTEMPT" >> "$rec.log"
 sleep "$secs"
 echo "done $$ $(date +%s.%N) worker=$worker" >> "$rec.log"
@@ -103,7 +110,7 @@ def signal_pid(pid, sig):
 
 
 class Run:
-    def __init__(self, binary, seed, workdir):
+    def __init__(self, binary, seed, workdir, kinds):
         self.rng = random.Random(seed)
         self.seed = seed
         self.dir = tempfile.mkdtemp(prefix=f"soak{seed}-", dir=workdir)
@@ -124,6 +131,7 @@ class Run:
                         HPCLUSTER_HOST="127.0.0.1", HPCLUSTER_NAME=f"soak{seed}")
         self.faults = collections.Counter()
         self.fault_log = []
+        self.kinds = kinds
         self.explained = []
         self.ups = 0
         self.last_code = None
@@ -173,10 +181,10 @@ class Run:
             return signal_pid(up.pid, signal.SIGINT)
         raise ValueError(fault)
 
-    def go(self, max_faults, limit):
+    def go(self, min_faults, max_faults, limit):
         t0 = time.monotonic()
         up = self.start_up()
-        faults_left = self.rng.randint(0, max_faults)
+        faults_left = self.rng.randint(min_faults, max_faults)
         next_fault = time.monotonic() + self.rng.uniform(0.1, 4.0)
         while True:
             code = up.poll()
@@ -194,7 +202,7 @@ class Run:
                 self.last_code = "timeout"
                 break
             if faults_left > 0 and time.monotonic() >= next_fault:
-                fault = self.rng.choice(FAULTS)
+                fault = self.rng.choice(self.kinds)
                 if self.inject(up, fault):
                     up.faulted = True
                     try:
@@ -276,10 +284,18 @@ def main():
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-faults", type=int, default=4, help="faults per run, at most")
+    ap.add_argument("--min-faults", type=int, default=0, help="faults per run, at least")
     ap.add_argument("--run-limit", type=float, default=120, help="seconds a run may take")
     ap.add_argument("--bin", default=os.path.join(ROOT, "target", "debug", "hpcluster"))
     ap.add_argument("--keep", action="store_true", help="keep the runs' directories")
+    ap.add_argument("--faults", default=",".join(FAULTS),
+                    help="the kinds of fault to draw from, comma-separated (default: all)")
     args = ap.parse_args()
+    kinds = [k for k in args.faults.split(",") if k]
+    unknown = [k for k in kinds if k not in FAULTS]
+    if unknown or not kinds:
+        sys.exit(f"soak: --faults: expected kinds among {', '.join(FAULTS)}, found "
+                 f"`{args.faults}`")
     if not shutil.which("flock"):
         sys.exit("soak: `flock` (util-linux) is needed")
     workdir = tempfile.mkdtemp(prefix="hpcluster-soak-")
@@ -290,8 +306,8 @@ def main():
     t0 = time.monotonic()
     for k in range(args.runs):
         seed = args.seed * 100003 + k
-        run = Run(args.bin, seed, workdir)
-        run.go(args.max_faults, args.run_limit)
+        run = Run(args.bin, seed, workdir, kinds)
+        run.go(args.min_faults, max(args.min_faults, args.max_faults), args.run_limit)
         v = run.verdict()
         faults.update(run.faults)
         totals.update(v)

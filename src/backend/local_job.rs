@@ -102,15 +102,38 @@ pub fn run_supervisor(dir: &Path, walltime: Duration, script: &Path) -> anyhow::
     Ok(exit.code().unwrap_or(1))
 }
 
-/// SIGKILLs every other process of this supervisor's session (it is the session leader).
+/// SIGKILLs every other process of this supervisor's session (it is the session leader), in
+/// sweeps until one finds none left: a process forked while a sweep read `/proc` (a task's
+/// `sleep`, started by a shell the same sweep killed) is caught by the next. One sweep alone
+/// once left a task's child running for two seconds after its batch job ended.
 fn kill_session_members() {
     let Ok(sid) = nix::unistd::getsid(None) else {
         return;
     };
     let (sid, me) = (sid.as_raw(), std::process::id() as i32);
+    for _ in 0..MAX_SWEEPS {
+        let members = session_members(sid, me);
+        if members.is_empty() {
+            return;
+        }
+        for pid in members {
+            signal(pid, SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// How many sweeps [`kill_session_members`] makes at most (a process that forks faster than
+/// it is killed cannot hold the supervisor forever).
+const MAX_SWEEPS: usize = 200;
+
+/// The live processes of session `sid` but `me` (zombies are dead already: their parent, or
+/// init once it is gone, reaps them).
+fn session_members(sid: i32, me: i32) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
+        return Vec::new();
     };
+    let mut out = Vec::new();
     for e in entries.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
             continue;
@@ -121,10 +144,19 @@ fn kill_session_members() {
         let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
             continue;
         };
-        if session_of(&stat) == Some(sid) {
-            signal(pid, SIGKILL);
+        if session_of(&stat) == Some(sid) && !is_zombie(&stat) {
+            out.push(pid);
         }
     }
+    out
+}
+
+/// A `/proc/PID/stat` line of a process that has ended and waits to be reaped (state `Z`, the
+/// 3rd field) or is being torn down (`X`).
+fn is_zombie(stat: &str) -> bool {
+    stat.rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+        .is_some_and(|state| state == "Z" || state == "X")
 }
 
 /// The session id in a `/proc/PID/stat` line (the 6th field; the command may hold spaces).
@@ -135,6 +167,13 @@ fn session_of(stat: &str) -> Option<i32> {
 
 #[cfg(test)]
 mod session_tests {
+    #[test]
+    fn a_zombie_is_told_from_a_live_process() {
+        assert!(super::is_zombie("42 (a) b) Z 1 40 41 0 -1"));
+        assert!(!super::is_zombie("42 (sleep) S 1 40 41 0 -1"));
+        assert!(!super::is_zombie("garbage"));
+    }
+
     #[test]
     fn session_field_is_read_after_the_command() {
         assert_eq!(super::session_of("42 (a b) c) S 1 40 41 0 -1"), Some(41));

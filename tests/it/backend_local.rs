@@ -105,3 +105,62 @@ fn down_cancels_local_jobs_from_another_process() {
         });
     }
 }
+
+/// Whether process `pid` is alive (a zombie, ended and waiting to be reaped, is not).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+        !state.is_some_and(|s| s.starts_with('Z') || s.starts_with('X'))
+    })
+}
+
+#[test]
+fn a_local_job_s_end_takes_every_process_of_its_session_even_one_forked_during_the_sweep() {
+    // The script starts 300 `sleep 300`, then leaves a shell behind that forks more as fast
+    // as it can, recording each, and ends; each in a process group of its own (`set -m`), as
+    // tasks are, so the end of the script's group does not take them. A sweep lists /proc first and then kills what it
+    // listed, the 300 before the forker (pids ascend): whatever the forker starts meanwhile
+    // is not in the list. The supervisor must leave none of them alive (one sweep left some).
+    let t = Test::new().cluster("locsweep").poll("500ms");
+    let pids = t.path().join("pids");
+    let prologue = format!(
+        "set -m; for i in $(seq 300); do sleep 300 & echo $! >> {p}; done; \
+         ( while :; do sleep 300 & echo $! >> {p}; done ) & sleep 0.5; exit 0",
+        p = pids.display()
+    );
+    let t = t.env("HPCLUSTER_JOB_SCRIPT_PROLOGUE", prologue);
+    let up = t.spawn(&["up", "--backend", "local", "--jobs", "1"]);
+    t.wait_states(1, "done", 30);
+    let out = up.terminate();
+    let recorded: Vec<i32> = std::fs::read_to_string(&pids)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert!(
+        recorded.len() > 10,
+        "the script forked only {} processes: {}",
+        recorded.len(),
+        out.all()
+    );
+    // Killed processes take a moment to be reaped by init.
+    let mut left: Vec<i32> = recorded.clone();
+    for _ in 0..50 {
+        left.retain(|p| alive(*p));
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for p in &left {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &p.to_string()])
+            .status();
+    }
+    assert!(
+        left.is_empty(),
+        "{} of the {} processes the job forked outlived its end: {left:?}",
+        left.len(),
+        recorded.len()
+    );
+}

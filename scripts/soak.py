@@ -27,6 +27,7 @@ Prints a tally (Markdown, for docs/reliability.md) and exits 1 if a check failed
 """
 import argparse
 import collections
+import concurrent.futures
 import json
 import os
 import random
@@ -288,6 +289,8 @@ def main():
     ap.add_argument("--run-limit", type=float, default=120, help="seconds a run may take")
     ap.add_argument("--bin", default=os.path.join(ROOT, "target", "debug", "hpcluster"))
     ap.add_argument("--keep", action="store_true", help="keep the runs' directories")
+    ap.add_argument("--parallel", type=int, default=1,
+                    help="runs at the same time (each its own cluster and processes)")
     ap.add_argument("--faults", default=",".join(FAULTS),
                     help="the kinds of fault to draw from, comma-separated (default: all)")
     args = ap.parse_args()
@@ -304,27 +307,35 @@ def main():
     bad_runs = []
     explained = []
     t0 = time.monotonic()
-    for k in range(args.runs):
+    def one(k):
         seed = args.seed * 100003 + k
         run = Run(args.bin, seed, workdir, kinds)
         run.go(args.min_faults, max(args.min_faults, args.max_faults), args.run_limit)
-        v = run.verdict()
-        faults.update(run.faults)
-        totals.update(v)
-        totals["runs"] += 1
-        totals["resumes"] += run.ups - 1
-        problems = {k: n for k, n in v.items()
-                    if k not in ("tasks", "completed_twice_allowed") and n}
-        for line in run.explained:
-            print(f"soak: seed {seed}: {line}", file=sys.stderr)
-            explained.append(f"seed {seed}, {line}")
-        if problems:
-            bad_runs.append((seed, problems, run.dir))
-        elif not args.keep:
-            shutil.rmtree(run.dir, ignore_errors=True)
-        print(f"soak: run {k + 1}/{args.runs} seed {seed}: {run.n} tasks, "
-              f"{sum(run.faults.values())} faults, {run.ups - 1} resumes"
-              + (f", PROBLEMS {problems} in {run.dir}" if problems else ""), file=sys.stderr)
+        return k, seed, run, run.verdict()
+
+    done_runs = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
+        for fut in concurrent.futures.as_completed([pool.submit(one, k)
+                                                    for k in range(args.runs)]):
+            k, seed, run, v = fut.result()
+            done_runs += 1
+            faults.update(run.faults)
+            totals.update(v)
+            totals["runs"] += 1
+            totals["resumes"] += run.ups - 1
+            problems = {k: n for k, n in v.items()
+                        if k not in ("tasks", "completed_twice_allowed") and n}
+            for line in run.explained:
+                print(f"soak: seed {seed}: {line}", file=sys.stderr)
+                explained.append(f"seed {seed}, {line}")
+            if problems:
+                bad_runs.append((seed, problems, run.dir))
+            elif not args.keep:
+                shutil.rmtree(run.dir, ignore_errors=True)
+            print(f"soak: run {done_runs}/{args.runs} seed {seed}: {run.n} tasks, "
+                  f"{sum(run.faults.values())} faults, {run.ups - 1} resumes"
+                  + (f", PROBLEMS {problems} in {run.dir}" if problems else ""),
+                  file=sys.stderr)
     took = time.monotonic() - t0
     print(f"| runs | tasks | faults injected | resumes | lost | completed twice (not explained) "
           f"| completed twice (result never on disk) | two copies at once "
@@ -337,10 +348,10 @@ def main():
           f"| {totals['run_timed_out']} | {totals['left_behind']} |")
     print()
     print("Faults by kind: " + ", ".join(f"{k} {faults[k]}" for k in FAULTS) +
-          f". Seed {args.seed}, {took:.0f} s.")
-    for line in explained:
+          f". Seed {args.seed}, {args.parallel} at a time, {took:.0f} s.")
+    for line in sorted(explained):
         print(f"- {line}")
-    for seed, problems, d in bad_runs:
+    for seed, problems, d in sorted(bad_runs):
         print(f"- seed {seed}: {problems} ({d})")
     n_faults = sum(faults.values())
     allowed = totals["completed_twice_allowed"]

@@ -1,8 +1,8 @@
 //! What happened to a task's runs: how many started, were lost or failed and ran again, what
 //! its walltime kills showed it needs, and the details of the last run (batch job, host, start,
 //! end, exit code or signal, why it ended). The server's task table and the journal's replay
-//! keep one each per task and change it through the same two calls, [`TaskHistory::on_started`]
-//! and [`TaskHistory::on_ended`], so a task looks the same whether a server answers or the
+//! keep one each per task and change it through the same calls ([`TaskHistory::on_started`],
+//! [`TaskHistory::on_ended`], [`TaskHistory::on_forgiven`], [`TaskHistory::on_retried`]), so a task looks the same whether a server answers or the
 //! journal is read.
 
 use std::sync::Arc;
@@ -96,6 +96,12 @@ impl TaskHistory {
         self.reason = reason.cloned();
         self.exit_code = code;
         self.signal = signal;
+    }
+
+    /// A run lost with a batch job that was preempted or lost its node no longer counts
+    /// against `retries`.
+    pub fn on_forgiven(&mut self) {
+        self.lost_runs = self.lost_runs.saturating_sub(1);
     }
 
     /// `hpcluster retry`: the task starts afresh, with its retries whole again (what its runs

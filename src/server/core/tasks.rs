@@ -446,7 +446,7 @@ impl TaskTable {
         if self.tasks[id as usize].state.is_final() || self.history(id).lost_runs == 0 {
             return false;
         }
-        self.history_mut(id).lost_runs -= 1;
+        self.history_mut(id).on_forgiven();
         true
     }
 

@@ -3,6 +3,7 @@
 
 mod checkpoints;
 mod failures;
+mod forgiven;
 mod learning;
 mod prefetch;
 mod requests;

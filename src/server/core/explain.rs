@@ -108,8 +108,8 @@ impl Core {
         let mut fit = 0;
         let mut most_left = Duration::ZERO;
         for w in self.workers.values().filter(|w| w.active_slots() > 0) {
-            most_left = most_left.max(b.left(now, w.hello.deadline));
-            if b.admit(now, w.hello.deadline, est, 0) == Admission::Start {
+            most_left = most_left.max(b.left(now, w.admit_by()));
+            if b.admit(now, w.admit_by(), est, 0) == Admission::Start {
                 fit += 1;
             }
         }

@@ -10,6 +10,7 @@ mod requests;
 mod restart;
 mod stale;
 mod supply;
+mod warnings;
 
 use super::*;
 use crate::backend::JobId;

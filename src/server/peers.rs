@@ -221,7 +221,9 @@ impl Server {
                     Some(until) => tracing::info!(
                         "worker {id}: its batch system warned that its batch job ends soon; \
                          tasks are admitted to it only if they end within {} (`checkpoint_lead`)",
-                        crate::duration::format_human(until.saturating_sub(now))
+                        crate::duration::format_human(std::time::Duration::from_secs(
+                            until.saturating_sub(now).as_secs_f64().round() as u64
+                        ))
                     ),
                     None => tracing::info!(
                         "worker {id}: its batch system warned that its batch job ends soon \

@@ -13,6 +13,7 @@ pub mod directives;
 mod skip;
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::Serialize;
@@ -124,6 +125,9 @@ pub struct ScriptContext {
     pub checkpoint_lead_seconds: Option<u64>,
     /// The same in whole minutes, rounded up (LSF `-wt`, which counts minutes).
     pub checkpoint_lead_minutes: Option<u64>,
+    /// The walltime less `checkpoint_lead_seconds`, `HH:MM:SS`, when `checkpoint_signal` is
+    /// set: SGE's soft walltime `s_rt`, at which Grid Engine sends the job SIGUSR1.
+    pub soft_walltime: Option<String>,
 }
 
 /// Builds the template context; fails on a value that would break the script.
@@ -184,6 +188,10 @@ pub fn context(config: &Config, job: &JobContext) -> anyhow::Result<ScriptContex
         plan_comment: plan_comment(config),
         checkpoint_lead_seconds: lead.map(|l| l.as_secs_f64().ceil() as u64),
         checkpoint_lead_minutes: lead.map(|l| (l.as_secs_f64() / 60.0).ceil() as u64),
+        soft_walltime: lead.map(|l| {
+            let lead = Duration::from_secs(l.as_secs_f64().ceil() as u64);
+            crate::duration::format_hms(granted.saturating_sub(lead))
+        }),
     })
 }
 

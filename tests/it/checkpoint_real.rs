@@ -137,3 +137,36 @@ fn slurm_sbatch_signal_warns_the_batch_job_before_its_walltime() {
     );
     assert_resumed(&t, &out);
 }
+
+/// SGE: Grid Engine sends the job SIGUSR1 at its soft walltime `s_rt` (queue_conf(5),
+/// "RESOURCE LIMITS"), which the script asks for `checkpoint_lead` before `h_rt`. Here a
+/// `job_extra_directives` line of 10 s replaces the generated one (4m40s), so the warning
+/// comes long before the worker's own clock would ask; the job script passes it on, and the
+/// task resumes in a new batch job. Grid Engine signals the job script's process group (the
+/// shell and the worker), not the tasks' own groups: a task whose `checkpoint_signal` is USR2
+/// does not die of the USR1.
+#[test]
+fn sge_the_soft_walltimes_warning_reaches_the_task_and_it_resumes_in_a_new_batch_job() {
+    let Some(s) = Sched::sge() else {
+        return;
+    };
+    let ck = "checkpoint_signal = \"USR2\"\ncheckpoint_lead = \"20s\"\nretries = 0\n";
+    let t = s.test("ckwarn", "500ms").config(ck);
+    let generated = t.run_ok(&["render", "--backend", "sge", "--walltime", "5m"]);
+    assert!(generated.contains("#$ -l s_rt=00:04:40\n"), "{generated}");
+    let t = s.test("ckwarn", "500ms").config(&format!(
+        "{ck}job_extra_directives = [\"-l s_rt=0:0:10\"]\n"
+    ));
+    let (out, started, at) = warned_run(&s, &t, "5m", |_| unix_now());
+    assert!(
+        out.stderr
+            .contains("its batch system warned that its batch job ends soon"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        at <= started + 40,
+        "checkpoint signal at {at}, first run at about {started}"
+    );
+    assert_resumed(&t, &out);
+}

@@ -335,9 +335,9 @@ fn skipped_directives_are_gone_from_the_script_and_the_command_line() {
 }
 
 /// Issue 11: with `checkpoint_signal` set, each script asks its batch system for SIGUSR1
-/// `checkpoint_lead` before the end where it can (SLURM `--signal=B:USR1@<s>`, LSF `-wa USR1`
-/// and `-wt <min>`; SGE and PBS have none) and runs the worker in the background, passing
-/// SIGUSR1 on to it; without it the scripts are as before.
+/// `checkpoint_lead` before the end where it can (SLURM `--signal=B:USR1@<s>`, SGE's soft
+/// walltime `s_rt`, LSF `-wa USR1` and `-wt <min>`; PBS has none) and runs the worker in the
+/// background, passing SIGUSR1 on to it; without it the scripts are as before.
 #[test]
 fn the_batch_systems_warning_comes_checkpoint_lead_before_the_end() {
     let config = "walltime = \"2h\"\ncheckpoint_signal = \"USR2\"\ncheckpoint_lead = \"90s\"\n";
@@ -345,7 +345,7 @@ fn the_batch_systems_warning_comes_checkpoint_lead_before_the_end() {
     let wants: [(&str, &[&str]); 4] = [
         ("slurm", &["#SBATCH --signal=B:USR1@90\n"]),
         ("lsf", &["#BSUB -wa USR1\n#BSUB -wt 2\n"]),
-        ("sge", &[]),
+        ("sge", &["#$ -l h_rt=02:00:00\n#$ -l s_rt=01:58:30\n"]),
         ("pbs", &[]),
     ];
     for (backend, lines) in wants {
@@ -390,6 +390,14 @@ fn the_warning_directives_can_be_skipped_or_replaced() {
         "{replaced}"
     );
     assert!(!replaced.contains("@300"), "{replaced}");
+    let sge = render(
+        &format!("{ck}job_extra_directives = [\"-l s_rt=0:0:10\"]\n"),
+        "sge",
+    );
+    assert!(sge.contains("#$ -l s_rt=0:0:10\n"), "{sge}");
+    assert_eq!(sge.matches("s_rt").count(), 1, "{sge}");
+    let sge = render(&format!("{ck}job_directives_skip = [\"s_rt\"]\n"), "sge");
+    assert!(!sge.contains("s_rt") && sge.contains("h_rt"), "{sge}");
     let lsf = render(&format!("{ck}job_directives_skip = [\"-wt\"]\n"), "lsf");
     assert!(lsf.contains("#BSUB -wa USR1\n"), "{lsf}");
     assert!(!lsf.contains("-wt"), "{lsf}");

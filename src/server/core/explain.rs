@@ -82,6 +82,14 @@ impl Core {
                 allowed.saturating_sub(h.failures)
             ));
         }
+        if let Some(c) = rules.checkpoint.filter(|_| h.checkpoints > 0) {
+            out.push(format!(
+                "it checkpointed {} (max_checkpoints = {}: {} left)",
+                plural(h.checkpoints as usize, "time", "times"),
+                c.max_checkpoints,
+                c.max_checkpoints.saturating_sub(h.checkpoints)
+            ));
+        }
         if let Some(r) = &h.reason {
             out.push(format!("its last run: {r}"));
         }

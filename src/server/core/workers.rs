@@ -179,18 +179,12 @@ impl Core {
                 self.estimates.observe(self.tasks.class(task), secs);
                 return Some(self.tasks.finish(task, Outcome::Done, secs));
             }
-            RunEnd::Exited { code }
-                if self
-                    .tasks
-                    .rules
-                    .checkpoint
-                    .is_some_and(|c| c.exit_code == code) =>
-            {
-                return Some(self.tasks.checkpointed(task, secs));
-            }
-            RunEnd::Exited { code } => {
-                failed(format!("exit status {code}"), Some(code), None, false)
-            }
+            RunEnd::Exited { code } => match self.tasks.rules.checkpoint {
+                Some(rule) if rule.exit_code == code => {
+                    return Some(self.tasks.checkpointed(task, secs, rule));
+                }
+                _ => failed(format!("exit status {code}"), Some(code), None, false),
+            },
             RunEnd::CouldNotStart { why } => failed(why.reason().to_string(), None, None, false),
             RunEnd::Signaled { .. } if killed_by_walltime(now, deadline) => {
                 return Some(self.lost_run(task, secs, "killed by the walltime".into(), true));

@@ -12,6 +12,7 @@ fn core_warned() -> Core {
             signal: crate::process::Signal::SIGUSR1,
             lead: s(60),
             exit_code: 85,
+            max_checkpoints: 100,
         }),
         false,
     )

@@ -79,6 +79,12 @@ struct Queued {
 
 async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
     let started_at = unix_now();
+    // The batch system's warning (SIGUSR1) from the start: one that comes while the worker
+    // connects waits for the loop instead of ending the worker.
+    let mut warnings =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
+    // When the batch system warned that the batch job ends soon (Unix time).
+    let mut warned: Option<Duration> = None;
     let walltime = args.walltime;
     let env: HashMap<String, String> = crate::config::process_env()?.into_iter().collect();
     let deadline = deadline(started_at, walltime, &env);
@@ -153,10 +159,6 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
     let mut reconnect = tokio::time::interval(link::RECONNECT_EVERY);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut intr = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let mut warnings =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
-    // When the batch system warned that the batch job ends soon (Unix time).
-    let mut warned: Option<Duration> = None;
     let until_deadline = deadline.saturating_sub(unix_now());
     let deadline_timer = tokio::time::sleep(until_deadline);
     tokio::pin!(deadline_timer);

@@ -116,6 +116,9 @@ pub struct Config {
     /// Tasks checkpoint unless they say otherwise: they start in any time left that holds the
     /// lead and a piece of work, and run in pieces.
     pub checkpointable: bool,
+    /// Checkpointed runs a task may make; its next exit with `checkpoint_exit_code` fails it
+    /// (a task that checkpoints at once, run after run, would otherwise run for ever).
+    pub max_checkpoints: u32,
     /// SGE/PBS resource string replacing the generated one (dask-jobqueue's `resource_spec`).
     pub resource_spec: Option<String>,
     /// SGE parallel environment used to request `cores` slots.
@@ -182,6 +185,7 @@ impl Default for Config {
             checkpoint_lead: None,
             checkpoint_exit_code: DEFAULT_CHECKPOINT_EXIT_CODE,
             checkpointable: false,
+            max_checkpoints: DEFAULT_MAX_CHECKPOINTS,
             resource_spec: None,
             sge_parallel_environment: "smp".to_string(),
             sge_memory_resource: "h_vmem".to_string(),
@@ -192,6 +196,10 @@ impl Default for Config {
         }
     }
 }
+
+/// `max_checkpoints` unless set: 100 pieces, more than a task of days in batch jobs of hours
+/// needs, and a bound on one that saves its state at once, run after run.
+pub const DEFAULT_MAX_CHECKPOINTS: u32 = 100;
 
 /// `checkpoint_lead` when `checkpoint_signal` is set and it is not.
 pub const DEFAULT_CHECKPOINT_LEAD: Duration = Duration::from_secs(60);

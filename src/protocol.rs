@@ -126,6 +126,12 @@ pub enum Request {
         run: RunId,
     },
     Heartbeat,
+    /// The batch system warned the worker (SIGUSR1) that its batch job ends soon, at `at`
+    /// (seconds since the Unix epoch): tasks are admitted to it against `at` plus
+    /// `checkpoint_lead` from then on. Sent again after a reconnection.
+    Warned {
+        at: f64,
+    },
     /// The worker is leaving (retired or stopped); nothing of it runs anymore.
     Goodbye,
     /// A client adds tasks.

@@ -75,6 +75,8 @@ pub fn history(entries: &[Entry], now: f64) -> History {
             Entry::Added { spec, .. } => h.specs.push(spec.clone()),
             // A task queued again by `hpcluster retry` has no run of its own here.
             Entry::Retried { .. } => {}
+            // A forgiven run was already counted lost when its `requeued` end was read.
+            Entry::Forgiven { .. } => {}
             Entry::Started { id, job, at, .. } => {
                 if let Some((job, started)) = open.insert(*id, (job.clone(), *at)) {
                     let secs = (at - started).max(0.0);

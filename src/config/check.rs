@@ -60,6 +60,7 @@ pub fn check(c: &Config) -> Result<(), CheckError> {
             "`checkpoint_lead` must be greater than zero, like \"60s\"",
         ));
     }
+    check_checkpoint_lead(c)?;
     if c.checkpointable && c.checkpoint_signal.is_none() {
         return Err(fail(
             "checkpointable",
@@ -105,6 +106,48 @@ fn check_time_min(c: &Config) -> Result<(), CheckError> {
                  recommends",
                 h(c.walltime),
                 h(t)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The longest `checkpoint_lead` SLURM's `--signal` takes, seconds (`sbatch(1)`: "sig_time
+/// must have an integer value between 0 and 65535").
+pub const SLURM_MAX_SIGNAL_TIME: u64 = 65535;
+
+/// With `checkpoint_signal` set, the signal goes out `checkpoint_lead` before the deadline, and
+/// the job script asks the batch system to warn that long before the end: the lead must be
+/// shorter than the walltime, and on SLURM fit `--signal`.
+fn check_checkpoint_lead(c: &Config) -> Result<(), CheckError> {
+    let Some(lead) = c.checkpoint_lead() else {
+        return Ok(());
+    };
+    let h = crate::duration::format_human;
+    let walltime = c.budget().walltime;
+    if lead >= walltime {
+        return Err(fail(
+            "checkpoint_lead",
+            format!(
+                "`checkpoint_lead` ({}) must be shorter than the walltime ({}): tasks would be \
+                 asked to checkpoint before they start; lower `checkpoint_lead` (like \"60s\") \
+                 or raise `walltime`",
+                h(lead),
+                h(walltime)
+            ),
+        ));
+    }
+    let secs = lead.as_secs_f64().ceil() as u64;
+    if c.backend == BackendKind::Slurm && secs > SLURM_MAX_SIGNAL_TIME {
+        return Err(fail(
+            "checkpoint_lead",
+            format!(
+                "`checkpoint_lead` ({}) is longer than SLURM's `--signal` takes ({} s, {}), \
+                 with which the job script asks SLURM to warn the batch job: lower \
+                 `checkpoint_lead` to at most that",
+                h(lead),
+                SLURM_MAX_SIGNAL_TIME,
+                h(std::time::Duration::from_secs(SLURM_MAX_SIGNAL_TIME))
             ),
         ));
     }

@@ -64,6 +64,7 @@ pub const TYPED: &[&str] = &[
     "checkpoint_lead",
     "checkpoint_exit_code",
     "checkpointable",
+    "max_checkpoints",
 ];
 
 /// Checks every value of every key of [`SCRIPT_VALUES`] by what it becomes.

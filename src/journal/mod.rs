@@ -1,8 +1,9 @@
 //! The journal: an append-only record of every task, so nothing is lost or run twice.
 //!
 //! One JSON object per line in `<cluster dir>/journal.jsonl`: a task was added, started, or
-//! ended (done, failed, killed, run again, requeued, cancelled), or `hpcluster retry` put it
-//! back in the queue (`retried`). A task end is on disk (`fsync`) before the worker's report
+//! ended (done, failed, killed, run again, requeued, cancelled), `hpcluster retry` put it
+//! back in the queue (`retried`), or a run it lost with a preempted batch job was forgiven
+//! (`forgiven`). A task end is on disk (`fsync`) before the worker's report
 //! of it is acknowledged. Replaying the journal rebuilds the task table when `hpcluster up`
 //! resumes: completed tasks are never run again, tasks that were running are requeued. The
 //! durations recorded are also the history the estimates learn from, and the replay is what
@@ -63,6 +64,15 @@ pub enum Entry {
     /// `hpcluster retry`: an ended task is queued again, its retries whole.
     Retried {
         id: u64,
+        at: f64,
+    },
+    /// A run the task lost in batch job `job` no longer counts against its `retries`: that
+    /// batch job was preempted or lost its node (written once its end is known, after the
+    /// run's `requeued` end). A journal written before this entry never holds it; an older
+    /// hpcluster reading one that does refuses the line.
+    Forgiven {
+        id: u64,
+        job: String,
         at: f64,
     },
 }

@@ -189,6 +189,13 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
             t.state = TaskState::Pending;
             t.history.on_retried();
         }
+        Entry::Forgiven { id, .. } => {
+            // As the core forgave it: only while the task has not ended.
+            let t = task(r, id)?;
+            if !t.state.is_final() {
+                t.history.on_forgiven();
+            }
+        }
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ use super::jobs::{JobCmd, JobError, JobEvent};
 use super::run::{Server, DRAIN_POLL_FIRST};
 use crate::backend::{JobId, JobState};
 use crate::cluster_dir::ExcludedNode;
-use crate::journal::JournalWriter;
+use crate::journal::{Entry, JournalWriter};
 
 /// Batch jobs that may end in a row without their worker connecting before `up` gives up.
 pub const MAX_FAILED_STARTS: u32 = 3;
@@ -322,10 +322,18 @@ impl Server {
                         }
                     }
                     let forgiven = core.on_job_end_known(&job.to_string(), state.is_lost());
+                    for id in &forgiven {
+                        journal.append(Entry::Forgiven {
+                            id: *id,
+                            job: job.to_string(),
+                            at: now.as_secs_f64(),
+                        });
+                    }
                     if state.is_lost() {
                         tracing::warn!(
-                            "batch job {job} ended {state}, by no fault of its tasks: {forgiven} \
-                             run(s) lost with it requeued, not counted against `retries`"
+                            "batch job {job} ended {state}, by no fault of its tasks: {} \
+                             run(s) lost with it requeued, not counted against `retries`",
+                            forgiven.len()
                         );
                     }
                 }

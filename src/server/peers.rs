@@ -216,6 +216,22 @@ impl Server {
                 self.acks.push((id, Reply::Ack { task }));
             }
             Request::Heartbeat => core.on_heartbeat(id, now),
+            Request::Warned { at } => {
+                let at = crate::duration::from_secs_saturating(at);
+                match core.on_warned(id, at, now) {
+                    Some(until) => tracing::info!(
+                        "worker {id}: its batch system warned that its batch job ends soon; \
+                         tasks are admitted to it only if they end within {} (`checkpoint_lead`)",
+                        crate::duration::format_human(std::time::Duration::from_secs(
+                            until.saturating_sub(now).as_secs_f64().round() as u64
+                        ))
+                    ),
+                    None => tracing::info!(
+                        "worker {id}: its batch system warned that its batch job ends soon \
+                         (its deadline for new tasks is unchanged)"
+                    ),
+                }
+            }
             Request::Goodbye => {
                 let evs = core.on_goodbye(id, now);
                 self.worker_gone(id, now);

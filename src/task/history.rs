@@ -1,8 +1,8 @@
 //! What happened to a task's runs: how many started, were lost or failed and ran again, what
 //! its walltime kills showed it needs, and the details of the last run (batch job, host, start,
 //! end, exit code or signal, why it ended). The server's task table and the journal's replay
-//! keep one each per task and change it through the same two calls, [`TaskHistory::on_started`]
-//! and [`TaskHistory::on_ended`], so a task looks the same whether a server answers or the
+//! keep one each per task and change it through the same calls ([`TaskHistory::on_started`],
+//! [`TaskHistory::on_ended`], [`TaskHistory::on_forgiven`], [`TaskHistory::on_retried`]), so a task looks the same whether a server answers or the
 //! journal is read.
 
 use std::sync::Arc;
@@ -21,6 +21,9 @@ pub struct TaskHistory {
     pub lost_runs: u32,
     /// Failed runs that ran again: they count against `retries_on_failure`.
     pub failures: u32,
+    /// Runs that saved their state and exited with `checkpoint_exit_code`: they count against
+    /// `max_checkpoints`.
+    pub checkpoints: u32,
     /// What its walltime kills showed it needs, seconds: a run killed after X needs more than
     /// X, and is estimated at X times the margin of [`crate::estimate::MARGIN`].
     pub needs_at_least: Option<f64>,
@@ -86,6 +89,7 @@ impl TaskHistory {
             }
             Outcome::Cancelled { reason } => (Some(reason), None, None),
             Outcome::Checkpointed => {
+                self.checkpoints += 1;
                 self.reason = Some(CHECKPOINTED.to_string());
                 self.exit_code = None;
                 self.signal = None;
@@ -98,11 +102,18 @@ impl TaskHistory {
         self.signal = signal;
     }
 
-    /// `hpcluster retry`: the task starts afresh, with its retries whole again (what its runs
-    /// showed it needs is kept: it is still true).
+    /// A run lost with a batch job that was preempted or lost its node no longer counts
+    /// against `retries`.
+    pub fn on_forgiven(&mut self) {
+        self.lost_runs = self.lost_runs.saturating_sub(1);
+    }
+
+    /// `hpcluster retry`: the task starts afresh, with its retries (and `max_checkpoints`)
+    /// whole again (what its runs showed it needs is kept: it is still true).
     pub fn on_retried(&mut self) {
         self.lost_runs = 0;
         self.failures = 0;
+        self.checkpoints = 0;
     }
 
     /// A run was killed by the walltime after `secs`: the task needs more than that.

@@ -13,6 +13,7 @@ pub mod directives;
 mod skip;
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::Serialize;
@@ -119,6 +120,14 @@ pub struct ScriptContext {
     pub worker_command: String,
     /// `# hpcluster: walltime ..., task_time ... -> max_tasks N per slot` when task_time is set.
     pub plan_comment: Option<String>,
+    /// `checkpoint_lead` in whole seconds, rounded up, when `checkpoint_signal` is set (SLURM
+    /// `--signal=B:USR1@<this>`); with it every job script passes SIGUSR1 on to the worker.
+    pub checkpoint_lead_seconds: Option<u64>,
+    /// The same in whole minutes, rounded up (LSF `-wt`, which counts minutes).
+    pub checkpoint_lead_minutes: Option<u64>,
+    /// The walltime less `checkpoint_lead_seconds`, `HH:MM:SS`, when `checkpoint_signal` is
+    /// set: SGE's soft walltime `s_rt`, at which Grid Engine sends the job SIGUSR1.
+    pub soft_walltime: Option<String>,
 }
 
 /// Builds the template context; fails on a value that would break the script.
@@ -145,6 +154,7 @@ pub fn context(config: &Config, job: &JobContext) -> anyhow::Result<ScriptContex
         _ => crate::duration::format_hms(granted),
     };
     let mem = config.memory;
+    let lead = config.checkpoint_lead();
     Ok(ScriptContext {
         backend: kind.name(),
         shebang: config.shebang.clone(),
@@ -176,6 +186,12 @@ pub fn context(config: &Config, job: &JobContext) -> anyhow::Result<ScriptContex
         job_script_epilogue: config.job_script_epilogue.clone(),
         worker_command: words.join(" "),
         plan_comment: plan_comment(config),
+        checkpoint_lead_seconds: lead.map(|l| l.as_secs_f64().ceil() as u64),
+        checkpoint_lead_minutes: lead.map(|l| (l.as_secs_f64() / 60.0).ceil() as u64),
+        soft_walltime: lead.map(|l| {
+            let lead = Duration::from_secs(l.as_secs_f64().ceil() as u64);
+            crate::duration::format_hms(granted.saturating_sub(lead))
+        }),
     })
 }
 

@@ -2,7 +2,8 @@
 //! running task whose spec carries a checkpoint signal gets it once, sent to its whole process
 //! group (the task guard passes it on to the command), `lead` before the worker's deadline; a
 //! task that then saves its state and exits with `checkpoint_exit_code` is requeued by the
-//! server as checkpointed. A task sent ahead that checkpoints (`checkpointable`) starts while
+//! server as checkpointed. The batch system's warning brings that send forward to the moment
+//! it comes ([`super::warning`]). A task sent ahead that checkpoints (`checkpointable`) starts while
 //! its lead and a piece of work still fit ([`crate::budget::fits_a_piece`]), the server's own
 //! rule, however long its estimate.
 
@@ -40,12 +41,23 @@ impl Due {
 /// Sends each running task whose checkpoint is due at `now` its signal, once; returns the
 /// tasks signalled.
 pub fn signal_due(running: &mut HashMap<u64, Running>, now: Duration) -> Vec<u64> {
+    send(running, |due| now >= due.at, "before the deadline")
+}
+
+/// Sends every running task that has a checkpoint signal still to come that signal now (the
+/// batch system's warning came: [`super::warning`]); returns the tasks signalled.
+pub fn signal_all(running: &mut HashMap<u64, Running>) -> Vec<u64> {
+    send(running, |_| true, "on the batch system's warning")
+}
+
+/// Sends the tasks whose checkpoint signal `now` picks that signal, once.
+fn send(running: &mut HashMap<u64, Running>, now: impl Fn(&Due) -> bool, why: &str) -> Vec<u64> {
     let mut sent = Vec::new();
     for (task, r) in running.iter_mut() {
-        if let Some(due) = r.checkpoint.filter(|d| now >= d.at) {
+        if let Some(due) = r.checkpoint.filter(|d| now(d)) {
             r.checkpoint = None;
             tracing::info!(
-                "task {task}: sending {} to checkpoint before the deadline",
+                "task {task}: sending {} to checkpoint {why}",
                 due.signal.as_str()
             );
             signal_group(r.pgid, due.signal);

@@ -6,7 +6,8 @@
 //! before the deadline ([`crate::budget::may_start`]) or tells the slot to retire. Once every slot
 //! has retired the worker says goodbye and exits 0, so its batch job ends and frees the
 //! allocation. Tasks whose spec carries a checkpoint signal get it `checkpoint_lead` before the
-//! deadline (`checkpoint.rs`). On SIGTERM (the batch system stopping the job) or at the deadline it stops its tasks and reports them interrupted, so the server requeues them.
+//! deadline (`checkpoint.rs`), or at once when the batch system warns that the batch job ends
+//! soon (SIGUSR1: `warning.rs`). On SIGTERM (the batch system stopping the job) or at the deadline it stops its tasks and reports them interrupted, so the server requeues them.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -29,6 +30,7 @@ mod launch;
 mod link;
 mod scratch;
 mod stop;
+mod warning;
 
 pub use deadline::{backend_from_env, deadline, granted, job_start};
 
@@ -77,6 +79,12 @@ struct Queued {
 
 async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
     let started_at = unix_now();
+    // The batch system's warning (SIGUSR1) from the start: one that comes while the worker
+    // connects waits for the loop instead of ending the worker.
+    let mut warnings =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
+    // When the batch system warned that the batch job ends soon (Unix time).
+    let mut warned: Option<Duration> = None;
     let walltime = args.walltime;
     let env: HashMap<String, String> = crate::config::process_env()?.into_iter().collect();
     let deadline = deadline(started_at, walltime, &env);
@@ -225,10 +233,11 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                     let mut reports = vec![Request::TaskEnded { task, end, secs, run }];
                     if let Some(next) = queued.remove(&r.slot) {
                         let now = unix_now();
+                        let by = warning::admit_by(&next.spec, deadline, warned);
                         let fits = args.no_admission
-                            || may_start(now, deadline, next.estimate, next.buffer, 0, None)
+                            || may_start(now, by, next.estimate, next.buffer, 0, None)
                                 == Admission::Start
-                            || checkpoint::starts_in_pieces(&next.spec, now, deadline);
+                            || checkpoint::starts_in_pieces(&next.spec, now, by);
                         if !fits {
                             reports.push(Request::TaskEnded { task: next.task, end: RunEnd::NotStarted, secs: 0.0, run: next.run });
                         } else if let Some(failed) = launcher.start(&next.spec, next.task, next.run, r.slot, &mut running) {
@@ -247,6 +256,18 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                 link.send(Request::Ask { slot });
             }
             _ = heartbeat.tick() => link.send(Request::Heartbeat),
+            _ = warnings.recv() => {
+                let now = unix_now();
+                let asked = checkpoint::signal_all(&mut running);
+                tracing::info!(
+                    "SIGUSR1: the batch system warns that the batch job ends soon; {} task(s) asked to checkpoint",
+                    asked.len()
+                );
+                if warned.is_none() {
+                    warned = Some(now);
+                    link.send(Request::Warned { at: now.as_secs_f64() });
+                }
+            }
             _ = checkpoints.tick(), if running.values().any(|r| r.checkpoint.is_some()) => {
                 checkpoint::signal_due(&mut running, unix_now());
             }
@@ -271,6 +292,9 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                         // Every report not acknowledged: it may have been lost with the connection.
                         for r in unacked.reports() {
                             link.send(r);
+                        }
+                        if let Some(at) = warned {
+                            link.send(Request::Warned { at: at.as_secs_f64() });
                         }
                         tracing::info!(
                             "reconnected to the server at {} holding {} task(s)",

@@ -110,3 +110,75 @@ fn a_checkpointing_task_runs_in_pieces_each_resuming_from_its_state() {
     assert_eq!(t["state"], "done", "{tasks}");
     assert_eq!(t["attempts"], starts.len() as u64, "{tasks}");
 }
+
+/// Issue 11: the batch system's own warning reaches the tasks. The worker gets SIGUSR1 from
+/// outside (as SLURM's `--signal=B:USR1@<lead>` through the job script, or `scancel
+/// --signal=USR1 --batch`), long before its own clock would ask (100 s into a 120 s
+/// walltime): the running task gets its checkpoint signal at once, saves and exits 85; the
+/// warned worker starts nothing that cannot end within the 20 s lead (the task's 30 s do not
+/// fit), so the task's next run is in a new batch job, and it finishes there.
+#[test]
+fn the_batch_systems_warning_to_the_worker_checkpoints_its_tasks_at_once() {
+    let c = Test::new()
+        .cluster("ckwarn")
+        .poll("200ms")
+        .config("checkpoint_signal = \"USR2\"\ncheckpoint_lead = \"20s\"\nretries = 0\n");
+    let d = c.path().display().to_string();
+    let cmd = format!(
+        "trap 'echo $HPCLUSTER_ATTEMPT $(date +%s) >> {d}/signalled; exit 85' USR2; \
+         echo $HPCLUSTER_ATTEMPT $HPCLUSTER_SLOT >> {d}/starts; \
+         [ $HPCLUSTER_ATTEMPT -ge 2 ] && exit 0; \
+         while :; do sleep 1 & wait $!; done"
+    );
+    let task = serde_json::json!({"cmd": cmd, "time": "30s"});
+    let tasks = c.write("tasks.jsonl", &format!("{task}\n"));
+    let started = std::time::Instant::now();
+    let up = c
+        .up_tasks("local", &tasks)
+        .args(&["--walltime", "120s", "--buffer", "1s"])
+        .spawn();
+    crate::harness::wait_for(30, "the task's first run", || {
+        std::fs::read_to_string(c.path().join("starts")).ok()
+    });
+    let workers = c.worker_pids();
+    assert_eq!(workers.len(), 1, "{workers:?}");
+    let warned = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    crate::harness::signal_pid(workers[0], 10); // SIGUSR1
+    let out = up.wait(90);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "the run waited for the worker's own clock: {:?}\n{}",
+        started.elapsed(),
+        out.all()
+    );
+    let signalled = std::fs::read_to_string(c.path().join("signalled")).unwrap();
+    let (attempt, at) = signalled.trim().split_once(' ').unwrap();
+    assert_eq!(attempt, "1", "{signalled}");
+    let at: u64 = at.parse().unwrap();
+    assert!(at <= warned + 3, "checkpoint signal {at}, warning {warned}");
+    let starts = std::fs::read_to_string(c.path().join("starts")).unwrap();
+    assert_eq!(starts.lines().count(), 2, "{starts}\n{}", out.all());
+    let [done, failed, _, retried, walltime_kills, jobs] = summary(&out);
+    assert_eq!(
+        (done, failed, retried, walltime_kills),
+        (1, 0, 0, 0),
+        "{}",
+        out.all()
+    );
+    assert!(
+        jobs >= 2,
+        "the next run is in a new batch job: {}",
+        out.all()
+    );
+    assert!(out.stdout.contains("1 checkpointed"), "{}", out.all());
+    let journal = c.journal();
+    let runs: Vec<String> = crate::harness::ev(&journal, "started")
+        .map(|e| e["job"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(runs.len(), 2, "{journal:?}");
+    assert_ne!(runs[0], runs[1], "both runs in one batch job: {journal:?}");
+}

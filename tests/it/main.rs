@@ -37,6 +37,7 @@ mod backend_slurm;
 mod backfill_slurm;
 mod bad_input;
 mod checkpoint;
+mod checkpoint_real;
 mod closed_pipe;
 mod config;
 mod copies;

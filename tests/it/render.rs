@@ -333,3 +333,78 @@ fn skipped_directives_are_gone_from_the_script_and_the_command_line() {
         .ok();
     assert!(lsf.contains(": bsub -J hpcluster-1 < /"), "{lsf}");
 }
+
+/// Issue 11: with `checkpoint_signal` set, each script asks its batch system for SIGUSR1
+/// `checkpoint_lead` before the end where it can (SLURM `--signal=B:USR1@<s>`, SGE's soft
+/// walltime `s_rt`, LSF `-wa USR1` and `-wt <min>`; PBS has none) and runs the worker in the
+/// background, passing SIGUSR1 on to it; without it the scripts are as before.
+#[test]
+fn the_batch_systems_warning_comes_checkpoint_lead_before_the_end() {
+    let config = "walltime = \"2h\"\ncheckpoint_signal = \"USR2\"\ncheckpoint_lead = \"90s\"\n";
+    snapshot_all("checkpoint_warning", config);
+    let wants: [(&str, &[&str]); 4] = [
+        ("slurm", &["#SBATCH --signal=B:USR1@90\n"]),
+        ("lsf", &["#BSUB -wa USR1\n#BSUB -wt 2\n"]),
+        ("sge", &["#$ -l h_rt=02:00:00\n#$ -l s_rt=01:58:30\n"]),
+        ("pbs", &[]),
+    ];
+    for (backend, lines) in wants {
+        let script = render(config, backend);
+        for line in lines {
+            assert!(script.contains(line), "{backend}: {script}");
+        }
+        assert!(
+            script.contains("trap 'kill -USR1 \"$hpcluster_worker\" 2>/dev/null' USR1\n")
+                && script.contains(" --backend ")
+                && script.contains(" &\nhpcluster_worker=$!\n"),
+            "{backend}: the worker runs in the background: {script}"
+        );
+        let plain = render("walltime = \"2h\"\n", backend);
+        assert!(!plain.contains("USR1"), "{backend}: {plain}");
+        assert!(!plain.contains("hpcluster_worker"), "{backend}: {plain}");
+    }
+    let local = render(config, "local");
+    assert!(local.contains("hpcluster_worker=$!"), "{local}");
+    assert!(
+        !local.contains("--signal=") && !local.contains("-wa USR1"),
+        "{local}"
+    );
+}
+
+/// The warning's directives are generated lines like any other: skipped by
+/// `job_directives_skip`, replaced by a `job_extra_directives` line setting the same option.
+#[test]
+fn the_warning_directives_can_be_skipped_or_replaced() {
+    let ck = "checkpoint_signal = \"USR1\"\ncheckpoint_lead = \"5m\"\n";
+    let skipped = render(
+        &format!("{ck}job_directives_skip = [\"--signal\"]\n"),
+        "slurm",
+    );
+    assert!(!skipped.contains("--signal"), "{skipped}");
+    let replaced = render(
+        &format!("{ck}job_extra_directives = [\"--signal=B:USR1@600\"]\n"),
+        "slurm",
+    );
+    assert!(
+        replaced.contains("#SBATCH --signal=B:USR1@600\n"),
+        "{replaced}"
+    );
+    assert!(!replaced.contains("@300"), "{replaced}");
+    let sge = render(
+        &format!("{ck}job_extra_directives = [\"-l s_rt=0:0:10\"]\n"),
+        "sge",
+    );
+    assert!(sge.contains("#$ -l s_rt=0:0:10\n"), "{sge}");
+    assert_eq!(sge.matches("s_rt").count(), 1, "{sge}");
+    let sge = render(&format!("{ck}job_directives_skip = [\"s_rt\"]\n"), "sge");
+    assert!(!sge.contains("s_rt") && sge.contains("h_rt"), "{sge}");
+    let lsf = render(&format!("{ck}job_directives_skip = [\"-wt\"]\n"), "lsf");
+    assert!(lsf.contains("#BSUB -wa USR1\n"), "{lsf}");
+    assert!(!lsf.contains("-wt"), "{lsf}");
+    // Seconds that do not make a whole minute round up: LSF warns at least the lead ahead.
+    let lsf = render(
+        "checkpoint_signal = \"USR1\"\ncheckpoint_lead = \"61s\"\n",
+        "lsf",
+    );
+    assert!(lsf.contains("#BSUB -wt 2\n"), "{lsf}");
+}

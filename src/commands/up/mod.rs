@@ -261,6 +261,7 @@ fn checkpoint_rule(config: &Config) -> Option<crate::server::core::CheckpointRul
         signal,
         lead: config.checkpoint_lead()?,
         exit_code: config.checkpoint_exit_code,
+        max_checkpoints: config.max_checkpoints,
     })
 }
 

@@ -66,7 +66,7 @@ impl Core {
         }
         let opening = Opening {
             at: now,
-            deadline: worker.hello.deadline,
+            deadline: worker.admit_by(),
             started: worker.started_per_slot[slot_ix],
         };
         if !self.tasks.has_pending() {
@@ -131,7 +131,7 @@ impl Core {
         let at = (current.since + current.estimate).max(now);
         let opening = Opening {
             at,
-            deadline: worker.hello.deadline,
+            deadline: worker.admit_by(),
             started: worker.started_per_slot[slot_ix],
         };
         let task = self.select(now, opening).ok()?;
@@ -249,7 +249,7 @@ impl Core {
         };
         let o = Opening {
             at: now,
-            deadline: w.hello.deadline,
+            deadline: w.admit_by(),
             started: 0,
         };
         self.nothing_to_wait_for(o, now)

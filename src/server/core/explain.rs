@@ -82,6 +82,14 @@ impl Core {
                 allowed.saturating_sub(h.failures)
             ));
         }
+        if let Some(c) = rules.checkpoint.filter(|_| h.checkpoints > 0) {
+            out.push(format!(
+                "it checkpointed {} (max_checkpoints = {}: {} left)",
+                plural(h.checkpoints as usize, "time", "times"),
+                c.max_checkpoints,
+                c.max_checkpoints.saturating_sub(h.checkpoints)
+            ));
+        }
         if let Some(r) = &h.reason {
             out.push(format!("its last run: {r}"));
         }
@@ -108,8 +116,8 @@ impl Core {
         let mut fit = 0;
         let mut most_left = Duration::ZERO;
         for w in self.workers.values().filter(|w| w.active_slots() > 0) {
-            most_left = most_left.max(b.left(now, w.hello.deadline));
-            if b.admit(now, w.hello.deadline, est, 0) == Admission::Start {
+            most_left = most_left.max(b.left(now, w.admit_by()));
+            if b.admit(now, w.admit_by(), est, 0) == Admission::Start {
                 fit += 1;
             }
         }

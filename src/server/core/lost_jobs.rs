@@ -4,7 +4,8 @@
 //! connection closes (or its heartbeats stop) and its tasks are requeued as lost runs, and only
 //! a later poll says the batch job was preempted. So every lost run is noted under the batch
 //! job it ran in, and when that batch job's end is known the note is either forgiven (the
-//! batch job was lost: each task's lost-run count goes back down) or dropped.
+//! batch job was lost: each task's lost-run count goes back down, and the shell journals it
+//! as `forgiven` so a resumed server counts the same) or dropped.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,19 +25,20 @@ impl Core {
     }
 
     /// The end of batch job `job` is known: when it was `lost` (preempted, its node failed),
-    /// the runs its tasks lost there do not count against their `retries`. Returns how many
-    /// runs were forgiven. A task that has ended meanwhile (done, or failed because those
-    /// runs used up its retries) keeps its state.
-    pub fn on_job_end_known(&mut self, job: &str, lost: bool) -> usize {
+    /// the runs its tasks lost there do not count against their `retries`. Returns the task
+    /// of each run forgiven (a task once per run), for the journal: a resumed server replays
+    /// them. A task that has ended meanwhile (done, or failed because those runs used up its
+    /// retries) keeps its state.
+    pub fn on_job_end_known(&mut self, job: &str, lost: bool) -> Vec<TaskId> {
         let Some(tasks) = self.lost_with.0.remove(job) else {
-            return 0;
+            return Vec::new();
         };
         if !lost {
-            return 0;
+            return Vec::new();
         }
         tasks
             .into_iter()
             .filter(|t| self.tasks.forgive_lost_run(*t))
-            .count()
+            .collect()
     }
 }

@@ -17,6 +17,8 @@
 //! - [`stale`]: run IDs, and the reports of copies the server no longer counts on;
 //! - [`supply`]: how many batch jobs the pending work needs, and which queued ones it no
 //!   longer needs;
+//! - [`warnings`]: the batch system's warning that a batch job ends soon, and the earlier
+//!   deadline its worker is admitted against from then on;
 //! - [`explain`]: why a task is where it is (`hpcluster explain`).
 
 mod dispatch;
@@ -29,6 +31,7 @@ mod select;
 mod stale;
 mod supply;
 mod tasks;
+mod warnings;
 mod workers;
 
 use std::collections::HashMap;

@@ -106,7 +106,7 @@ impl Core {
                 .iter()
                 .map(|r| r.since.saturating_add(r.estimate))
                 .fold(now, Duration::max);
-            if budget.left(free_at, w.hello.deadline) >= est {
+            if budget.left(free_at, w.admit_by()) >= est {
                 staying_slots += active as f64;
             }
         }
@@ -144,7 +144,7 @@ impl Core {
         let per_job = per_slot * budget.slots.max(1) as f64;
         let mut supply = jobs.queued as f64 * per_job;
         for w in self.workers.values() {
-            let left = budget.left(now, w.hello.deadline).as_secs_f64();
+            let left = budget.left(now, w.admit_by()).as_secs_f64();
             supply += w.active_slots() as f64 * (left / est).floor();
         }
         let short = pending - supply;

@@ -34,12 +34,14 @@ pub struct TaskRules {
 }
 
 /// The cluster's checkpoint contract: `checkpoint_signal`, `checkpoint_lead`,
-/// `checkpoint_exit_code`.
+/// `checkpoint_exit_code`, `max_checkpoints`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CheckpointRule {
     pub signal: crate::process::Signal,
     pub lead: std::time::Duration,
     pub exit_code: i32,
+    /// Checkpointed runs a task may make (`max_checkpoints`): the next one fails it.
+    pub max_checkpoints: u32,
 }
 
 /// A task's description as the table keeps it: command, time and retries inline, the rarely
@@ -132,6 +134,7 @@ const NO_HISTORY: TaskHistory = TaskHistory {
     attempts: 0,
     lost_runs: 0,
     failures: 0,
+    checkpoints: 0,
     needs_at_least: None,
     job: None,
     host: None,
@@ -393,8 +396,25 @@ impl TaskTable {
     }
 
     /// A run saved its state and exited with `checkpoint_exit_code`: the task goes back to the
-    /// front of its queue, its retries and failures untouched.
-    pub fn checkpointed(&mut self, id: TaskId, secs: f64) -> TaskEvent {
+    /// front of its queue, its retries and failures untouched; or, once it has checkpointed
+    /// `max_checkpoints` times, it fails with the reason.
+    pub fn checkpointed(&mut self, id: TaskId, secs: f64, rule: CheckpointRule) -> TaskEvent {
+        let done = self.history(id).checkpoints;
+        if done >= rule.max_checkpoints {
+            let code = rule.exit_code;
+            let reason = format!(
+                "exited with `checkpoint_exit_code` ({code}) after {done} checkpointed runs: \
+                 `max_checkpoints` ({}) allows no more; raise `max_checkpoints` if it needs \
+                 more pieces, or see why its runs do not finish it (`hpcluster logs {id}`)",
+                rule.max_checkpoints
+            );
+            let outcome = Outcome::Failed {
+                reason,
+                exit_code: Some(code),
+                walltime: false,
+            };
+            return self.finish(id, outcome, secs);
+        }
         let outcome = Outcome::Checkpointed;
         self.history_mut(id).on_ended(&outcome, secs);
         self.counts.on_checkpointed();
@@ -446,7 +466,7 @@ impl TaskTable {
         if self.tasks[id as usize].state.is_final() || self.history(id).lost_runs == 0 {
             return false;
         }
-        self.history_mut(id).lost_runs -= 1;
+        self.history_mut(id).on_forgiven();
         true
     }
 

@@ -41,6 +41,9 @@ pub(super) struct Worker {
     pub retired_slots: u32,
     pub last_seen: Duration,
     pub tasks_done: u64,
+    /// Until when tasks are admitted after the batch system warned that the batch job ends
+    /// soon ([`super::warnings`]); none until then.
+    pub warned_until: Option<Duration>,
 }
 
 impl Worker {
@@ -52,6 +55,13 @@ impl Worker {
     /// The slot index a message names, clamped to the worker's slots.
     pub fn slot_index(&self, slot: u32) -> usize {
         (slot as usize).min(self.started_per_slot.len().saturating_sub(1))
+    }
+
+    /// The deadline tasks are admitted against: the one of its hello, or earlier once the
+    /// batch system warned that its batch job ends soon.
+    pub fn admit_by(&self) -> Duration {
+        self.warned_until
+            .map_or(self.hello.deadline, |w| w.min(self.hello.deadline))
     }
 
     pub fn job_name(&self) -> Option<String> {
@@ -88,6 +98,7 @@ impl Core {
                 retired_slots: 0,
                 last_seen: now,
                 tasks_done: 0,
+                warned_until: None,
             },
         );
     }
@@ -168,18 +179,12 @@ impl Core {
                 self.estimates.observe(self.tasks.class(task), secs);
                 return Some(self.tasks.finish(task, Outcome::Done, secs));
             }
-            RunEnd::Exited { code }
-                if self
-                    .tasks
-                    .rules
-                    .checkpoint
-                    .is_some_and(|c| c.exit_code == code) =>
-            {
-                return Some(self.tasks.checkpointed(task, secs));
-            }
-            RunEnd::Exited { code } => {
-                failed(format!("exit status {code}"), Some(code), None, false)
-            }
+            RunEnd::Exited { code } => match self.tasks.rules.checkpoint {
+                Some(rule) if rule.exit_code == code => {
+                    return Some(self.tasks.checkpointed(task, secs, rule));
+                }
+                _ => failed(format!("exit status {code}"), Some(code), None, false),
+            },
             RunEnd::CouldNotStart { why } => failed(why.reason().to_string(), None, None, false),
             RunEnd::Signaled { .. } if killed_by_walltime(now, deadline) => {
                 return Some(self.lost_run(task, secs, "killed by the walltime".into(), true));

@@ -58,6 +58,13 @@ async fn runs_lost_to_preemption_and_node_failure_do_not_use_up_retries() {
         ["requeued", "requeued", "requeued", "requeued", "done"],
         "{ended:?}"
     );
+    // Each forgiveness is journaled with its batch job, so a resumed `up` counts the same.
+    let forgiven: Vec<String> = rig
+        .journal_entries("forgiven", 0)
+        .iter()
+        .map(|e| e["job"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(forgiven, ["f-1", "f-2", "f-3", "f-4"]);
     let (summary, batch) = rig.finish().await;
     let s = summary.unwrap();
     assert_eq!((s.done, s.failed, s.batch_jobs_lost), (1, 0, 4));

@@ -201,6 +201,12 @@ pub const VALUES: &[Case] = &[
     case!(unknown_key_file, SHOW, env &[], files &[("hpcluster.toml", "wall_time = \"1h\"\n")], 1 => "unknown key `wall_time`"),
     case!(config_not_toml, SHOW, env &[], files &[("hpcluster.toml", "= = =\n")], 1 => "failed to parse config"),
     case!(config_not_utf8_name, SHOW, env &[("HPCLUSTER_CONFIG", "/nonexistent/c.toml")], files &[], 1 => "does not exist"),
+    case!(checkpoint_lead_as_long_as_walltime, RENDER, env &[("HPCLUSTER_CHECKPOINT_SIGNAL", "USR1"), ("HPCLUSTER_CHECKPOINT_LEAD", "1h"), ("HPCLUSTER_WALLTIME", "1h")], files &[], 1 => "`checkpoint_lead` (1h) must be shorter than the walltime (1h)", "lower `checkpoint_lead`", "(set by environment variable `HPCLUSTER_CHECKPOINT_LEAD`)"),
+    case!(checkpoint_default_lead_over_walltime_file, SHOW, env &[], files &[("hpcluster.toml", "walltime = \"30s\"\ncheckpoint_signal = \"USR2\"\n")], 1 => "`checkpoint_lead` (1m) must be shorter than the walltime (30s)", "raise `walltime`"),
+    case!(checkpoint_lead_over_slurm_signal, RENDER, env &[("HPCLUSTER_CHECKPOINT_SIGNAL", "USR1"), ("HPCLUSTER_CHECKPOINT_LEAD", "19h"), ("HPCLUSTER_WALLTIME", "2-00:00:00")], files &[], 1 => "longer than SLURM's `--signal` takes (65535 s, 18h12m15s)", "lower `checkpoint_lead` to at most that"),
+    case!(max_checkpoints_zero, SHOW, env &[("HPCLUSTER_MAX_CHECKPOINTS", "0")], files &[], 1 => "invalid `max_checkpoints`", "found 0"),
+    case!(max_checkpoints_word_file, SHOW, env &[], files &[("hpcluster.toml", "max_checkpoints = \"many\"\n")], 1 => "invalid `max_checkpoints` on line 1"),
+    case!(checkpoint_lead_zero, SHOW, env &[("HPCLUSTER_CHECKPOINT_LEAD", "0s")], files &[], 1 => "`checkpoint_lead` must be greater than zero"),
 ];
 
 /// Flags: clap's own refusals (exit 2) and values refused by what they mean (exit 1).

@@ -12,6 +12,7 @@ fn rule() -> Option<CheckpointRule> {
         signal: crate::process::Signal::SIGUSR1,
         lead: s(60),
         exit_code: 85,
+        max_checkpoints: 100,
     })
 }
 
@@ -132,4 +133,71 @@ fn the_clusters_checkpointable_holds_for_tasks_that_say_nothing_and_a_task_may_r
         plain.tasks.state(0),
         Some(TaskState::Failed { .. })
     ));
+}
+
+/// Issue 11: a task that exits with `checkpoint_exit_code` run after run (at once, say) was
+/// requeued for ever. `max_checkpoints` checkpointed runs are allowed; the next fails it,
+/// naming the setting. The count comes back from the journal, and `retry` makes it whole.
+#[test]
+fn a_task_that_checkpoints_more_than_max_checkpoints_times_fails_naming_the_setting() {
+    let mut c = core_ck(false);
+    if let Some(r) = c.tasks.rules.checkpoint.as_mut() {
+        r.max_checkpoints = 3;
+    }
+    c.on_tasks_added(vec![task("loop")]);
+    c.on_worker_hello(1, hello(H), s(0));
+    let mut outcomes = Vec::new();
+    for i in 0..4 {
+        let t = run_id(&c.on_ask(1, 0, s(i)));
+        let ev = c.on_task_ended(1, t, RunEnd::Exited { code: 85 }, 0.5, s(i));
+        outcomes.push(ev.unwrap().outcome);
+    }
+    assert!(
+        outcomes[..3].iter().all(|o| *o == Outcome::Checkpointed),
+        "{outcomes:?}"
+    );
+    match &outcomes[3] {
+        Outcome::Failed {
+            reason,
+            exit_code: Some(85),
+            walltime: false,
+        } => assert_eq!(
+            reason,
+            "exited with `checkpoint_exit_code` (85) after 3 checkpointed runs: \
+             `max_checkpoints` (3) allows no more; raise `max_checkpoints` if it needs more \
+             pieces, or see why its runs do not finish it (`hpcluster logs 0`)"
+        ),
+        other => panic!("the fourth exit 85 should fail the task: {other:?}"),
+    }
+    assert_eq!(c.counts().failed, 1);
+    assert_eq!(c.counts().pending, 0);
+    // `retry` gives it its checkpoints again.
+    assert_eq!(c.on_retry(&[0], false).retried, vec![0]);
+    let t = run_id(&c.on_ask(1, 0, s(10)));
+    let ev = c.on_task_ended(1, t, RunEnd::Exited { code: 85 }, 0.5, s(10));
+    assert_eq!(ev.unwrap().outcome, Outcome::Checkpointed);
+}
+
+#[test]
+fn checkpointed_runs_before_a_resume_count_toward_max_checkpoints_after_it() {
+    let journal = "{\"ev\":\"added\",\"id\":0,\"spec\":{\"cmd\":\"a\"}}\n\
+        {\"ev\":\"started\",\"id\":0,\"worker\":1,\"at\":0}\n\
+        {\"ev\":\"ended\",\"id\":0,\"outcome\":\"checkpointed\",\"secs\":1.0,\"at\":1}\n\
+        {\"ev\":\"started\",\"id\":0,\"worker\":1,\"at\":2}\n\
+        {\"ev\":\"ended\",\"id\":0,\"outcome\":\"checkpointed\",\"secs\":1.0,\"at\":3}\n";
+    let r = crate::journal::parse_journal(journal, "j").unwrap();
+    let t = r.tasks.into_iter().next().unwrap();
+    assert_eq!(t.history.checkpoints, 2);
+    let mut c = core_ck(false);
+    if let Some(r) = c.tasks.rules.checkpoint.as_mut() {
+        r.max_checkpoints = 2;
+    }
+    c.restore_task(t.spec, t.state, t.history);
+    c.on_worker_hello(1, hello(H), s(0));
+    let t = run_id(&c.on_ask(1, 0, s(0)));
+    let ev = c.on_task_ended(1, t, RunEnd::Exited { code: 85 }, 1.0, s(1));
+    assert!(
+        matches!(&ev.unwrap().outcome, Outcome::Failed { reason, .. } if reason.contains("`max_checkpoints` (2)")),
+        "the replayed checkpoints were not counted"
+    );
 }

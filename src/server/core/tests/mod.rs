@@ -3,12 +3,14 @@
 
 mod checkpoints;
 mod failures;
+mod forgiven;
 mod learning;
 mod prefetch;
 mod requests;
 mod restart;
 mod stale;
 mod supply;
+mod warnings;
 
 use super::*;
 use crate::backend::JobId;

@@ -46,6 +46,8 @@ pub struct TaskTallies {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Finished {
     pub durations: Vec<f64>,
+    /// The name of each, if any; empty when none has one (a million unnamed tasks hold no
+    /// million `None`s).
     pub names: Vec<Option<String>>,
 }
 
@@ -77,12 +79,18 @@ impl TaskTallies {
 
     /// The durations of the tasks that finished, by ID.
     pub fn finished(&self) -> Finished {
-        let mut out = Finished::default();
-        for (_, t) in self.all().filter(|(_, t)| !t.done.is_nan()) {
-            out.durations.push(t.done);
-            out.names.push(self.name(t.name));
-        }
-        out
+        let done = || self.all().map(|(_, t)| t).filter(|t| !t.done.is_nan());
+        let count = done().count();
+        let mut durations = Vec::with_capacity(count);
+        durations.extend(done().map(|t| t.done));
+        let names = if done().any(|t| t.name != 0) {
+            let mut names = Vec::with_capacity(count);
+            names.extend(done().map(|t| self.name(t.name)));
+            names
+        } else {
+            Vec::new()
+        };
+        Finished { durations, names }
     }
 
     /// Every tally with its ID, in ID order (strays are past the tasks added).

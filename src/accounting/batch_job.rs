@@ -32,7 +32,6 @@ pub struct JobTally {
 impl JobTally {
     /// An empty tally for batch job `job` at `now` (Unix seconds).
     pub fn new(job: &JobRecord, facts: Facts, now: f64) -> JobTally {
-        let per_slot = facts.cores.max(1) as f64 / facts.slots.max(1) as f64;
         let window = job.started.map(unix).map(|started| {
             let end = job.ended.map_or(now, unix).max(started);
             (started, end)
@@ -40,7 +39,7 @@ impl JobTally {
         JobTally {
             window,
             ended: job.state.is_final(),
-            per_slot,
+            per_slot: facts.per_slot(),
             runs: 0,
             first: f64::INFINITY,
             measured: [0.0; 6],

@@ -42,6 +42,13 @@ pub struct Facts {
     pub walltime: Duration,
 }
 
+impl Facts {
+    /// The cores each slot holds.
+    fn per_slot(&self) -> f64 {
+        self.cores.max(1) as f64 / self.slots.max(1) as f64
+    }
+}
+
 /// Core-hours by category (queue wait in hours of wall time).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Split {
@@ -166,9 +173,8 @@ impl<'a> Tally<'a> {
 
     fn on_run(&mut self, run: Run) {
         self.tasks.on_run(&run);
-        let per_slot = self.facts.cores.max(1) as f64 / self.facts.slots.max(1) as f64;
         let Some(job) = run.job.as_deref() else {
-            self.unattributed += run.secs * per_slot / 3600.0;
+            self.unattributed += run.secs * self.facts.per_slot() / 3600.0;
             return;
         };
         match self.job_index.get(job) {
@@ -184,7 +190,7 @@ impl<'a> Tally<'a> {
         for run in open {
             self.on_run(run);
         }
-        let per_slot = self.facts.cores.max(1) as f64 / self.facts.slots.max(1) as f64;
+        let per_slot = self.facts.per_slot();
         let mut ledger = Ledger {
             unattributed: self.unattributed,
             ..Ledger::default()

@@ -236,3 +236,24 @@ fn lost_runs_known_only_from_the_journal_take_at_most_what_is_left() {
     assert_eq!(s.idle, 0.0);
     assert!((s.parts() - s.consumed).abs() < 1e-12);
 }
+
+/// Runs of a task the journal has not added (yet): a journal the server did not write. They
+/// count by their ID, take the name of the task added later under it, and an ID far out of
+/// range costs one entry, not a table up to it.
+#[test]
+fn runs_of_tasks_not_added_count_by_their_id() {
+    let entries = [
+        started(1, "7", 0.0),
+        ended(1, Outcome::Done, 2.0, 2.0),
+        added(0, Some("a")),
+        added(1, Some("b")),
+        started(u64::MAX, "7", 3.0),
+        ended(u64::MAX, Outcome::Done, 4.0, 7.0),
+    ];
+    let f = finished_durations(entries.clone().map(Ok)).unwrap();
+    assert_eq!(f.durations, vec![2.0, 4.0]);
+    assert_eq!(f.names, vec![Some("b".into()), None]);
+    let jobs = [job("7", 0, Some(0), Some(10))];
+    let l = account(entries, &jobs, facts(), Duration::from_secs(10));
+    assert_eq!((l.tasks_done, l.jobs[0].runs), (2, 2));
+}

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::journal::scan;
-use crate::task::StateName;
+use crate::task::{StateName, TaskInfo};
 
 /// Tasks that did not succeed listed below the summary line at most.
 pub const FAILED_SHOWN: u32 = 10;
@@ -54,32 +54,11 @@ pub fn tasks_summary(cluster_dir: &Path, now: f64) -> Vec<String> {
     let Ok(tasks) = scan::tasks(&journal, &shown) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    if !tasks.is_empty() {
-        out.push(format!(
-            "tasks that did not succeed{}:",
-            if total > tasks.len() {
-                format!(" (the first {} of {total})", tasks.len())
-            } else {
-                String::new()
-            }
-        ));
-        for (id, t) in &tasks {
-            let t = t.info(*id, now).with_outputs(cluster_dir);
-            let name = t.name.as_ref().map_or(String::new(), |n| format!(" ({n})"));
-            let why = t.reason.clone().unwrap_or_else(|| t.ending());
-            out.push(format!(
-                "  task {}{name}: {why}; stderr: {}",
-                t.id,
-                t.stderr.as_deref().unwrap_or("-")
-            ));
-        }
-        out.push(
-            "`hpcluster tasks --state failed,killed` lists them all; `hpcluster retry --failed` \
-             queues them again"
-                .to_string(),
-        );
-    }
+    let infos: Vec<TaskInfo> = tasks
+        .iter()
+        .map(|(id, t)| t.info(*id, now).with_outputs(cluster_dir))
+        .collect();
+    let mut out = unsuccessful_lines(&infos, total);
     if !states.is_empty() {
         let (stdout, stderr) = crate::task::output_paths(cluster_dir, 0);
         out.push(format!(
@@ -88,6 +67,34 @@ pub fn tasks_summary(cluster_dir: &Path, now: f64) -> Vec<String> {
             stderr.display()
         ));
     }
+    out
+}
+
+/// The tasks that did not succeed, `shown` of `total`: how each ended, where its stderr is.
+fn unsuccessful_lines(shown: &[TaskInfo], total: usize) -> Vec<String> {
+    if shown.is_empty() {
+        return Vec::new();
+    }
+    let first = if total > shown.len() {
+        format!(" (the first {} of {total})", shown.len())
+    } else {
+        String::new()
+    };
+    let mut out = vec![format!("tasks that did not succeed{first}:")];
+    for t in shown {
+        let name = t.name.as_ref().map_or(String::new(), |n| format!(" ({n})"));
+        let why = t.reason.clone().unwrap_or_else(|| t.ending());
+        out.push(format!(
+            "  task {}{name}: {why}; stderr: {}",
+            t.id,
+            t.stderr.as_deref().unwrap_or("-")
+        ));
+    }
+    out.push(
+        "`hpcluster tasks --state failed,killed` lists them all; `hpcluster retry --failed` \
+         queues them again"
+            .to_string(),
+    );
     out
 }
 

@@ -31,7 +31,11 @@ pub fn states(path: &Path) -> anyhow::Result<Option<Vec<StateName>>> {
         let state = match &entry {
             Entry::Added { .. } => {
                 if id as usize != states.len() {
-                    bail!("task {id} added out of order (expected {})", states.len());
+                    bail!(
+                        "journal `{}`: task {id} added out of order (expected {})",
+                        path.display(),
+                        states.len()
+                    );
                 }
                 states.push(StateName::Pending);
                 continue;

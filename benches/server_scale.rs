@@ -70,14 +70,10 @@ fn queued_memory(n: usize) -> anyhow::Result<(f64, f64, Duration)> {
 fn dispatch_latency(workers: u64, rounds: u64) -> (f64, f64, f64) {
     let mut core = Core::new(config());
     let n = (workers * rounds) as usize;
-    core.on_tasks_added(
-        (0..n)
-            .map(|i| hpcluster::task::TaskSpec {
-                cmd: format!("true {i}"),
-                ..Default::default()
-            })
-            .collect(),
-    );
+    core.on_tasks_added((0..n).map(|i| hpcluster::task::TaskSpec {
+        cmd: format!("true {i}"),
+        ..Default::default()
+    }));
     let now = Duration::from_secs(1_000);
     for w in 0..workers {
         let hello = WorkerHello {

@@ -12,18 +12,26 @@
 //! running now, and idle (the rest: slots between tasks or waiting, the worker's exit). Beside them, not consumed: the tail
 //! returned (the walltime a batch job did not use because its worker retired) and the queue
 //! wait (wall time before the start, not charged).
+//!
+//! The journal is folded one entry at a time ([`Tally`]): what is kept is a tally per batch
+//! job ([`batch_job`]) and a few bytes per task ([`tasks`]), never the journal's entries nor
+//! its runs, so `report` and the end of `up` read a journal of any length in little memory.
 
+pub mod batch_job;
 pub mod record;
 pub mod runs;
+pub mod tasks;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
 use crate::cluster_dir::JobRecord;
 use crate::journal::Entry;
-use runs::{History, RunKind};
+use batch_job::JobTally;
+use runs::{Pairing, Run, RunKind};
+use tasks::{Finished, TaskTallies};
 
 /// The facts of the configuration the ledger needs.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +40,13 @@ pub struct Facts {
     pub slots: u32,
     /// The walltime each batch job was granted.
     pub walltime: Duration,
+}
+
+impl Facts {
+    /// The cores each slot holds.
+    fn per_slot(&self) -> f64 {
+        self.cores.max(1) as f64 / self.slots.max(1) as f64
+    }
 }
 
 /// Core-hours by category (queue wait in hours of wall time).
@@ -108,122 +123,127 @@ fn unix(t: SystemTime) -> f64 {
         .as_secs_f64()
 }
 
-/// The ledger of batch jobs `jobs` and journal `entries` at `now` (Unix time).
-pub fn account(entries: &[Entry], jobs: &[JobRecord], facts: Facts, now: Duration) -> Ledger {
-    let now = now.as_secs_f64();
-    let history = runs::history(entries, now);
-    let cores = facts.cores.max(1) as f64;
-    let per_slot = cores / facts.slots.max(1) as f64;
-    let mut by_job: BTreeMap<&str, Vec<&runs::Run>> = BTreeMap::new();
-    let mut ledger = Ledger::default();
-    for r in &history.runs {
-        match &r.job {
-            Some(j) => by_job.entry(j.as_str()).or_default().push(r),
-            None => ledger.unattributed += r.secs * per_slot / 3600.0,
-        }
-    }
-    for job in jobs {
-        let id = job.id.to_string();
-        let runs = by_job.remove(id.as_str()).unwrap_or_default();
-        let split = job_split(job, &runs, facts, now);
-        ledger.total.add(&split);
-        ledger.jobs.push(JobLedger {
-            id,
-            state: job.state.to_string(),
-            runs: runs.len(),
-            split,
-        });
-    }
-    // Runs on batch jobs jobs.json does not know (another cluster directory's?) count apart.
-    for runs in by_job.values() {
-        ledger.unattributed += runs.iter().map(|r| r.secs).sum::<f64>() * per_slot / 3600.0;
-    }
-    let mut ended: BTreeMap<u64, RunKind> = BTreeMap::new();
-    for r in &history.runs {
-        ended.insert(r.task, r.kind);
-    }
-    ledger.tasks_done = ended.values().filter(|k| **k == RunKind::Done).count();
-    ledger.tasks_failed = ended.values().filter(|k| **k == RunKind::Failed).count();
-    ledger
+/// The ledger of batch jobs `jobs` folded from a journal one entry at a time, as of `now`.
+pub struct Tally<'a> {
+    jobs: &'a [JobRecord],
+    facts: Facts,
+    /// Unix seconds.
+    now: f64,
+    pairing: Pairing,
+    /// One per record of `jobs`; a batch job listed twice has its runs on its first record.
+    by_job: Vec<JobTally>,
+    /// The record of each batch job ID in `jobs` (its first).
+    job_index: HashMap<String, usize>,
+    /// Task seconds of the runs on batch jobs `jobs` does not know, by batch job.
+    unknown: BTreeMap<String, f64>,
+    /// Core-hours of the runs whose worker did not know its batch job.
+    unattributed: f64,
+    tasks: TaskTallies,
 }
 
-/// One batch job's split, core-hours.
-fn job_split(job: &JobRecord, runs: &[&runs::Run], facts: Facts, now: f64) -> Split {
-    let cores = facts.cores.max(1) as f64;
-    let per_slot = cores / facts.slots.max(1) as f64;
-    let hours = |secs: f64| secs / 3600.0;
-    let submitted = unix(job.submitted);
-    let mut s = Split::default();
-    let Some(started) = job.started.map(unix) else {
-        let until = job.ended.map_or(now, unix);
-        s.queue_wait_hours = hours((until - submitted).max(0.0));
-        return s;
-    };
-    s.queue_wait_hours = hours((started - submitted).max(0.0));
-    let end = job.ended.map_or(now, unix).max(started);
-    s.consumed = hours(end - started) * cores;
-    if job.state.is_final() {
-        let unused = facts.walltime.as_secs_f64() - (end - started);
-        s.tail_returned = hours(unused.max(0.0)) * cores;
+impl<'a> Tally<'a> {
+    pub fn new(jobs: &'a [JobRecord], facts: Facts, now: Duration) -> Tally<'a> {
+        let now = now.as_secs_f64();
+        let mut job_index = HashMap::new();
+        for (i, job) in jobs.iter().enumerate() {
+            job_index.entry(job.id.to_string()).or_insert(i);
+        }
+        Tally {
+            jobs,
+            facts,
+            now,
+            pairing: Pairing::default(),
+            by_job: jobs.iter().map(|j| JobTally::new(j, facts, now)).collect(),
+            job_index,
+            unknown: BTreeMap::new(),
+            unattributed: 0.0,
+            tasks: TaskTallies::default(),
+        }
     }
-    let first = runs.iter().map(|r| r.started).fold(f64::INFINITY, f64::min);
-    s.startup = if first.is_finite() {
-        hours((first - started).clamp(0.0, end - started)) * cores
-    } else {
-        s.consumed
-    };
-    // Runs the worker measured count as measured. A run whose end was not reported (the
-    // server stopped, its worker was lost) is known only between journal entries, an upper
-    // bound (it may have waited behind another task, sent ahead): it never outlasts its batch
-    // job, and such runs together take at most what the measured ones left of it.
-    let mut unmeasured: Vec<(RunKind, f64)> = Vec::new();
-    for r in runs {
-        let t = hours(r.secs.min(end - r.started).max(0.0)) * per_slot;
-        let kind = match r.kind {
-            RunKind::Running if job.state.is_final() => RunKind::Lost,
-            k => k,
+
+    /// Folds in the journal's next entry.
+    pub fn on_entry(&mut self, entry: Entry) {
+        if let Entry::Added { spec, .. } = &entry {
+            self.tasks.on_added(spec.name.as_deref());
+        }
+        if let Some(run) = self.pairing.on_entry(entry) {
+            self.on_run(run);
+        }
+    }
+
+    fn on_run(&mut self, run: Run) {
+        self.tasks.on_run(&run);
+        let Some(job) = run.job.as_deref() else {
+            self.unattributed += run.secs * self.facts.per_slot() / 3600.0;
+            return;
         };
-        if !r.measured {
-            unmeasured.push((kind, t));
-            continue;
+        match self.job_index.get(job) {
+            Some(&i) => self.by_job[i].add(&run),
+            None => *self.unknown.entry(job.to_string()).or_default() += run.secs,
         }
-        *category(&mut s, kind) += t;
     }
-    let left = (s.consumed - s.parts()).max(0.0);
-    let bound: f64 = unmeasured.iter().map(|(_, t)| t).sum();
-    let scale = if bound > left { left / bound } else { 1.0 };
-    for (kind, t) in unmeasured {
-        *category(&mut s, kind) += t * scale;
+
+    /// The ledger, and the durations of the tasks that finished (runs still open are
+    /// running until `now`).
+    pub fn finish(mut self) -> (Ledger, Finished) {
+        let open = std::mem::take(&mut self.pairing).still_open(self.now);
+        for run in open {
+            self.on_run(run);
+        }
+        let per_slot = self.facts.per_slot();
+        let mut ledger = Ledger {
+            unattributed: self.unattributed,
+            ..Ledger::default()
+        };
+        for (job, tally) in self.jobs.iter().zip(&self.by_job) {
+            let split = tally.split(job, self.facts, self.now);
+            ledger.total.add(&split);
+            ledger.jobs.push(JobLedger {
+                id: job.id.to_string(),
+                state: job.state.to_string(),
+                runs: tally.runs,
+                split,
+            });
+        }
+        // Runs on batch jobs jobs.json does not know (another cluster directory's?) count apart.
+        for secs in self.unknown.values() {
+            ledger.unattributed += secs * per_slot / 3600.0;
+        }
+        ledger.tasks_done = self.tasks.ended(RunKind::Done);
+        ledger.tasks_failed = self.tasks.ended(RunKind::Failed);
+        (ledger, self.tasks.finished())
     }
-    s.idle = (s.consumed - s.parts()).max(0.0);
-    s
 }
 
-/// The category of a run's time.
-fn category(s: &mut Split, kind: RunKind) -> &mut f64 {
-    match kind {
-        RunKind::Done => &mut s.useful,
-        RunKind::Failed => &mut s.failed,
-        RunKind::KilledByWalltime => &mut s.killed_by_walltime,
-        RunKind::Lost => &mut s.rerun,
-        RunKind::Checkpointed => &mut s.checkpointed,
-        RunKind::Running => &mut s.running,
-    }
+/// The ledger of batch jobs `jobs` and journal `entries` at `now` (Unix time).
+pub fn account(
+    entries: impl IntoIterator<Item = Entry>,
+    jobs: &[JobRecord],
+    facts: Facts,
+    now: Duration,
+) -> Ledger {
+    let mut tally = Tally::new(jobs, facts, now);
+    entries.into_iter().for_each(|e| tally.on_entry(e));
+    tally.finish().0
 }
 
 /// The durations (and names) of the tasks that finished, in the order the tasks were added:
-/// what a counterfactual replays.
-pub fn finished_durations(entries: &[Entry]) -> (Vec<f64>, Vec<Option<String>>) {
-    let h: History = runs::history(entries, 0.0);
-    let mut done: BTreeMap<u64, f64> = BTreeMap::new();
-    for r in h.runs.iter().filter(|r| r.kind == RunKind::Done) {
-        done.insert(r.task, r.secs);
+/// what a counterfactual replays. Folded as the entries come; the first error is returned.
+pub fn finished_durations(
+    entries: impl IntoIterator<Item = anyhow::Result<Entry>>,
+) -> anyhow::Result<Finished> {
+    let mut pairing = Pairing::default();
+    let mut tasks = TaskTallies::default();
+    for e in entries {
+        let e = e?;
+        if let Entry::Added { spec, .. } = &e {
+            tasks.on_added(spec.name.as_deref());
+        }
+        if let Some(run) = pairing.on_entry(e) {
+            tasks.on_run(&run);
+        }
     }
-    let names = done
-        .keys()
-        .map(|t| h.specs.get(*t as usize).and_then(|s| s.name.clone()))
-        .collect();
-    (done.into_values().collect(), names)
+    Ok(tasks.finished())
 }
 
 /// The mean queue wait of the batch jobs that started, seconds.

@@ -1,9 +1,12 @@
-//! Runs of tasks, read from the journal: each `started` entry paired with the `ended` entry of
-//! the same task that follows it, with the batch job it ran on, how it ended and how long it
-//! took. Pure over the entries; `now` closes the runs still open.
+//! Runs of tasks, read from the journal one entry at a time ([`Pairing`]): each `started`
+//! entry paired with the `ended` entry of the same task that follows it, with the batch job it
+//! ran on, how it ended and how long it took. Only the runs still open are held; `now` closes
+//! them at the end.
+
+use std::collections::HashMap;
 
 use crate::journal::Entry;
-use crate::task::{Outcome, TaskSpec};
+use crate::task::Outcome;
 
 /// How a run ended, for the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,50 +42,27 @@ pub struct Run {
     pub measured: bool,
 }
 
-/// What the journal says: the tasks as added, and every run.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct History {
-    pub specs: Vec<TaskSpec>,
-    pub runs: Vec<Run>,
+/// The runs of a journal as its entries come. A run whose end is missing when its task starts
+/// again (the server stopped meanwhile) was lost, and lasted until that next start at most; a
+/// run still open at the end is running until `now`.
+#[derive(Debug, Default)]
+pub struct Pairing {
+    /// The runs started and not yet ended, by task: (batch job, started).
+    open: HashMap<u64, (Option<String>, f64)>,
 }
 
-/// Parses the journal's text into entries; a torn last line (a crash mid-write) is left out,
-/// any other unreadable line is an error naming it.
-pub fn parse_entries(text: &str, origin: &str) -> anyhow::Result<Vec<Entry>> {
-    let mut out = Vec::new();
-    for (n, line) in text.split_inclusive('\n').enumerate() {
-        let body = line.trim();
-        if body.is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Entry>(body) {
-            Ok(e) => out.push(e),
-            Err(_) if !line.ends_with('\n') => break,
-            Err(e) => anyhow::bail!("journal `{origin}` line {} is corrupt ({e})", n + 1),
-        }
-    }
-    Ok(out)
-}
-
-/// The runs of a journal. A run whose end is missing when its task starts again (the server
-/// stopped meanwhile) was lost, and lasted until that next start at most; a run still open at
-/// the end is running until `now`.
-pub fn history(entries: &[Entry], now: f64) -> History {
-    let mut h = History::default();
-    let mut open: std::collections::HashMap<u64, (Option<String>, f64)> = Default::default();
-    for e in entries {
-        match e {
-            Entry::Added { spec, .. } => h.specs.push(spec.clone()),
+impl Pairing {
+    /// The run this entry closes, if any: a start closes its task's previous run if that one
+    /// never ended; an end closes its run (unless the task was given back unstarted).
+    pub fn on_entry(&mut self, entry: Entry) -> Option<Run> {
+        match entry {
             // A task queued again by `hpcluster retry` has no run of its own here.
-            Entry::Retried { .. } => {}
             // A forgiven run was already counted lost when its `requeued` end was read.
-            Entry::Forgiven { .. } => {}
+            Entry::Added { .. } | Entry::Retried { .. } | Entry::Forgiven { .. } => None,
             Entry::Started { id, job, at, .. } => {
-                if let Some((job, started)) = open.insert(*id, (job.clone(), *at)) {
-                    let secs = (at - started).max(0.0);
-                    h.runs
-                        .push(run(*id, job, started, secs, RunKind::Lost, false));
-                }
+                let (job, started) = self.open.insert(id, (job, at))?;
+                let secs = (at - started).max(0.0);
+                Some(run(id, job, started, secs, RunKind::Lost, false))
             }
             Entry::Ended {
                 id,
@@ -90,43 +70,49 @@ pub fn history(entries: &[Entry], now: f64) -> History {
                 secs,
                 at,
             } => {
-                let Some((job, started)) = open.remove(id) else {
-                    continue;
-                };
+                let (job, started) = self.open.remove(&id)?;
                 // A run lost with its worker has no time of its own: it lasted until its end
                 // was written at most.
-                let measured = *secs > 0.0;
+                let measured = secs > 0.0;
                 let took = if measured {
-                    *secs
+                    secs
                 } else {
                     (at - started).max(0.0)
                 };
-                let kind = match outcome {
-                    Outcome::Done => RunKind::Done,
-                    Outcome::Failed { walltime: true, .. } => RunKind::KilledByWalltime,
-                    // The task's own failure, final or run again (`retries_on_failure`).
-                    Outcome::Failed { .. } | Outcome::Killed { .. } | Outcome::Rerun { .. } => {
-                        RunKind::Failed
-                    }
-                    // Stopped by `hpcluster cancel`: its time is lost like a lost run's.
-                    Outcome::Cancelled { .. } => RunKind::Lost,
-                    Outcome::Requeued { walltime: true, .. } => RunKind::KilledByWalltime,
-                    Outcome::Requeued { .. } => RunKind::Lost,
-                    Outcome::Returned => continue,
-                    Outcome::Checkpointed => RunKind::Checkpointed,
-                };
-                h.runs.push(run(*id, job, started, took, kind, measured));
+                let kind = kind_of(&outcome)?;
+                Some(run(id, job, started, took, kind, measured))
             }
         }
     }
-    let mut still: Vec<_> = open.into_iter().collect();
-    still.sort_by_key(|(id, _)| *id);
-    for (id, (job, started)) in still {
-        let secs = (now - started).max(0.0);
-        h.runs
-            .push(run(id, job, started, secs, RunKind::Running, false));
+
+    /// The runs still open, running until `now`, in task order.
+    pub fn still_open(self, now: f64) -> Vec<Run> {
+        let mut still: Vec<_> = self.open.into_iter().collect();
+        still.sort_by_key(|(id, _)| *id);
+        still
+            .into_iter()
+            .map(|(id, (job, started))| {
+                let secs = (now - started).max(0.0);
+                run(id, job, started, secs, RunKind::Running, false)
+            })
+            .collect()
     }
-    h
+}
+
+/// How a run that ended this way counts (`None`: given back unstarted, no run).
+fn kind_of(outcome: &Outcome) -> Option<RunKind> {
+    Some(match outcome {
+        Outcome::Done => RunKind::Done,
+        Outcome::Failed { walltime: true, .. } => RunKind::KilledByWalltime,
+        // The task's own failure, final or run again (`retries_on_failure`).
+        Outcome::Failed { .. } | Outcome::Killed { .. } | Outcome::Rerun { .. } => RunKind::Failed,
+        // Stopped by `hpcluster cancel`: its time is lost like a lost run's.
+        Outcome::Cancelled { .. } => RunKind::Lost,
+        Outcome::Requeued { walltime: true, .. } => RunKind::KilledByWalltime,
+        Outcome::Requeued { .. } => RunKind::Lost,
+        Outcome::Returned => return None,
+        Outcome::Checkpointed => RunKind::Checkpointed,
+    })
 }
 
 fn run(
@@ -162,29 +148,28 @@ mod tests {
             "{\"ev\":\"ended\",\"id\":1,\"outcome\":\"requeued\",\"reason\":\"killed by the walltime\",\"walltime\":true,\"secs\":0.0,\"at\":160.0}\n",
             "{\"ev\":\"started\",\"id\":1,\"worker\":2,\"job\":\"8\",\"at\":200.0}\n",
             "{\"ev\":\"started\",\"id\":1,\"worker\":3,\"job\":\"9\",\"at\":210.0}\n",
-            "{\"ev\":\"ended\",\"id\":1,\"outcome\":\"ret",
+            "{\"ev\":\"ended\",\"id\":1,\"outcome\":\"returned\",\"secs\":0.0,\"at\":211.0}\n",
+            "{\"ev\":\"started\",\"id\":1,\"worker\":3,\"job\":\"9\",\"at\":210.0}\n",
         );
-        let entries = parse_entries(text, "j").unwrap();
-        let h = history(&entries, 250.0);
-        assert_eq!(h.specs.len(), 2);
-        let got: Vec<_> = h
-            .runs
+        let mut pairing = Pairing::default();
+        let mut runs: Vec<Run> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Entry>(l).unwrap())
+            .filter_map(|e| pairing.on_entry(e))
+            .collect();
+        runs.extend(pairing.still_open(250.0));
+        let got: Vec<_> = runs
             .iter()
-            .map(|r| (r.task, r.job.clone().unwrap(), r.secs, r.kind))
+            .map(|r| (r.task, r.job.clone().unwrap(), r.secs, r.kind, r.measured))
             .collect();
         assert_eq!(
             got,
             vec![
-                (0, "7".into(), 30.0, RunKind::Done),
-                (1, "7".into(), 60.0, RunKind::KilledByWalltime),
-                (1, "8".into(), 10.0, RunKind::Lost),
-                (1, "9".into(), 40.0, RunKind::Running),
+                (0, "7".into(), 30.0, RunKind::Done, true),
+                (1, "7".into(), 60.0, RunKind::KilledByWalltime, false),
+                (1, "8".into(), 10.0, RunKind::Lost, false),
+                (1, "9".into(), 40.0, RunKind::Running, false),
             ]
-        );
-        let e = parse_entries("not json\n{}\n", "j").unwrap_err();
-        assert!(
-            format!("{e:#}").contains("journal `j` line 1 is corrupt"),
-            "{e:#}"
         );
     }
 }

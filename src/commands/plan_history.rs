@@ -9,10 +9,12 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::accounting::tasks::Finished;
 use crate::budget::Budget;
 use crate::config::Config;
 use crate::duration::format_human as h;
 use crate::estimate::Sketch;
+use crate::journal::Entry;
 use crate::sim::counterfactual::{self, RunFacts};
 
 /// What a finished run recommends.
@@ -36,10 +38,13 @@ pub struct Recommendation {
     pub replayed: Option<String>,
 }
 
-/// Recommendations from the finished tasks in a journal's text.
-pub fn recommend(config: &Config, cluster: &str, journal: &str) -> anyhow::Result<Recommendation> {
-    let entries = crate::accounting::runs::parse_entries(journal, cluster)?;
-    let (durations, names) = crate::accounting::finished_durations(&entries);
+/// Recommendations from the finished tasks in a journal's entries.
+pub fn recommend(
+    config: &Config,
+    cluster: &str,
+    entries: impl IntoIterator<Item = anyhow::Result<Entry>>,
+) -> anyhow::Result<Recommendation> {
+    let Finished { durations, names } = crate::accounting::finished_durations(entries)?;
     if durations.is_empty() {
         anyhow::bail!(
             "cluster `{cluster}` has no finished task in its journal: nothing to learn from; \
@@ -89,14 +94,14 @@ pub fn recommend(config: &Config, cluster: &str, journal: &str) -> anyhow::Resul
 
 pub fn run(config: &Config, cluster: &str, json: bool) -> anyhow::Result<i32> {
     let path = config.cluster_root.join(cluster).join("journal.jsonl");
-    let text = std::fs::read_to_string(&path).with_context(|| {
+    let entries = crate::journal::stream::entries(&path)?.with_context(|| {
         format!(
             "failed to read journal `{}`: is `{cluster}` a cluster that ran (`--history` takes \
              its name, under `cluster_root`)?",
             path.display()
         )
     })?;
-    let r = recommend(config, cluster, &text)?;
+    let r = recommend(config, cluster, entries)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(0);
@@ -132,6 +137,12 @@ pub fn run(config: &Config, cluster: &str, json: bool) -> anyhow::Result<i32> {
 mod tests {
     use super::*;
 
+    fn entries(text: &str) -> Vec<anyhow::Result<Entry>> {
+        text.lines()
+            .map(|l| serde_json::from_str(l).map_err(anyhow::Error::from))
+            .collect()
+    }
+
     #[test]
     fn a_finished_run_recommends_task_time_walltime_and_time_min() {
         let mut journal = String::new();
@@ -147,7 +158,7 @@ mod tests {
             walltime: Duration::from_secs(3600),
             ..Config::default()
         };
-        let r = recommend(&config, "c", &journal).unwrap();
+        let r = recommend(&config, "c", entries(&journal)).unwrap();
         assert_eq!(r.tasks, 100);
         // The 99th of 100: 600 + 98 * 3 s.
         assert_eq!(r.task_time, Duration::from_secs(894));
@@ -161,7 +172,7 @@ mod tests {
             .replayed
             .unwrap()
             .starts_with("walltime 47m4s instead of 1h: "));
-        let e = recommend(&config, "c", "").unwrap_err();
+        let e = recommend(&config, "c", entries("")).unwrap_err();
         assert!(e.to_string().contains("has no finished task"), "{e}");
     }
 }

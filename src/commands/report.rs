@@ -5,13 +5,13 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use serde::Serialize;
 
 use crate::accounting::record::RunRecord;
-use crate::accounting::{self, Facts, Ledger, Split};
+use crate::accounting::{self, Facts, Ledger, Split, Tally};
 use crate::cluster_dir::{self, ClusterDir};
 use crate::config::Config;
+use crate::journal;
 use crate::sim::counterfactual::{self, RunFacts};
 
 /// One replay of the run's durations.
@@ -42,15 +42,6 @@ pub struct Report {
 pub fn build(config: &Config, dir: &Path, now: std::time::Duration) -> anyhow::Result<Report> {
     let cluster = ClusterDir::open(dir)?;
     let jobs = cluster.load_jobs()?;
-    let path = cluster.file("journal.jsonl");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => {
-            return Err(e).with_context(|| format!("failed to read journal `{}`", path.display()))
-        }
-    };
-    let entries = accounting::runs::parse_entries(&text, &path.display().to_string())?;
     // The run's own settings, as `up` recorded them; else the configuration's.
     let record = RunRecord::read(cluster.path()).unwrap_or_else(|| RunRecord::of(config));
     let budget = record.budget();
@@ -59,11 +50,17 @@ pub fn build(config: &Config, dir: &Path, now: std::time::Duration) -> anyhow::R
         slots: budget.slots,
         walltime: budget.walltime,
     };
-    let ledger = accounting::account(&entries, &jobs.jobs, facts, now);
-    let (durations, names) = accounting::finished_durations(&entries);
+    // The journal is folded as it is read: its length costs time, not memory.
+    let mut tally = Tally::new(&jobs.jobs, facts, now);
+    if let Some(entries) = journal::stream::entries(&cluster.file("journal.jsonl"))? {
+        for entry in entries {
+            tally.on_entry(entry?);
+        }
+    }
+    let (ledger, finished) = tally.finish();
     let run = RunFacts {
-        durations,
-        names,
+        durations: finished.durations,
+        names: finished.names,
         walltime: budget.walltime.as_secs_f64(),
         startup: budget.startup.as_secs_f64(),
         buffer: budget.buffer_rule,
@@ -258,4 +255,63 @@ fn rows(t: &Split) -> [(&'static str, f64); 10] {
         ("  idle", t.idle),
         ("  (sum of the above)", t.parts()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fixture cluster directory of `tests/fixtures/ledger`, as a running cluster: batch
+    /// job E still running with a task on it, F still queued, a run on no known batch job open.
+    fn running_cluster() -> tempfile::TempDir {
+        let fixture =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ledger");
+        let dir = tempfile::tempdir().unwrap();
+        let journal = std::fs::read_to_string(fixture.join("journal.jsonl")).unwrap();
+        let whole = &journal[..journal.rfind('\n').unwrap() + 1];
+        let more = "{\"ev\":\"started\",\"id\":10,\"worker\":2,\"job\":\"E\",\"at\":1700003055}\n\
+                    {\"ev\":\"added\",\"id\":15,\"spec\":{\"cmd\":\"task 15\"}}\n\
+                    {\"ev\":\"started\",\"id\":15,\"worker\":3,\"at\":1700003070.25}\n";
+        std::fs::write(dir.path().join("journal.jsonl"), format!("{whole}{more}")).unwrap();
+        std::fs::copy(fixture.join("run.json"), dir.path().join("run.json")).unwrap();
+        let mut jobs: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture.join("jobs.json")).unwrap())
+                .unwrap();
+        let list = jobs["jobs"].as_array_mut().unwrap();
+        let e = &mut list[4];
+        e["state"] = "running".into();
+        e.as_object_mut().unwrap().remove("ended");
+        let mut f = list[3].clone();
+        f["id"]["id"] = "F".into();
+        f["state"] = "pending".into();
+        f.as_object_mut().unwrap().remove("ended");
+        list.push(f);
+        std::fs::write(
+            dir.path().join("jobs.json"),
+            serde_json::to_vec_pretty(&jobs).unwrap(),
+        )
+        .unwrap();
+        dir
+    }
+
+    /// The ledger, the finished durations and the counterfactuals of a crafted running cluster
+    /// (requeues, retries, a checkpoint, cancelled, failed, killed and re-run tasks, runs on
+    /// five batch jobs, on unknown ones and on none, runs lost without an end) are what the
+    /// in-memory ledger computed before the journal was streamed, to the last bit: its figures
+    /// are in `report-running.json`, written by `report` before the change.
+    #[test]
+    fn the_streamed_ledger_of_a_running_cluster_is_the_in_memory_one() {
+        let dir = running_cluster();
+        let config = Config {
+            name: "ledger".into(),
+            ..Config::default()
+        };
+        let now = std::time::Duration::from_secs_f64(1_700_004_000.5);
+        let r = build(&config, dir.path(), now).unwrap();
+        let got = serde_json::to_string_pretty(&r).unwrap() + "\n";
+        let fixture =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ledger");
+        let want = std::fs::read_to_string(fixture.join("report-running.json")).unwrap();
+        assert_eq!(got, want);
+    }
 }

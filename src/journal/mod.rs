@@ -9,13 +9,17 @@
 //! durations recorded are also the history the estimates learn from, and the replay is what
 //! `hpcluster tasks`, `wait` and `explain` read once no server runs.
 //!
-//! Four rooms: this file is the entry and the file ([`Journal`]: open, append, sync);
+//! Six rooms: this file is the entry and the file ([`Journal`]: open, append, sync);
 //! [`replay`] rebuilds the task table from a journal's text (pure); [`edit`] decides what
 //! `cancel` and `retry` append while no server runs (pure); [`writer`] puts entries on disk
-//! off the server's event loop, one `fsync` per group of them.
+//! off the server's event loop, one `fsync` per group of them; [`stream`] reads a journal
+//! file one entry at a time, for what folds it into a few figures without holding it; [`scan`]
+//! gives every task's state, and a few tasks in full, that way.
 
 mod edit;
 mod replay;
+pub mod scan;
+pub mod stream;
 mod writer;
 
 pub use edit::Edit;

@@ -38,6 +38,42 @@ impl ReplayedTask {
     pub fn info(&self, id: TaskId, now: f64) -> TaskInfo {
         self.history.info(id, &self.spec, &self.state, now)
     }
+
+    /// As its `added` entry leaves it.
+    pub(super) fn added(spec: TaskSpec) -> ReplayedTask {
+        ReplayedTask {
+            spec,
+            state: TaskState::Pending,
+            history: TaskHistory::default(),
+            run: 0,
+        }
+    }
+
+    /// A `started` entry of it.
+    pub(super) fn on_started(
+        &mut self,
+        worker: u64,
+        job: Option<Arc<str>>,
+        host: Option<Arc<str>>,
+        at: f64,
+        run: u64,
+    ) {
+        self.state = TaskState::Running { worker, slot: 0 };
+        self.run = run;
+        self.history.on_started(job, host, at);
+    }
+
+    /// An `ended` entry of it.
+    pub(super) fn on_ended(&mut self, outcome: &Outcome, secs: f64) {
+        self.history.on_ended(outcome, secs);
+        self.state = outcome.final_state().unwrap_or(TaskState::Pending);
+    }
+
+    /// A `retried` entry of it.
+    pub(super) fn on_retried(&mut self) {
+        self.state = TaskState::Pending;
+        self.history.on_retried();
+    }
 }
 
 /// What a journal holds.
@@ -128,12 +164,7 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
             if id as usize != r.tasks.len() {
                 bail!("task {id} added out of order (expected {})", r.tasks.len());
             }
-            r.tasks.push(ReplayedTask {
-                spec,
-                state: TaskState::Pending,
-                history: TaskHistory::default(),
-                run: 0,
-            });
+            r.tasks.push(ReplayedTask::added(spec));
         }
         Entry::Started {
             id,
@@ -145,17 +176,12 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
         } => {
             let job = job.map(|j| r.intern(j));
             let host = host.map(|h| r.intern(h));
-            let t = task(r, id)?;
-            t.state = TaskState::Running { worker, slot: 0 };
-            t.run = run;
-            t.history.on_started(job, host, at);
+            task(r, id)?.on_started(worker, job, host, at, run);
         }
         Entry::Ended {
             id, outcome, secs, ..
         } => {
-            let t = task(r, id)?;
-            t.history.on_ended(&outcome, secs);
-            t.state = outcome.final_state().unwrap_or(TaskState::Pending);
+            task(r, id)?.on_ended(&outcome, secs);
             let c = &mut r.runs;
             match &outcome {
                 Outcome::Done => {
@@ -185,9 +211,7 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
             }
         }
         Entry::Retried { id, .. } => {
-            let t = task(r, id)?;
-            t.state = TaskState::Pending;
-            t.history.on_retried();
+            task(r, id)?.on_retried();
         }
         Entry::Forgiven { id, .. } => {
             // As the core forgave it: only while the task has not ended.

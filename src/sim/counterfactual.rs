@@ -16,6 +16,7 @@ use super::policy::{Policy, Setup};
 pub struct RunFacts {
     /// Durations of the tasks that finished, seconds, in the order they were added.
     pub durations: Vec<f64>,
+    /// Their names, if any; the tasks past its end have none (empty: none has one).
     pub names: Vec<Option<String>>,
     pub walltime: f64,
     pub startup: f64,

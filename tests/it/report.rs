@@ -154,3 +154,22 @@ fn a_resumed_run_is_accounted_over_its_whole_history() {
         "ledger {useful} against the tasks' {own}"
     );
 }
+
+/// `report` on a crafted cluster directory (`tests/fixtures/ledger`: requeues, retries, a
+/// checkpoint, cancelled, failed, killed and re-run tasks, five batch jobs, runs on an unknown
+/// batch job and on none, a run lost without an end, a torn last line) prints, as text and as
+/// JSON, byte for byte what it printed when it replayed the whole journal in memory; the
+/// journal is now read one entry at a time.
+#[test]
+fn the_report_of_a_crafted_cluster_is_what_the_in_memory_ledger_printed() {
+    let c = Test::new().named("ledger");
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ledger");
+    let dir = c.cluster_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["journal.jsonl", "jobs.json", "run.json"] {
+        std::fs::copy(fixture.join(file), dir.join(file)).unwrap();
+    }
+    let want = |file: &str| std::fs::read_to_string(fixture.join(file)).unwrap();
+    assert_eq!(c.run_ok(&["report"]), want("report.txt"));
+    assert_eq!(c.run_ok(&["report", "--json"]), want("report.json"));
+}

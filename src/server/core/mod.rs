@@ -136,8 +136,10 @@ impl Core {
 
     /// Adds tasks; returns the ID of the first. A task whose own time exceeds what a fresh
     /// batch job offers fails at once with the reason.
-    pub fn on_tasks_added(&mut self, specs: Vec<TaskSpec>) -> TaskId {
+    pub fn on_tasks_added(&mut self, specs: impl IntoIterator<Item = TaskSpec>) -> TaskId {
         let first = self.tasks.len() as TaskId;
+        let specs = specs.into_iter();
+        self.tasks.reserve(specs.size_hint().0);
         for spec in specs {
             let state = match self.never_fits(&spec, &TaskHistory::default()) {
                 Some(reason) => TaskState::Failed { reason },

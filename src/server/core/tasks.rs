@@ -170,6 +170,14 @@ impl TaskTable {
         self.tasks.len()
     }
 
+    /// Room for `n` more tasks and, since each will run, their histories: a run's tasks added
+    /// at once take one allocation each, not a doubling series that leaves its old buffers as
+    /// holes in the heap.
+    pub fn reserve(&mut self, n: usize) {
+        self.tasks.reserve(n);
+        self.histories.reserve(n);
+    }
+
     pub fn counts(&self) -> &Counts {
         &self.counts
     }

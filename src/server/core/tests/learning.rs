@@ -35,7 +35,7 @@ fn done(c: &mut Core, w: WorkerId, t: TaskId, secs: f64, now: Duration) {
 #[test]
 fn without_task_time_the_first_finished_task_stops_a_start_that_cannot_finish() {
     let mut c = no_task_time(Buffer::Percent(5.0), 5);
-    c.on_tasks_added((0..6).map(|i| task(&i.to_string())).collect());
+    c.on_tasks_added((0..6).map(|i| task(&i.to_string())));
     c.close_input();
     c.on_worker_hello(1, hello(5), s(0));
     let t = run_id(&c.on_ask(1, 0, s(0)));
@@ -66,7 +66,7 @@ fn without_task_time_the_first_finished_task_stops_a_start_that_cannot_finish() 
 #[test]
 fn only_a_fresh_slot_takes_a_task_whose_estimate_fills_a_batch_job() {
     let mut c = no_task_time(Buffer::Fixed(Duration::ZERO), 100);
-    c.on_tasks_added((0..3).map(|i| task(&i.to_string())).collect());
+    c.on_tasks_added((0..3).map(|i| task(&i.to_string())));
     c.on_worker_hello(1, hello(100), s(0));
     let t = run_id(&c.on_ask(1, 0, s(0)));
     done(&mut c, 1, t, 90.0, s(90));

@@ -231,7 +231,7 @@ fn failed_exit_is_final_and_not_retried() {
 fn jobs_wanted_follows_pending_work_and_max_jobs() {
     let mut c = core(4 * H, 5 * H);
     assert_eq!(c.jobs_wanted(0, 0, 10, s(0)), 0);
-    c.on_tasks_added((0..25).map(|i| task(&i.to_string())).collect());
+    c.on_tasks_added((0..25).map(|i| task(&i.to_string())));
     // one task per 5 h batch job: 25 wanted, 10 allowed
     assert_eq!(c.jobs_wanted(0, 0, 10, s(0)), 10);
     assert_eq!(c.jobs_wanted(10, 10, 10, s(0)), 0);
@@ -259,7 +259,7 @@ fn interrupted_tasks_go_back_to_the_front() {
 fn a_long_running_task_raises_the_estimate_before_it_finishes() {
     // task_time 30 min, 2 h batch jobs: a task running for 70 min says tasks take that long.
     let mut c = core(30 * 60, 2 * H);
-    c.on_tasks_added((0..3).map(|i| task(&i.to_string())).collect());
+    c.on_tasks_added((0..3).map(|i| task(&i.to_string())));
     c.on_worker_hello(1, hello(2 * H), s(0));
     c.on_worker_hello(2, hello(2 * H + 10), s(0));
     run_id(&c.on_ask(1, 0, s(0)));
@@ -295,7 +295,7 @@ fn a_task_whose_own_time_exceeds_any_batch_job_fails_at_once() {
 #[test]
 fn a_task_time_beyond_any_clock_fails_the_task_instead_of_the_server() {
     let mut c = core(60, H);
-    let specs = [1e20, f64::INFINITY, f64::NAN, -5.0]
+    let specs: Vec<TaskSpec> = [1e20, f64::INFINITY, f64::NAN, -5.0]
         .into_iter()
         .map(|t| TaskSpec {
             time: Some(t),

@@ -131,7 +131,7 @@ fn a_running_bound_alone_never_sends_a_task_ahead() {
         budget: cfg.budget.with_task_time(None),
         ..cfg
     });
-    c.on_tasks_added((0..6).map(|i| task(&i.to_string())).collect());
+    c.on_tasks_added((0..6).map(|i| task(&i.to_string())));
     c.on_worker_hello(1, hello(H), s(0));
     c.on_worker_hello(2, hello(H), s(0));
     run_id(&c.on_ask(1, 0, s(0)));
@@ -149,7 +149,7 @@ fn a_running_bound_alone_never_sends_a_task_ahead() {
 #[test]
 fn with_fewer_tasks_waiting_than_slots_nothing_is_sent_ahead() {
     let mut c = short_core();
-    c.on_tasks_added((0..4).map(|i| task(&i.to_string())).collect());
+    c.on_tasks_added((0..4).map(|i| task(&i.to_string())));
     c.on_worker_hello(1, hello(H), s(0));
     c.on_worker_hello(2, hello(H), s(0));
     run_id(&c.on_ask(1, 0, s(0)));

@@ -32,14 +32,14 @@ fn unknown(walltime: u64, scale: Scale) -> Core {
 #[test]
 fn unknown_tasks_get_a_slot_each_within_max_jobs() {
     let mut c = unknown(H, Scale::Fast);
-    c.on_tasks_added((0..20).map(|i| task(&i.to_string())).collect());
+    c.on_tasks_added((0..20).map(|i| task(&i.to_string())));
     assert_eq!(c.jobs_wanted(0, 0, 10, s(0)), 10);
     let mut c = unknown(5, Scale::Fast);
-    c.on_tasks_added((0..6).map(|i| task(&i.to_string())).collect());
+    c.on_tasks_added((0..6).map(|i| task(&i.to_string())));
     assert_eq!(c.jobs_wanted(0, 0, 2, s(0)), 2);
     // Frugal packs: with nothing known, one batch job holds them all.
     let mut f = unknown(H, Scale::Frugal);
-    f.on_tasks_added((0..20).map(|i| task(&i.to_string())).collect());
+    f.on_tasks_added((0..20).map(|i| task(&i.to_string())));
     assert_eq!(f.jobs_wanted(0, 0, 10, s(0)), 1);
 }
 
@@ -50,7 +50,7 @@ fn the_delay_before_a_batch_job_is_ready_weighs_against_tiny_tasks() {
     for _ in 0..100 {
         c.learn(None, 1.0);
     }
-    c.on_tasks_added((0..20).map(|i| task(&i.to_string())).collect());
+    c.on_tasks_added((0..20).map(|i| task(&i.to_string())));
     // Estimate 1.1 s: with a 300 s wait, one slot gets all 22 s of work.
     assert_eq!(c.supply(jobs(0, 0, 10, Some(300)), s(0)).submit, 1);
     // Ready in a second or less: a slot per task, up to max_jobs.
@@ -66,7 +66,7 @@ fn a_successor_queues_while_its_predecessor_finishes() {
     let budget = Budget::new(s(100), Buffer::Fixed(Duration::ZERO), Duration::ZERO, 1)
         .with_task_time(Some(s(30)));
     let mut c = core_of(budget);
-    c.on_tasks_added((0..10).map(|i| task(&i.to_string())).collect());
+    c.on_tasks_added((0..10).map(|i| task(&i.to_string())));
     c.on_worker_hello(1, hello(100), s(0));
     for now in [0, 30] {
         let t = run_id(&c.on_ask(1, 0, s(now)));
@@ -84,7 +84,7 @@ fn a_successor_queues_while_its_predecessor_finishes() {
     assert_eq!(c.supply(jobs(0, 0, 1, Some(20)), s(95)).submit, 1);
     // Frugal never submits ahead.
     let mut f = core_of(budget.with_scale(Scale::Frugal));
-    f.on_tasks_added((0..10).map(|i| task(&i.to_string())).collect());
+    f.on_tasks_added((0..10).map(|i| task(&i.to_string())));
     f.on_worker_hello(1, hello(100), s(0));
     run_id(&f.on_ask(1, 0, s(60)));
     assert_eq!(f.supply(jobs(0, 1, 1, Some(20)), s(75)).submit, 0);

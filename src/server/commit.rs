@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::core::{Core, Dispatch, WorkerId};
+use super::core::{Core, Dispatch, Reported, WorkerId};
 use super::run::Server;
 use crate::journal::{Entry, JournalError, JournalWriter};
 use crate::protocol::Reply;
@@ -114,6 +114,37 @@ impl Server {
             Outcome::Checkpointed => tracing::info!("task {t} checkpointed: it runs again"),
             Outcome::Done => {}
         }
+    }
+
+    /// What a report changed (`Core::on_run_ended`), applied: copies the server gave up on
+    /// whose task completed from `source` are stopped, and the task's end is journaled.
+    /// Returns whether the report changed the task.
+    pub fn apply_report(
+        &mut self,
+        journal: &mut JournalWriter,
+        reported: Reported,
+        source: &str,
+        now: Duration,
+    ) -> bool {
+        for (worker, task, run) in reported.stop {
+            tracing::info!(
+                "task {task} completed on {source}, whose copy had been given up on: its \
+                 result is kept and the copy on worker {worker} is stopped"
+            );
+            self.send(
+                worker,
+                Reply::Disown {
+                    task,
+                    run,
+                    reason: "another copy of it completed".into(),
+                },
+            );
+        }
+        let Some(ev) = reported.event else {
+            return false;
+        };
+        self.record(journal, &ev, now);
+        true
     }
 
     /// Serves parked slots the core can answer now (new tasks, the end of the run).

@@ -19,7 +19,6 @@ use std::time::Duration;
 use super::core::{Core, WorkerId};
 use super::run::Server;
 use crate::journal::JournalWriter;
-use crate::protocol::Reply;
 
 impl Server {
     /// Reads what the workers of batch job `job` (its ID, as the worker names its results
@@ -46,18 +45,7 @@ impl Server {
         for (path, r) in found {
             let from = worker.unwrap_or(NO_WORKER);
             let reported = core.on_run_ended(from, r.task, r.run, r.end, r.secs, now);
-            for (other, task, run) in reported.stop {
-                self.send(
-                    other,
-                    Reply::Disown {
-                        task,
-                        run,
-                        reason: "another copy of it completed".into(),
-                    },
-                );
-            }
-            if let Some(ev) = reported.event {
-                self.record(journal, &ev, now);
+            if self.apply_report(journal, reported, &format!("batch job {job}"), now) {
                 kept += 1;
             }
             self.left_results.push(path);

@@ -196,23 +196,7 @@ impl Server {
                 run,
             } => {
                 let reported = core.on_run_ended(id, task, run, end, secs, now);
-                for (worker, task, run) in reported.stop {
-                    tracing::info!(
-                        "task {task} completed on worker {id}, whose copy had been given up on: \
-                         its result is kept and the copy on worker {worker} is stopped"
-                    );
-                    self.send(
-                        worker,
-                        Reply::Disown {
-                            task,
-                            run,
-                            reason: "another copy of it completed".into(),
-                        },
-                    );
-                }
-                if let Some(ev) = reported.event {
-                    self.record(journal, &ev, now);
-                }
+                self.apply_report(journal, reported, &format!("worker {id}"), now);
                 self.acks.push((id, Reply::Ack { task }));
             }
             Request::Heartbeat => core.on_heartbeat(id, now),

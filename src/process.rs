@@ -40,6 +40,15 @@ pub fn is_alive(pid: i32) -> bool {
     pid > 0 && kill(Pid::from_raw(pid), None).is_ok()
 }
 
+/// A `/proc/PID/stat` line of a process that has ended: a zombie (`Z`, waiting for its parent
+/// to reap it) or one being torn down (`X`). The state is the field after the command, which
+/// may hold spaces and parentheses.
+pub fn stat_ended(stat: &str) -> bool {
+    stat.rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+        .is_some_and(|state| state == "Z" || state == "X")
+}
+
 /// Sends `sig` to process `pid`; a process that is already gone is not an error.
 pub fn signal(pid: i32, sig: Signal) {
     if pid > 0 {
@@ -133,6 +142,15 @@ pub fn interface_addresses() -> Vec<(String, Vec<std::net::IpAddr>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ended_process_is_told_from_a_live_one_by_its_stat_line() {
+        assert!(stat_ended("42 (a) b) Z 1 40 41 0 -1"));
+        assert!(stat_ended("42 (sh) X 1 40 41 0 -1"));
+        assert!(!stat_ended("42 (sleep) S 1 40 41 0 -1"));
+        assert!(!stat_ended("42 (Z) R 1 40 41 0 -1"));
+        assert!(!stat_ended("garbage"));
+    }
 
     #[test]
     fn the_loopback_interface_has_its_address() {

@@ -78,6 +78,15 @@ impl Local {
             .spawn()
             .context("failed to start `hpcluster local-job`")?;
         crate::atomic_file::write(&dir.join("pid"), child.id().to_string().as_bytes())?;
+        // Reaped as soon as it ends, so a supervisor killed with -9 is seen gone at the next
+        // poll instead of lingering as a zombie that looks alive (a batch job that never ends).
+        let mut child = child;
+        std::thread::Builder::new()
+            .name(format!("reap-{}", id.id))
+            .spawn(move || {
+                let _ = child.wait();
+            })
+            .context("failed to start the thread that waits for `hpcluster local-job`")?;
         Ok(id)
     }
 }
@@ -116,9 +125,23 @@ fn supervisor_pid(dir: &Path) -> Option<i32> {
         .ok()
 }
 
+/// Whether the job's supervisor runs: its process exists, has not ended (a zombie has), and
+/// is a supervisor (its pid was not taken by another process since).
 fn supervisor_alive(dir: &Path) -> Option<bool> {
     let pid = supervisor_pid(dir)?;
-    Some(crate::process::is_alive(pid))
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"));
+    Some(match (stat, cmdline) {
+        (Ok(stat), Ok(cmdline)) => !crate::process::stat_ended(&stat) && is_supervisor(&cmdline),
+        // No /proc (not Linux): whether the pid exists at all.
+        _ if !Path::new("/proc/self/stat").exists() => crate::process::is_alive(pid),
+        _ => false,
+    })
+}
+
+/// A `/proc/PID/cmdline` of a local batch job's supervisor (`hpcluster local-job ...`).
+fn is_supervisor(cmdline: &[u8]) -> bool {
+    cmdline.split(|b| *b == 0).any(|arg| arg == b"local-job")
 }
 
 impl Backend for Local {

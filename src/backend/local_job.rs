@@ -144,19 +144,11 @@ fn session_members(sid: i32, me: i32) -> Vec<i32> {
         let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
             continue;
         };
-        if session_of(&stat) == Some(sid) && !is_zombie(&stat) {
+        if session_of(&stat) == Some(sid) && !crate::process::stat_ended(&stat) {
             out.push(pid);
         }
     }
     out
-}
-
-/// A `/proc/PID/stat` line of a process that has ended and waits to be reaped (state `Z`, the
-/// 3rd field) or is being torn down (`X`).
-fn is_zombie(stat: &str) -> bool {
-    stat.rfind(')')
-        .and_then(|i| stat[i + 1..].split_whitespace().next())
-        .is_some_and(|state| state == "Z" || state == "X")
 }
 
 /// The session id in a `/proc/PID/stat` line (the 6th field; the command may hold spaces).
@@ -167,13 +159,6 @@ fn session_of(stat: &str) -> Option<i32> {
 
 #[cfg(test)]
 mod session_tests {
-    #[test]
-    fn a_zombie_is_told_from_a_live_process() {
-        assert!(super::is_zombie("42 (a) b) Z 1 40 41 0 -1"));
-        assert!(!super::is_zombie("42 (sleep) S 1 40 41 0 -1"));
-        assert!(!super::is_zombie("garbage"));
-    }
-
     #[test]
     fn session_field_is_read_after_the_command() {
         assert_eq!(super::session_of("42 (a b) c) S 1 40 41 0 -1"), Some(41));

@@ -164,3 +164,25 @@ fn a_local_job_s_end_takes_every_process_of_its_session_even_one_forked_during_t
         recorded.len()
     );
 }
+
+#[test]
+fn a_supervisor_killed_while_up_runs_ends_its_batch_job_at_the_next_poll() {
+    // `up` started the supervisor, so the killed supervisor stays its zombie until `up` reaps
+    // it; a zombie looked alive, and the batch job stayed running (holding `max_jobs`) until
+    // the end of the run.
+    let t = local("locreap", "sleep 60");
+    let up = t.spawn(&["up", "--backend", "local", "--jobs", "1"]);
+    t.wait_states(1, "running", 20);
+    let pid = t.local_job_pid(1);
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+    t.wait_states(1, "failed", 10);
+    let out = up.terminate();
+    let jobs = t.jobs_json();
+    assert_eq!(
+        jobs["jobs"][0]["native"], "supervisor lost",
+        "{jobs:#}\n{}",
+        out.all()
+    );
+}

@@ -109,12 +109,29 @@ pub fn read_status(dir: &Path) -> JobStatus {
         return status;
     }
     // The supervisor died without writing a final state (killed with SIGKILL, machine reboot).
+    // The batch job runs as long as a process of its session does (its script, its worker and
+    // the worker's tasks: the supervisor leads the session), as a batch system would say.
+    if !orphaned_members(dir).is_empty() {
+        return JobStatus {
+            state: JobState::Running,
+            native: "running; its supervisor is gone".into(),
+            ..status
+        };
+    }
     JobStatus {
         node: None,
         state: JobState::Failed,
         native: "supervisor lost".into(),
         ..status
     }
+}
+
+/// The processes left of a batch job whose supervisor died: its session's (the session is the
+/// supervisor's pid).
+fn orphaned_members(dir: &Path) -> Vec<i32> {
+    supervisor_pid(dir).map_or_else(Vec::new, |sid| {
+        super::local_job::session_members(sid, std::process::id() as i32)
+    })
 }
 
 fn supervisor_pid(dir: &Path) -> Option<i32> {
@@ -180,7 +197,13 @@ impl Backend for Local {
             if read_status(&dir).state.is_final() {
                 continue;
             }
-            if let Some(pid) = supervisor_pid(&dir) {
+            if supervisor_alive(&dir) == Some(false) {
+                // No supervisor to forward it: every process left of the job is asked to stop
+                // (the worker stops its tasks and ends, the script's epilogue runs).
+                for pid in orphaned_members(&dir) {
+                    crate::process::signal(pid, crate::process::SIGTERM);
+                }
+            } else if let Some(pid) = supervisor_pid(&dir) {
                 // The supervisor forwards it to the script's process group.
                 crate::process::signal(pid, crate::process::SIGTERM);
             }

@@ -128,8 +128,8 @@ fn kill_session_members() {
 const MAX_SWEEPS: usize = 200;
 
 /// The live processes of session `sid` but `me` (zombies are dead already: their parent, or
-/// init once it is gone, reaps them).
-fn session_members(sid: i32, me: i32) -> Vec<i32> {
+/// init once it is gone, reaps them). A local batch job's session is its supervisor's pid.
+pub fn session_members(sid: i32, me: i32) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };

@@ -165,24 +165,70 @@ fn a_local_job_s_end_takes_every_process_of_its_session_even_one_forked_during_t
     );
 }
 
+/// The live processes of session `sid` (a local batch job's: its supervisor's pid).
+fn session(sid: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                let rest: Vec<&str> = stat
+                    .rsplit_once(')')
+                    .map_or(vec![], |(_, r)| r.split_whitespace().collect());
+                rest.first().is_some_and(|s| *s != "Z") && rest.get(3) == Some(&&*sid.to_string())
+            })
+        })
+        .collect()
+}
+
 #[test]
-fn a_supervisor_killed_while_up_runs_ends_its_batch_job_at_the_next_poll() {
-    // `up` started the supervisor, so the killed supervisor stays its zombie until `up` reaps
-    // it; a zombie looked alive, and the batch job stayed running (holding `max_jobs`) until
-    // the end of the run.
+fn a_batch_job_killed_whole_while_up_runs_ends_at_the_next_poll() {
+    // `up` started the supervisor, so a supervisor killed with -9 stays `up`'s zombie until
+    // `up` reaps it; a zombie looked alive, and the batch job stayed running (holding
+    // `max_jobs`) until the end of the run.
     let t = local("locreap", "sleep 60");
     let up = t.spawn(&["up", "--backend", "local", "--jobs", "1"]);
     t.wait_states(1, "running", 20);
-    let pid = t.local_job_pid(1);
-    let _ = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
+    let sid = t.local_job_pid(1);
+    let _ = std::process::Command::new("pkill")
+        .args(["-KILL", "-s", &sid.to_string()])
         .status();
     t.wait_states(1, "failed", 10);
     let out = up.terminate();
     let jobs = t.jobs_json();
     assert_eq!(
-        jobs["jobs"][0]["native"], "supervisor lost",
+        jobs["jobs"][0]["native"],
+        "supervisor lost",
         "{jobs:#}\n{}",
+        out.all()
+    );
+}
+
+#[test]
+fn a_batch_job_whose_supervisor_died_runs_while_its_processes_do_and_is_cancelled_whole() {
+    // Only the supervisor is killed: the job script (and a worker, if it had one) goes on, so
+    // the batch job is running, as a batch system would say, not failed while its processes
+    // run. SIGTERM to `up` cancels it: every process of its session is asked to stop.
+    let t = local("locorphan", "sleep 60");
+    let up = t.spawn(&["up", "--backend", "local", "--jobs", "1"]);
+    t.wait_states(1, "running", 20);
+    let sid = t.local_job_pid(1);
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &sid.to_string()])
+        .status();
+    // Several polls (500 ms) pass.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let jobs = t.jobs_json();
+    assert_eq!(jobs["jobs"][0]["state"], "running", "{jobs:#}");
+    assert!(!session(sid).is_empty(), "the job script should still run");
+    let out = up.terminate();
+    wait_for(10, "the batch job's processes to end", || {
+        session(sid).is_empty().then_some(())
+    });
+    assert!(
+        out.stderr.contains("cancelled 1 batch job"),
+        "{}",
         out.all()
     );
 }

@@ -170,6 +170,7 @@ impl Server {
         jobs_cmd: &UnboundedSender<JobCmd>,
     ) -> anyhow::Result<()> {
         let now = self.now();
+        self.lose_closed(core, journal, now);
         for id in core.silent_workers(now) {
             self.take_results_of_worker(core, journal, id, now);
             let evs = core.on_worker_lost(id, "no heartbeat", now);

@@ -59,6 +59,13 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
+/// How long after a worker's connection closed its tasks are given up on (requeued): a worker
+/// that died may have started a task at that very moment, and its task guard ends such a copy
+/// within its poll and its grace (`worker::guard`); a second copy must not start before. A
+/// worker that comes back meanwhile (a network fault) takes its copies over as if it had never
+/// left.
+pub const LOST_WORKER_FENCE: Duration = Duration::from_secs(1);
+
 impl Server {
     /// One event of a peer.
     pub fn on_event(
@@ -72,20 +79,8 @@ impl Server {
             Event::Hello { id, hello, tx } => self.on_hello(core, journal, id, hello, tx, now),
             Event::Msg { id, req } => self.on_worker_msg(core, journal, id, req, now),
             Event::Closed { id, why } => {
-                self.take_results_of_worker(core, journal, id, now);
-                let evs = core.on_worker_lost(id, &why, now);
-                if !evs.is_empty() {
-                    tracing::warn!(
-                        "worker {id} lost ({why}) while running {} task{}",
-                        evs.len(),
-                        plural(evs.len())
-                    );
-                }
-                self.worker_gone(id, now);
-                for ev in evs {
-                    self.record(journal, &ev, now);
-                }
-                self.wake(core, journal);
+                // Acted on once the worker's task guards have surely ended what it ran.
+                self.closed.push((id, why, now + LOST_WORKER_FENCE));
                 Ok(())
             }
             Event::Client { req, reply } => self.on_client(core, journal, req, reply),
@@ -231,6 +226,31 @@ impl Server {
             ),
         }
         Ok(())
+    }
+
+    /// Workers whose connection closed [`LOST_WORKER_FENCE`] ago or more are lost: the
+    /// results they left are read, and the tasks they ran are requeued.
+    pub fn lose_closed(&mut self, core: &mut Core, journal: &mut JournalWriter, now: Duration) {
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.closed)
+            .into_iter()
+            .partition(|(_, _, at)| *at <= now);
+        self.closed = later;
+        for (id, why, _) in due {
+            self.take_results_of_worker(core, journal, id, now);
+            let evs = core.on_worker_lost(id, &why, now);
+            if !evs.is_empty() {
+                tracing::warn!(
+                    "worker {id} lost ({why}) while running {} task{}",
+                    evs.len(),
+                    plural(evs.len())
+                );
+            }
+            self.worker_gone(id, now);
+            for ev in evs {
+                self.record(journal, &ev, now);
+            }
+            self.wake(core, journal);
+        }
     }
 
     /// A worker left or was lost: its time is counted and its batch job will take no tasks.

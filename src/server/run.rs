@@ -109,6 +109,9 @@ pub(super) struct Server {
     /// Result files lost workers left, read and applied this round: removed once the journal
     /// sync that covers them is on disk.
     pub left_results: Vec<std::path::PathBuf>,
+    /// Workers whose connection closed, why, and when they are given up on
+    /// ([`super::peers::LOST_WORKER_FENCE`]).
+    pub closed: Vec<(WorkerId, String, Duration)>,
 }
 
 impl Server {
@@ -125,6 +128,7 @@ impl Server {
             worker_seconds_closed: 0.0,
             joblog: None,
             left_results: Vec::new(),
+            closed: Vec::new(),
         }
     }
 

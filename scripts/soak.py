@@ -275,15 +275,18 @@ class Run:
 
     def error_to_resume(self, code):
         """Whether an `up` that ended by itself with `code` is resumed: on fake-slurm, one that
-        ended on an error while tasks are left (at most MAX_ERROR_RESUMES times); the error's
-        first line is kept for the tally."""
+        ended on an error (an `error:` line) while tasks are left, at most MAX_ERROR_RESUMES
+        times; the error's first line is kept for the tally."""
         if not self.slurm or code == 0 or len(self.errors) >= MAX_ERROR_RESUMES:
             return False
         if not self.undone():
             return False
         with open(os.path.join(self.dir, f"up-{self.ups}.log"), errors="replace") as f:
             said = [l.strip() for l in f if l.startswith("error: ")]
-        self.errors.append(said[-1] if said else f"exit {code}, no error line")
+        if not said:
+            # Ended as a run ends (exit 1: tasks failed), not on an error: resuming runs nothing.
+            return False
+        self.errors.append(said[-1])
         return True
 
     def why_twice(self, lines):

@@ -5,7 +5,20 @@ Many short runs of `hpcluster up` on the local backend, each with faults injecte
 seeded moments: kill -9 of a worker, of a local batch job's supervisor, of `up` alone or of
 `up` with its process group (a closed login session), SIGTERM or SIGINT to `up`, a batch job
 cancelled; after a fault that ends `up`, the same `up` again (a resume), until the run ends by
-itself. Every verdict comes from what the tasks themselves recorded, not from hpcluster:
+itself.
+
+`--backend fake-slurm`: the same against the fake SLURM of tests/fake-bin, whose batch jobs run
+their scripts for real (scripts/soak_slurm.py), with its scheduler faults on besides: `sbatch`
+failing transiently (30 % of calls), creating its batch job and then failing as timed out or
+hanging, `squeue` failing or hanging. The process faults are those of the local backend but
+the supervisor's kill (a SLURM job has none), and a batch job is cancelled with `scancel`. An
+`up` that ends by itself on an error (the scheduler's faults may make it give up, e.g. "3
+submits failed in a row") while tasks are left is resumed like after a fault, at most
+MAX_ERROR_RESUMES times a run; the tally counts these resumes and their errors. Verdicts added
+from the fake's own record: no batch job name created twice (a duplicate submission), and no
+batch job still live 10 s after the run ended.
+
+Every verdict comes from what the tasks themselves recorded, not from hpcluster:
 
 - each task appends `start <pid> <time> worker=<pid> attempt=<n>` and `done <pid> <time>
   worker=<pid>` to records/<id>.log (its worker: its nearest ancestor that is one), and holds
@@ -39,6 +52,8 @@ import sys
 import tempfile
 import time
 
+import soak_slurm
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TASK_SH = r"""#!/bin/sh
@@ -70,6 +85,11 @@ GUARD_REACTION = 0.65
 
 FAULTS = ["kill_worker", "kill_supervisor", "kill_up", "kill_up_group", "term_up", "int_up",
           "cancel_job"]
+# The faults each backend draws from by default (a SLURM batch job has no supervisor to kill).
+BACKEND_FAULTS = {"local": FAULTS, "fake-slurm": [f for f in FAULTS if f != "kill_supervisor"]}
+
+# Resumes of an `up` that ended by itself on an error, at most, in one run (fake-slurm).
+MAX_ERROR_RESUMES = 5
 
 
 def cmdline(pid):
@@ -116,7 +136,7 @@ def signal_pid(pid, sig):
 
 
 class Run:
-    def __init__(self, binary, seed, workdir, kinds):
+    def __init__(self, binary, seed, workdir, kinds, backend):
         self.rng = random.Random(seed)
         self.seed = seed
         self.dir = tempfile.mkdtemp(prefix=f"soak{seed}-", dir=workdir)
@@ -130,11 +150,21 @@ class Run:
                 secs = round(self.rng.uniform(0.2, 2.5), 2)
                 f.write(f"sh {self.dir}/task.sh {i} {secs}\n")
         slots = self.rng.choice([1, 2])
-        self.cmd = [binary, "up", "--backend", "local", "--tasks", "tasks.txt",
-                    "--walltime", "30s", "--task-time", "3s", "--slots", str(slots),
-                    "--max-jobs", str(self.rng.choice([1, 2, 3]))]
+        self.binary = binary
+        self.backend = backend
+        # SLURM's least time limit is a minute.
+        self.cmd = [binary, "up", "--backend", "local" if backend == "local" else "slurm",
+                    "--tasks", "tasks.txt",
+                    "--walltime", "30s" if backend == "local" else "1m", "--task-time", "3s",
+                    "--slots", str(slots), "--max-jobs", str(self.rng.choice([1, 2, 3]))]
         self.env = dict(os.environ, RECORDS=self.records, HPCLUSTER_POLL_INTERVAL="200ms",
                         HPCLUSTER_HOST="127.0.0.1", HPCLUSTER_NAME=f"soak{seed}")
+        self.slurm = None
+        if backend == "fake-slurm":
+            self.slurm = soak_slurm.FakeSlurm(self.dir, seed)
+            self.env = self.slurm.env(self.env)
+        self.errors = []
+        self.jobs_left = []
         self.faults = collections.Counter()
         self.fault_log = []
         self.kinds = kinds
@@ -157,6 +187,9 @@ class Run:
 
     def inject(self, up, fault):
         """Injects `fault`; returns whether it ended `up`."""
+        if fault == "cancel_job" and self.slurm:
+            self.log_fault(fault, self.slurm.cancel_one(self.rng, self.env, self.dir))
+            return False
         if fault in ("kill_worker", "kill_supervisor", "cancel_job"):
             what = "worker --cluster-dir" if fault == "kill_worker" else "local-job --walltime"
             # Not a child forked by one that has not yet run its own program (a task's guard
@@ -197,7 +230,7 @@ class Run:
             if code is not None:
                 self.last_code = code
                 ended_by_fault = getattr(up, "faulted", False)
-                if not ended_by_fault:
+                if not ended_by_fault and not self.error_to_resume(code):
                     break
                 time.sleep(self.rng.uniform(0.0, 1.0))
                 up = self.start_up()
@@ -221,12 +254,45 @@ class Run:
                 next_fault = time.monotonic() + self.rng.uniform(0.1, 4.0)
             time.sleep(0.02)
         # Whatever is left of the run after its end.
+        if self.slurm:
+            if self.last_code == "timeout":
+                subprocess.run([self.binary, "down"], cwd=self.dir, env=self.slurm.quiet(self.env),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+            self.jobs_left = self.slurm.wait_none_live(10)
+            self.slurm.kill_all()
         deadline = time.monotonic() + 10
         while pids_of(self.dir, True) and time.monotonic() < deadline:
             time.sleep(0.2)
         self.leftover = pids_of(self.dir, True)
         for p in self.leftover:
             signal_pid(p, signal.SIGKILL)
+
+    def undone(self):
+        """Tasks without a `done` record yet."""
+        n = 0
+        for i in range(self.n):
+            try:
+                with open(os.path.join(self.records, f"{i}.log")) as f:
+                    n += not any(l.startswith("done ") for l in f)
+            except OSError:
+                n += 1
+        return n
+
+    def error_to_resume(self, code):
+        """Whether an `up` that ended by itself with `code` is resumed: on fake-slurm, one that
+        ended on an error (an `error:` line) while tasks are left, at most MAX_ERROR_RESUMES
+        times; the error's first line is kept for the tally."""
+        if not self.slurm or code == 0 or len(self.errors) >= MAX_ERROR_RESUMES:
+            return False
+        if not self.undone():
+            return False
+        with open(os.path.join(self.dir, f"up-{self.ups}.log"), errors="replace") as f:
+            said = [l.strip() for l in f if l.startswith("error: ")]
+        if not said:
+            # Ended as a run ends (exit 1: tasks failed), not on an error: resuming runs nothing.
+            return False
+        self.errors.append(said[-1])
+        return True
 
     def why_twice(self, lines):
         """Why a task completed twice, if for the one allowed cause: its first completion never
@@ -286,6 +352,11 @@ class Run:
             v["run_timed_out"] += 1
         v["left_behind"] += len(self.leftover)
         v["tasks"] += self.n
+        if self.slurm:
+            v["duplicate_names"] += len(self.slurm.duplicates())
+            v["jobs_left_live"] += len(self.jobs_left)
+            v["error_resumes"] += len(self.errors)
+            v["batch_jobs"] += sum(self.slurm.names().values())
         return v
 
 
@@ -300,25 +371,34 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the runs' directories")
     ap.add_argument("--parallel", type=int, default=1,
                     help="runs at the same time (each its own cluster and processes)")
-    ap.add_argument("--faults", default=",".join(FAULTS),
-                    help="the kinds of fault to draw from, comma-separated (default: all)")
+    ap.add_argument("--backend", choices=sorted(BACKEND_FAULTS), default="local",
+                    help="local, or the fake SLURM of tests/fake-bin with its batch jobs run "
+                         "for real and scheduler faults on (see scripts/soak_slurm.py)")
+    ap.add_argument("--faults",
+                    help="the kinds of fault to draw from, comma-separated (default: all the "
+                         "backend's)")
     args = ap.parse_args()
-    kinds = [k for k in args.faults.split(",") if k]
-    unknown = [k for k in kinds if k not in FAULTS]
+    # Each run's `up` runs in the run's directory.
+    args.bin = os.path.abspath(args.bin)
+    allowed = BACKEND_FAULTS[args.backend]
+    kinds = [k for k in (args.faults or ",".join(allowed)).split(",") if k]
+    unknown = [k for k in kinds if k not in allowed]
     if unknown or not kinds:
-        sys.exit(f"soak: --faults: expected kinds among {', '.join(FAULTS)}, found "
+        sys.exit(f"soak: --faults: expected kinds among {', '.join(allowed)}, found "
                  f"`{args.faults}`")
     if not shutil.which("flock"):
         sys.exit("soak: `flock` (util-linux) is needed")
     workdir = tempfile.mkdtemp(prefix="hpcluster-soak-")
     faults = collections.Counter()
+    scheduler_faults = collections.Counter()
+    errors = collections.Counter()
     totals = collections.Counter()
     bad_runs = []
     explained = []
     t0 = time.monotonic()
     def one(k):
         seed = args.seed * 100003 + k
-        run = Run(args.bin, seed, workdir, kinds)
+        run = Run(args.bin, seed, workdir, kinds, args.backend)
         run.go(args.min_faults, max(args.min_faults, args.max_faults), args.run_limit)
         return k, seed, run, run.verdict()
 
@@ -329,11 +409,15 @@ def main():
             k, seed, run, v = fut.result()
             done_runs += 1
             faults.update(run.faults)
+            if run.slurm:
+                scheduler_faults.update(run.slurm.faults())
+                errors.update(e.split(":")[0] if len(e) > 90 else e for e in run.errors)
             totals.update(v)
             totals["runs"] += 1
             totals["resumes"] += run.ups - 1
             problems = {k: n for k, n in v.items()
-                        if k not in ("tasks", "completed_twice_allowed") and n}
+                        if k not in ("tasks", "completed_twice_allowed", "error_resumes",
+                                     "batch_jobs") and n}
             for line in run.explained:
                 print(f"soak: seed {seed}: {line}", file=sys.stderr)
                 explained.append(f"seed {seed}, {line}")
@@ -356,8 +440,17 @@ def main():
           f"| {totals['done_recorded_failed']} | {totals['exit_not_0_all_done']} "
           f"| {totals['run_timed_out']} | {totals['left_behind']} |")
     print()
-    print("Faults by kind: " + ", ".join(f"{k} {faults[k]}" for k in FAULTS) +
-          f". Seed {args.seed}, {args.parallel} at a time, {took:.0f} s.")
+    print("Faults by kind: " + ", ".join(f"{k} {faults[k]}" for k in allowed) +
+          f". Seed {args.seed}, {args.parallel} at a time, {took:.0f} s, backend {args.backend}.")
+    if args.backend == "fake-slurm":
+        print()
+        print(f"Scheduler faults (the fake's record): {sum(scheduler_faults.values())}: "
+              + ", ".join(f"{k} {n}" for k, n in sorted(scheduler_faults.items())) + ". "
+              f"Batch jobs created: {totals['batch_jobs']}; names created twice: "
+              f"{totals['duplicate_names']}; batch jobs live 10 s after their run: "
+              f"{totals['jobs_left_live']}. Resumes after `up` ended on an error: "
+              f"{totals['error_resumes']}"
+              + "".join(f"; {n}x `{e}`" for e, n in errors.most_common()) + ".")
     for line in sorted(explained):
         print(f"- {line}")
     for seed, problems, d in sorted(bad_runs):
@@ -372,7 +465,7 @@ def main():
               f"over {n_faults} faults: more than 1 per 1,000")
     bad = too_many or any(totals[k] for k in (
         "lost", "completed_twice", "overlap", "done_recorded_failed", "exit_not_0_all_done",
-        "run_timed_out", "left_behind"))
+        "run_timed_out", "left_behind", "duplicate_names", "jobs_left_live"))
     if not bad and not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     sys.exit(1 if bad else 0)

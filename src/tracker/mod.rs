@@ -114,6 +114,10 @@ pub struct Tracker {
     program: PathBuf,
     /// Set when the server stops: no further submission starts.
     stop: Option<crate::backend::timed::Stop>,
+    /// When each submission in doubt (`sent`: its submit may have reached the controller) was
+    /// first found absent by name; one still absent `submit_timeout` later created nothing
+    /// (see [`Tracker::reconcile`]).
+    absent_since: std::collections::HashMap<String, std::time::Instant>,
 }
 
 impl Tracker {
@@ -133,6 +137,7 @@ impl Tracker {
             interval: config.poll_interval,
             program,
             stop: None,
+            absent_since: std::collections::HashMap::new(),
         })
     }
 

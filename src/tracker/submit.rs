@@ -6,7 +6,7 @@
 //! it created and cancel them. At most `max_jobs` batch jobs are live at once.
 
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
 
@@ -173,6 +173,8 @@ impl Tracker {
             Ok(_) => {
                 if !doubt || unreadable {
                     self.jobs.submissions[at].state = SubmissionState::NotCreated;
+                } else {
+                    self.absent_since.insert(name.clone(), Instant::now());
                 }
                 let e = e.context(format!(
                     "the batch system knows no batch job named `{name}`; its submit command said"
@@ -188,6 +190,16 @@ impl Tracker {
                 (Vec::new(), Some(e))
             }
         }
+    }
+
+    /// Whether submission `at`, found absent by name now, has been absent for
+    /// `submit_timeout`: the time a batch system is given to create a batch job.
+    fn absent_long(&mut self, at: usize) -> bool {
+        let since = *self
+            .absent_since
+            .entry(self.jobs.submissions[at].name.clone())
+            .or_insert_with(Instant::now);
+        since.elapsed() >= self.config.submit_timeout
     }
 
     /// Asks the batch system what submission `at` created.
@@ -210,8 +222,10 @@ impl Tracker {
 
     /// Looks up every submission whose outcome is unknown, recording what it created; with
     /// `finally`, one that created nothing is closed (`not_created`), else it stays open for
-    /// a later look (a controller may record a submission after its command was stopped).
-    /// Returns the batch jobs found.
+    /// a later look (a controller may record a submission after its command was stopped) until
+    /// it has been absent for `submit_timeout`. Before that limit an open submission counted
+    /// against `max_jobs` for the rest of the run: with `max_jobs` 1, `up` never submitted
+    /// again (the fake-SLURM soak, seed 1200040). Returns the batch jobs found.
     pub fn reconcile(&mut self, finally: bool) -> anyhow::Result<Vec<JobId>> {
         let open: Vec<usize> = (0..self.jobs.submissions.len())
             .filter(|&i| self.jobs.submissions[i].state == SubmissionState::Sent)
@@ -224,7 +238,9 @@ impl Tracker {
                     self.resolve(at, &ids, SubmissionState::Found);
                     found.extend(ids);
                 }
-                Ok(_) if finally => self.jobs.submissions[at].state = SubmissionState::NotCreated,
+                Ok(_) if finally || self.absent_long(at) => {
+                    self.jobs.submissions[at].state = SubmissionState::NotCreated;
+                }
                 Ok(_) => {}
                 Err(e) => failed = Some(e),
             }

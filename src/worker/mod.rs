@@ -228,6 +228,16 @@ async fn run_async(args: WorkerOptions) -> anyhow::Result<i32> {
                 if running.get(&task).is_some_and(|r| r.run != run) {
                     continue;
                 }
+                // The batch job's stop may reach the task first: it is stopped with the worker.
+                if stop::by_stop_signal(&end) && running.contains_key(&task) {
+                    if let Some(why) = stop::stop_follows(&mut term, &mut intr).await {
+                        let r = running.remove(&task).expect("checked above");
+                        let walltime = crate::budget::killed_by_walltime(unix_now(), deadline);
+                        let (end, secs) = stop::stopped_end(Some((end, secs)), secs, walltime);
+                        link.send(unacked.hold(HeldResult { task, end, secs, run: r.run }));
+                        break Ok(stop::stop_all(&mut running, &mut done_rx, &mut link, &mut unacked, deadline, why).await);
+                    }
+                }
                 if let Some(r) = running.remove(&task) {
                     // The task sent ahead starts first, then the reports go out.
                     let mut reports = vec![Request::TaskEnded { task, end, secs, run }];

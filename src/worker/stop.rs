@@ -5,10 +5,18 @@
 //! running at the end of the grace, is reported interrupted, so the server runs it again.
 //! Before, every task running at the stop was reported interrupted, and one that completed in
 //! that moment ran a second time.
+//!
+//! A batch system that ends a batch job (cancelled, preempted, out of walltime) may signal
+//! every process of the job at once (SLURM with `proctrack/cgroup` or `linuxproc`): a task
+//! can die of that SIGTERM before the worker sees its own. A task ended by SIGTERM or SIGINT
+//! therefore waits [`STOP_FOLLOWS`] for the worker's own signal ([`stop_follows`]); if it
+//! comes, the task is stopped with the worker, not failed. Before, the fake-SLURM soak saw a
+//! task fail as `killed by signal 15` when its batch job was cancelled (seed 1200074).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use tokio::signal::unix::Signal;
 use tokio::sync::mpsc;
 
 use super::held::Unacked;
@@ -22,6 +30,25 @@ use crate::time::unix_now;
 
 /// How long stopped tasks get to end by themselves before SIGKILL.
 pub const GRACE: Duration = Duration::from_millis(500);
+
+/// How long a worker whose task died of SIGTERM or SIGINT waits for the same signal itself.
+pub const STOP_FOLLOWS: Duration = Duration::from_millis(300);
+
+/// Whether a task's end is the signal a batch system stops a whole job with.
+pub fn by_stop_signal(end: &RunEnd) -> bool {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    matches!(end, RunEnd::Signaled { signal } if *signal == SIGTERM || *signal == SIGINT)
+}
+
+/// Waits up to [`STOP_FOLLOWS`] for the worker's own SIGTERM or SIGINT (one already received
+/// counts); which one came, if any.
+pub async fn stop_follows(term: &mut Signal, intr: &mut Signal) -> Option<&'static str> {
+    tokio::select! {
+        _ = term.recv() => Some("SIGTERM"),
+        _ = intr.recv() => Some("SIGINT"),
+        _ = tokio::time::sleep(STOP_FOLLOWS) => None,
+    }
+}
 
 /// How a task stopped with the worker is reported: `ended` is how it ended within the grace,
 /// if it did, with the seconds it ran.

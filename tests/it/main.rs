@@ -20,7 +20,8 @@
 //!   templates; failed tasks listed, retried and waited for, hopeless tasks and timeouts; the
 //!   task commands while `up` runs (issue 10). `joblog`: `up --joblog` read by GNU parallel.
 //!   `json_schema`: every `--json` against `docs/json.md`. `closed_pipe`: data commands into a
-//!   closed pipe. `preemption`: batch jobs the fake SLURM ends `PREEMPTED` or `NODE_FAIL`.
+//!   closed pipe. `preemption`: batch jobs the fake SLURM ends `PREEMPTED` or `NODE_FAIL`;
+//!   `job_stop`: a batch job stopped while a task runs, on the fake SLURM that runs its jobs.
 //! - `backend_slurm`, `backend_sge`, `tasks_real`, `tasks_fix_real`: the real SLURM and SGE
 //!   that `scripts/test.sh` starts, through the scenarios of `real`.
 //!
@@ -46,6 +47,7 @@ mod docs_scripts;
 mod every_backend;
 mod held_results;
 mod job_dirs;
+mod job_stop;
 mod joblog;
 mod json_schema;
 mod logging;

@@ -3,7 +3,7 @@
 //! evidence. After each, the fake holds no live batch job once `up` (or, where `up` says so,
 //! `down`) has finished, never held more than `max_jobs`, and no name was submitted twice.
 //! The fake's jobs stay running until cancelled (`FAKE_RUNNING_POLLS`) and never start a
-//! worker.
+//! worker, but in the one case that needs a task run (`FAKE_EXECUTE`).
 
 use std::time::{Duration, Instant};
 
@@ -376,4 +376,32 @@ fn pbs_with_grid_engines_qsub_is_refused_before_any_submission() {
         out.all()
     );
     assert!(!called.exists(), "qsub was called: {}", out.all());
+}
+
+/// The fake-SLURM soak's stalled run (seed 1200040): a submit that failed where it may have
+/// reached the controller (4 transient failures in a row), whose name the batch system then
+/// did not know, stayed open for the rest of the run and counted against `max_jobs`: with
+/// `max_jobs` 1, `up` never submitted again and no task ran. Now a submission still absent
+/// `submit_timeout` after it was first found absent created nothing: the next submit cycle,
+/// 30 s after the failure, submits, and the batch job (the fake runs it) runs the task.
+#[test]
+fn a_submit_in_doubt_that_created_nothing_stops_counting_against_max_jobs() {
+    let t = Test::new()
+        .cluster("doubt")
+        .fakes()
+        .poll("200ms")
+        .env("FAKE_EXECUTE", "1")
+        .env("FAKE_TRANSIENT_sbatch", "4")
+        .env("HPCLUSTER_MAX_JOBS", "1")
+        .env("HPCLUSTER_SUBMIT_TIMEOUT", "1s");
+    let tasks = t.write("tasks.txt", "true\n");
+    let out = t
+        .up_tasks("slurm", &tasks)
+        .args(&["--walltime", "1m", "--task-time", "5s"])
+        .spawn()
+        .wait(60);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert_eq!(crate::harness::summary(&out)[0], 1, "{}", out.all());
+    assert!(out.stderr.contains("will retry in 30s"), "{}", out.all());
+    assert_eq!(t.fake_jobs().len(), 1, "{}", out.all());
 }

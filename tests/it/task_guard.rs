@@ -1,7 +1,9 @@
 //! Issue 11 item 3: a task never outlives its worker. A worker killed with SIGKILL mid-task,
 //! while its batch job goes on (its script's epilogue holds it, as a SLURM job whose
 //! `proctrack/pgid` misses the task's process group would): every process of the task is
-//! gone within 1 s, by the task's own PID files, and only the requeued copy completes.
+//! gone within 1 s, by the task's own PID files, and only the requeued copy completes. The
+//! same with the guard's own look at its worker made rare: the parent-death signal alone ends
+//! the task at once.
 
 use std::time::{Duration, Instant};
 
@@ -26,9 +28,23 @@ fn runs(pid: i32) -> bool {
 
 #[test]
 fn a_worker_killed_mid_task_takes_the_task_and_its_children_with_it() {
+    worker_killed_mid_task(Test::new());
+}
+
+/// The fake-SLURM soak's two copies at once (seeds 1100040, 1200053, 1200054): the guard woke
+/// only every 50 ms to look at its worker, so a task outlived its worker's kill -9 by up to
+/// 50 ms while the server, told at once by the closed connection, had given it to another
+/// worker. With that look made every 10 s, only the parent-death signal can end the task
+/// within 1 s.
+#[test]
+fn the_parent_death_signal_alone_ends_the_task_at_once() {
+    worker_killed_mid_task(Test::new().env("HPCLUSTER_GUARD_POLL_MS", "10000"));
+}
+
+fn worker_killed_mid_task(c: Test) {
     // The batch job outlives a killed worker by 15 s, so the local supervisor's sweep of the
     // job's session cannot be what ends the task: only the guard can.
-    let c = Test::new()
+    let c = c
         .cluster("guard")
         .poll("200ms")
         .config("job_script_epilogue = [\"[ $? -eq 0 ] || sleep 15\"]\n");

@@ -26,6 +26,10 @@ pub struct JobView {
     pub described: Option<String>,
     /// The batch system said it ended while its worker was still connected (said once).
     pub disputed: bool,
+    /// The end the batch system gave while its worker was connected, set aside: it is the
+    /// batch job's end once the worker has gone (the batch system will not say it again: a
+    /// job it calls ended is not asked about anymore).
+    pub disputed_end: Option<JobState>,
     /// The node it ran on, as the batch system said.
     pub node: Option<String>,
 }
@@ -74,6 +78,7 @@ impl JobBook {
                 cancelled_by_us: false,
                 described: None,
                 disputed: false,
+                disputed_end: None,
                 node: None,
             },
         );
@@ -213,26 +218,55 @@ impl JobBook {
                     );
                     j.disputed = true;
                 }
+                j.disputed_end = Some(*state);
                 j.state = JobState::Running;
                 continue;
             }
-            j.state = *state;
-            if state.is_lost() && !j.cancelled_by_us {
-                self.lost += 1;
-            }
-            if state.is_final() {
-                let fault = *state != JobState::Cancelled && !state.is_lost();
-                if !j.connected && !j.cancelled_by_us && fault {
-                    self.failed_starts += 1;
-                    self.failed_streak.push(id.clone());
-                }
-                let node = j.node.as_deref();
-                self.nodes
-                    .on_end(id, node, *state, j.connected, j.cancelled_by_us);
-                ended.push((id.clone(), *state, j.worker));
+            if let Some(end) = self.apply(id, *state) {
+                ended.push(end);
             }
         }
         ended
+    }
+
+    /// Batch jobs whose end the batch system gave while their worker was connected, and whose
+    /// worker has gone since: they end now, as the batch system said.
+    pub fn settle_disputed(&mut self) -> Vec<(JobId, JobState, Option<WorkerId>)> {
+        let settled: Vec<(JobId, JobState)> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.retired && !j.state.is_final())
+            .filter_map(|(id, j)| Some((id.clone(), j.disputed_end?)))
+            .collect();
+        settled
+            .into_iter()
+            .filter_map(|(id, state)| self.apply(&id, state))
+            .collect()
+    }
+
+    /// Batch job `id` is now in `state`; returns its end (with its worker) if it just ended.
+    fn apply(
+        &mut self,
+        id: &JobId,
+        state: JobState,
+    ) -> Option<(JobId, JobState, Option<WorkerId>)> {
+        let j = self.jobs.get_mut(id)?;
+        j.state = state;
+        if state.is_lost() && !j.cancelled_by_us {
+            self.lost += 1;
+        }
+        if !state.is_final() {
+            return None;
+        }
+        let fault = state != JobState::Cancelled && !state.is_lost();
+        if !j.connected && !j.cancelled_by_us && fault {
+            self.failed_starts += 1;
+            self.failed_streak.push(id.clone());
+        }
+        let node = j.node.as_deref();
+        self.nodes
+            .on_end(id, node, state, j.connected, j.cancelled_by_us);
+        Some((id.clone(), state, j.worker))
     }
 
     /// Batch jobs whose worker left but which have not ended yet.
@@ -305,6 +339,28 @@ mod tests {
         // Its end is not a failed start.
         let ended = book.on_poll(&[(job.clone(), JobState::Done)]);
         assert_eq!(ended, vec![(job, JobState::Done, Some(3))]);
+        assert_eq!(book.failed_starts, 0);
+    }
+
+    #[test]
+    fn an_end_set_aside_while_the_worker_answered_is_the_end_once_it_has_gone() {
+        // The batch system says it once: a job it calls ended is not polled again.
+        let mut book = JobBook::default();
+        let job = JobId::new("local-2");
+        book.on_worker(&job, 1);
+        book.add(job.clone());
+        assert!(book.on_poll(&[(job.clone(), JobState::Failed)]).is_empty());
+        assert!(
+            book.settle_disputed().is_empty(),
+            "the worker still answers"
+        );
+        book.on_worker_gone(&job);
+        assert_eq!(
+            book.settle_disputed(),
+            vec![(job.clone(), JobState::Failed, Some(1))]
+        );
+        assert!(book.settle_disputed().is_empty(), "ended once");
+        assert_eq!(book.active(), 0);
         assert_eq!(book.failed_starts, 0);
     }
 

@@ -14,7 +14,7 @@ use anyhow::Context;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::book::{Backoff, JobBook};
-use super::core::{Core, JobCounts};
+use super::core::{Core, JobCounts, WorkerId};
 use super::jobs::{JobCmd, JobError, JobEvent};
 use super::run::{Server, DRAIN_POLL_FIRST};
 use crate::backend::{JobId, JobState};
@@ -162,6 +162,49 @@ fn queued(book: &JobBook) -> Vec<JobId> {
 }
 
 impl Server {
+    /// Batch jobs that ended (a poll said so, or a worker whose batch job's end was set aside
+    /// has gone): the results their workers left are read, their tasks requeued, their
+    /// workers given up on, and runs lost with a preempted batch job forgiven.
+    fn on_jobs_ended(
+        &mut self,
+        core: &mut Core,
+        journal: &mut JournalWriter,
+        ended: Vec<(JobId, JobState, Option<WorkerId>)>,
+        now: Duration,
+    ) {
+        for (job, state, worker) in ended {
+            tracing::debug!("batch job {job} ended: {state:?}");
+            let connected = worker.filter(|w| self.peers.contains_key(w));
+            self.take_left_results(core, journal, &job.id, connected, now);
+            for ev in core.on_job_ended(&job.to_string()) {
+                self.record(journal, &ev, now);
+            }
+            if let Some(w) = worker.filter(|w| self.peers.contains_key(w)) {
+                let why = format!("its batch job ended ({state:?})");
+                let evs = core.on_worker_lost(w, &why, now);
+                self.worker_gone(w, now);
+                for ev in evs {
+                    self.record(journal, &ev, now);
+                }
+            }
+            let forgiven = core.on_job_end_known(&job.to_string(), state.is_lost());
+            for id in &forgiven {
+                journal.append(Entry::Forgiven {
+                    id: *id,
+                    job: job.to_string(),
+                    at: now.as_secs_f64(),
+                });
+            }
+            if state.is_lost() {
+                tracing::warn!(
+                    "batch job {job} ended {state}, by no fault of its tasks: {} \
+                     run(s) lost with it requeued, not counted against `retries`",
+                    forgiven.len()
+                );
+            }
+        }
+    }
+
     /// The tick: lost workers, expired orphans, parked slots, then submissions and polls.
     pub fn on_tick(
         &mut self,
@@ -171,6 +214,8 @@ impl Server {
     ) -> anyhow::Result<()> {
         let now = self.now();
         self.lose_closed(core, journal, now);
+        let settled = self.book.settle_disputed();
+        self.on_jobs_ended(core, journal, settled, now);
         for id in core.silent_workers(now) {
             self.take_results_of_worker(core, journal, id, now);
             let evs = core.on_worker_lost(id, "no heartbeat", now);
@@ -307,37 +352,7 @@ impl Server {
                 let changed =
                     !ended.is_empty() || states.iter().any(|(_, s)| *s == JobState::Running);
                 self.schedule.polled(changed, now);
-                for (job, state, worker) in ended {
-                    tracing::debug!("batch job {job} ended: {state:?}");
-                    let connected = worker.filter(|w| self.peers.contains_key(w));
-                    self.take_left_results(core, journal, &job.id, connected, now);
-                    for ev in core.on_job_ended(&job.to_string()) {
-                        self.record(journal, &ev, now);
-                    }
-                    if let Some(w) = worker.filter(|w| self.peers.contains_key(w)) {
-                        let why = format!("its batch job ended ({state:?})");
-                        let evs = core.on_worker_lost(w, &why, now);
-                        self.worker_gone(w, now);
-                        for ev in evs {
-                            self.record(journal, &ev, now);
-                        }
-                    }
-                    let forgiven = core.on_job_end_known(&job.to_string(), state.is_lost());
-                    for id in &forgiven {
-                        journal.append(Entry::Forgiven {
-                            id: *id,
-                            job: job.to_string(),
-                            at: now.as_secs_f64(),
-                        });
-                    }
-                    if state.is_lost() {
-                        tracing::warn!(
-                            "batch job {job} ended {state}, by no fault of its tasks: {} \
-                             run(s) lost with it requeued, not counted against `retries`",
-                            forgiven.len()
-                        );
-                    }
-                }
+                self.on_jobs_ended(core, journal, ended, now);
                 if self.book.failed_starts >= MAX_FAILED_STARTS {
                     anyhow::bail!(failed_starts_error(
                         &self.book.failed_starts_described(),

@@ -98,14 +98,6 @@ async fn without_a_result_left_the_lost_worker_s_task_is_requeued() {
     assert_eq!(summary.unwrap().retried, 1);
 }
 
-#[test]
-fn a_lost_worker_s_tasks_wait_out_its_guards_reaction_before_they_run_again() {
-    // A copy the dead worker started at its last moment ends within the guard's poll and
-    // grace; the fence before its task is requeued is longer.
-    use crate::worker::guard;
-    assert!(super::super::peers::LOST_WORKER_FENCE > guard::POLL + guard::GRACE);
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_task_of_a_worker_whose_connection_closed_is_requeued_only_after_the_fence() {
     let rig = Rig::start(1, false, FakeBatch::default()).await;

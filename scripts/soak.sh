@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The fault soak (see scripts/soak.py and docs/reliability.md). `--quick`: CI's seeded runs,
 # 24 runs two at a time on the local backend, then 24 on the fake SLURM, about six minutes;
-# without it, the full soak: 200 runs of 3 to 7 faults each (about 1,000 faults), 3 at a time,
-# about 40 minutes on 2 cores. `--backend local|fake-slurm`: that backend only (fake-slurm: the
+# without it, the full soak: 250 runs of 3 to 7 faults each (about 1,000 faults), 3 at a time,
+# about 25 minutes on 2 cores. `--backend local|fake-slurm`: that backend only (fake-slurm: the
 # fake SLURM of tests/fake-bin, its batch jobs run for real and its scheduler faults on; local
 # by default). Other arguments go to soak.py (`--runs`, `--seed`, `--min-faults`,
 # `--max-faults`, `--faults`, `--parallel`, `--keep`) and win over the defaults above.
@@ -30,4 +30,4 @@ if [ -n "$quick" ]; then
     fi
     exit 0
 fi
-soak --runs 200 --min-faults 3 --max-faults 7 --parallel 3
+soak --runs 250 --min-faults 3 --max-faults 7 --parallel 3

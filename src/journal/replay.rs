@@ -69,6 +69,14 @@ impl ReplayedTask {
         self.state = outcome.final_state().unwrap_or(TaskState::Pending);
     }
 
+    /// A `forgiven` entry of it (a run lost with a preempted or node-failed batch job): as the
+    /// core forgave it, only while the task has not ended.
+    pub(super) fn on_forgiven(&mut self) {
+        if !self.state.is_final() {
+            self.history.on_forgiven();
+        }
+    }
+
     /// A `retried` entry of it.
     pub(super) fn on_retried(&mut self) {
         self.state = TaskState::Pending;
@@ -213,13 +221,7 @@ fn apply(r: &mut Replay, entry: Entry) -> anyhow::Result<()> {
         Entry::Retried { id, .. } => {
             task(r, id)?.on_retried();
         }
-        Entry::Forgiven { id, .. } => {
-            // As the core forgave it: only while the task has not ended.
-            let t = task(r, id)?;
-            if !t.state.is_final() {
-                t.history.on_forgiven();
-            }
-        }
+        Entry::Forgiven { id, .. } => task(r, id)?.on_forgiven(),
     }
     Ok(())
 }

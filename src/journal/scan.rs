@@ -88,9 +88,8 @@ pub fn tasks(path: &Path, ids: &BTreeSet<u64>) -> anyhow::Result<BTreeMap<u64, R
                 }
             }
             Entry::Forgiven { id, .. } => {
-                // As the replay does: only while the task has not ended.
-                if let Some(t) = out.get_mut(&id).filter(|t| !t.state.is_final()) {
-                    t.history.on_forgiven();
+                if let Some(t) = out.get_mut(&id) {
+                    t.on_forgiven();
                 }
             }
             Entry::Retried { id, .. } => {
